@@ -1,0 +1,18 @@
+"""Attention variants, looked up by name (`c_attention`).
+
+Each variant is a module with:
+    init(cfg, rt) -> dict of its parameters (short keys such as "qkv.weight")
+    forward(p, x, cfg, rt, state=None) -> y (B, T, C), cache
+        x (B, T, C) -> y (B, T, C), causal: position t sees positions <= t only.
+        With `state` (generation) the new positions attend to the cached ones too,
+        `state` is updated in place and `cache` is None.
+    backward(p, dy, cache) -> dx (B, T, C), grads (same keys as p)
+    new_state(cfg, batch, rt) -> an empty generation state (a KV cache)
+    n_params(cfg) -> int, the size formula from the module's docstring
+A new variant is one file here and one line in ATTENTIONS.
+"""
+from . import mha
+
+ATTENTIONS = {
+    "mha": mha,
+}

@@ -1,0 +1,73 @@
+"""`mha`: causal multi-head self-attention (Vaswani et al. 2017, as in GPT-2).
+
+x is projected to queries, keys and values of width head_size (one fused matrix, as
+GPT-2's c_attn), split into n_heads heads of head_size / n_heads channels, each head
+attends causally, the heads are concatenated and projected back to n_emb.
+Scores are divided by sqrt(head_dim) and by r_temp.
+Parameters: 3*C*S + 3*S + S*C + C, with C = n_emb and S = head_size.
+"""
+from ..backend import array_module
+from ..ops import linear_backward, linear_forward
+from .core import sdpa_backward, sdpa_forward
+
+
+def init(cfg, rt):
+    C, S = cfg.n_emb, cfg.head_size
+    xp, dt = rt.xp, rt.backend.dtype
+    return {
+        "qkv.weight": rt.normal((C, 3 * S), 0.02),
+        "qkv.bias": xp.zeros(3 * S, dtype=dt),
+        "proj.weight": rt.normal((S, C), 0.02 / (2 * cfg.n_layers) ** 0.5),
+        "proj.bias": xp.zeros(C, dtype=dt),
+    }
+
+
+def n_params(cfg):
+    C, S = cfg.n_emb, cfg.head_size
+    return 3 * C * S + 3 * S + S * C + C
+
+
+def new_state(cfg, batch, rt):
+    """An empty KV cache: keys and values of up to n_ctx positions."""
+    shape = (batch, cfg.n_heads, cfg.n_ctx, cfg.head_dim)
+    return {"k": rt.xp.empty(shape, rt.backend.dtype), "v": rt.xp.empty(shape, rt.backend.dtype),
+            "t": 0}
+
+
+def forward(p, x, cfg, rt, state=None):
+    B, T, C = x.shape
+    h, d = cfg.n_heads, cfg.head_dim
+    x2 = x.reshape(B * T, C)                                        # (N, C)
+    qkv = linear_forward(x2, p["qkv.weight"], p["qkv.bias"])        # (N, 3*S)
+    qkv = qkv.reshape(B, T, 3, h, d).transpose(2, 0, 3, 1, 4)       # (3, B, h, T, d) view
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    offset = 0
+    if state is not None:  # generation: append the new keys/values to the cache
+        offset, end = state["t"], state["t"] + T
+        state["k"][:, :, offset:end] = k
+        state["v"][:, :, offset:end] = v
+        state["t"] = end
+        k, v = state["k"][:, :, :end], state["v"][:, :, :end]
+    scale = 1.0 / (d ** 0.5 * cfg.r_temp)
+    y, sdpa_cache = sdpa_forward(q, k, v, scale, rt, offset)         # (B, h, T, d)
+    y2 = y.transpose(0, 2, 1, 3).reshape(B * T, h * d)               # (N, S) heads side by side
+    out = linear_forward(y2, p["proj.weight"], p["proj.bias"])       # (N, C)
+    cache = None if state is not None else (x2, y2, sdpa_cache)
+    return out.reshape(B, T, C), cache
+
+
+def backward(p, dy, cache):
+    x2, y2, sdpa_cache = cache
+    B, T, C = dy.shape
+    dy2, dw_proj, db_proj = linear_backward(dy.reshape(B * T, C), y2, p["proj.weight"])
+    S = dy2.shape[1]
+    h = sdpa_cache[0].shape[1]
+    dyh = dy2.reshape(B, T, h, S // h).transpose(0, 2, 1, 3)        # (B, h, T, d)
+    dq, dk, dv = sdpa_backward(dyh, sdpa_cache)
+    dqkv = array_module(dy).empty((B, T, 3, h, S // h), dtype=dy.dtype)  # (N, 3*S) as 5-D
+    dqkv[:, :, 0] = dq.transpose(0, 2, 1, 3)
+    dqkv[:, :, 1] = dk.transpose(0, 2, 1, 3)
+    dqkv[:, :, 2] = dv.transpose(0, 2, 1, 3)
+    dx, dw_qkv, db_qkv = linear_backward(dqkv.reshape(B * T, 3 * S), x2, p["qkv.weight"])
+    grads = {"qkv.weight": dw_qkv, "qkv.bias": db_qkv, "proj.weight": dw_proj, "proj.bias": db_proj}
+    return dx.reshape(B, T, C), grads

@@ -1,0 +1,121 @@
+"""`LittleBaby`: a model with its config and tokenizer — the object users hold."""
+from .backend import Backend
+from .config import BabyConfig
+from .generate import generate_ids
+from .model import Transformer, count_params, init_params, param_shapes
+from .optim import flatten_params
+from .runtime import Runtime
+
+
+class LittleBaby:
+    """A small GPT: config + tokenizer + weights, with training and generation helpers.
+
+    >>> baby = LittleBaby(BabyConfig(n_layers=2), CharTokenizer.from_text(text))
+    >>> baby.generate("ROMEO:", max_new_tokens=100, temperature=0.8, seed=1)
+    """
+
+    def __init__(self, config=None, tokenizer=None, params=None):
+        if tokenizer is None:
+            raise ValueError("LittleBaby needs a tokenizer, e.g. CharTokenizer.from_text(text).")
+        self.config = config if config is not None else BabyConfig()
+        self.tokenizer = tokenizer
+        self.backend = Backend(self.config.c_device, self.config.d_type,
+                               self.config.c_device_gpu_core)
+        self.train_rng = self.backend.rng(self.config.seed + 1)  # dropout draws
+        if params is None:
+            params = init_params(self.config, tokenizer.vocab_size,
+                                 Runtime(self.backend, rng=self.backend.rng(self.config.seed)))
+        self.params = params
+
+    # ---- parameters -------------------------------------------------------------------------
+    @property
+    def params(self):
+        """dict: safetensors key -> array (views into one flat buffer, `self.flat`)."""
+        return self._params
+
+    @params.setter
+    def params(self, params):
+        expected = param_shapes(self.config, self.tokenizer.vocab_size)
+        check_shapes(params, expected)
+        arrays = {k: self.backend.asarray(params[k]) for k in expected}
+        self.flat, self._params = flatten_params(arrays)
+        self.transformer = Transformer(self.config, self._params)
+
+    @property
+    def n_params(self):
+        return int(self.flat.size)
+
+    # ---- training -----------------------------------------------------------------------------
+    def loss_and_grads(self, x, y):
+        """Loss (float) and gradients (dict with the keys of params) for inputs x and
+        targets y, int arrays (B, T); dropout is on (r_dropout), as in training."""
+        rt = Runtime(self.backend, rng=self.train_rng, p_drop=self.config.r_dropout)
+        loss, grads = self.transformer.loss_and_grads(self._ids(x), self._ids(y), rt)
+        return float(loss), grads
+
+    def loss(self, x, y):
+        """Loss without dropout and without gradients (evaluation)."""
+        from .ops import cross_entropy_forward
+        logits = self.logits(x)
+        B, T, V = logits.shape
+        loss, _ = cross_entropy_forward(logits.reshape(B * T, V), self._ids(y).reshape(-1))
+        return float(loss)
+
+    # ---- inference ----------------------------------------------------------------------------
+    def logits(self, x, return_attention=False):
+        """Logits (B, T, vocab) for token ids x (B, T), dropout off.
+
+        With return_attention=True also a list with each layer's attention weights
+        (B, n_heads, T, T), for variants that have them.
+        """
+        rt = Runtime(self.backend, keep_attention=return_attention)
+        logits, _ = self.transformer.forward(self._ids(x), rt)
+        return (logits, rt.attention) if return_attention else logits
+
+    def stream(self, prompt="", max_new_tokens=200, temperature=1.0, top_k=None, top_p=None,
+               seed=None, use_cache=True, unknown="error"):
+        """Yield the generated text piece by piece (one token each) as it is made."""
+        ids = list(self.tokenizer.encode(prompt, unknown=unknown)) or [self._start_id()]
+        for i in generate_ids(self.transformer, self.backend, ids, max_new_tokens, temperature,
+                              top_k, top_p, seed, use_cache):
+            yield self.tokenizer.decode([i])
+
+    def generate(self, prompt="", max_new_tokens=200, temperature=1.0, top_k=None, top_p=None,
+                 seed=None, use_cache=True, unknown="error"):
+        """The text that follows `prompt` (without the prompt itself).
+
+        temperature 0 is greedy; top_k / top_p narrow the choice; `seed` makes it repeatable.
+        An empty prompt starts from a newline (or the first symbol).
+        """
+        return "".join(self.stream(prompt, max_new_tokens, temperature, top_k, top_p, seed,
+                                   use_cache, unknown))
+
+    # ---- helpers ----------------------------------------------------------------------------
+    def _ids(self, x):
+        return self.backend.asarray(x, dtype=self.backend.xp.int64)
+
+    def _start_id(self):
+        return self.tokenizer.ids.get("\n", 0)
+
+    def __repr__(self):
+        c = self.config
+        return (f"LittleBaby({c.c_attention}/{c.c_network}, {c.n_layers} layers, n_emb {c.n_emb}, "
+                f"n_ctx {c.n_ctx}, vocab {self.tokenizer.vocab_size}, {self.n_params:,} params)")
+
+
+def check_shapes(params, expected):
+    """Raise a clear error for a missing, unexpected or wrongly shaped weight."""
+    missing = [k for k in expected if k not in params]
+    if missing:
+        raise ValueError(f"weights are missing key(s) {missing[:5]}"
+                         f"{' ...' if len(missing) > 5 else ''}: they do not match this config.")
+    extra = [k for k in params if k not in expected]
+    if extra:
+        raise ValueError(f"weights have unexpected key(s) {extra[:5]}: they do not match this config.")
+    for k, shape in expected.items():
+        if tuple(params[k].shape) != shape:
+            raise ValueError(f"weight {k!r} has shape {tuple(params[k].shape)}, but the config "
+                             f"needs {shape}.")
+
+
+__all__ = ["LittleBaby", "count_params"]

@@ -1,0 +1,95 @@
+"""One array module for the whole engine: NumPy on the CPU, CuPy on a GPU.
+
+The engine never imports numpy for its maths; it asks a `Backend` for `xp` (numpy or
+cupy) and the float type, so the same lines run on both. Host-side code (saving,
+JSON, plots) converts with `to_numpy`.
+"""
+import math
+
+import numpy
+
+DTYPES = {"fp16": "float16", "fp32": "float32", "fp64": "float64"}
+
+GPU_HELP = (
+    "Install the CuPy wheel that matches your CUDA driver, e.g. "
+    "`pip install cupy-cuda12x` (CUDA 12) or `pip install cupy-cuda13x` (CUDA 13); "
+    "`nvidia-smi` shows the driver's CUDA version. "
+    "Or use c_device='cpu' to run on NumPy."
+)
+
+
+class BackendError(RuntimeError):
+    """The requested device or float type cannot be used here."""
+
+
+class Backend:
+    """The array module (`xp`), the float type and the random generators of one model."""
+
+    def __init__(self, device="cpu", dtype="fp32", gpu_index=0):
+        if dtype not in DTYPES:
+            raise BackendError(f"d_type must be one of {sorted(DTYPES)}, not {dtype!r}.")
+        if device == "cpu":
+            if dtype == "fp16":
+                raise BackendError(
+                    "d_type='fp16' is for the GPU: NumPy has no fast float16 matmul, so on the "
+                    "CPU it would be many times slower than fp32. Use d_type='fp32' on the CPU."
+                )
+            self.xp = numpy
+        elif device == "gpu":
+            self.xp = _load_cupy(gpu_index)
+        else:
+            raise BackendError(f"c_device must be 'cpu' or 'gpu', not {device!r}.")
+        self.device = device
+        self.dtype = self.xp.dtype(DTYPES[dtype])
+
+    def to_numpy(self, a):
+        """A host NumPy copy (or view) of an array of this backend."""
+        return a.get() if self.device == "gpu" else numpy.asarray(a)
+
+    def asarray(self, a, dtype=None):
+        """An array of this backend, in the model's float type unless `dtype` says otherwise."""
+        return self.xp.asarray(a, dtype=self.dtype if dtype is None else dtype)
+
+    def rng(self, seed=None):
+        """A random generator on this backend (seedable; NumPy and CuPy give different streams)."""
+        return self.xp.random.default_rng(seed)
+
+    def dropout_mask(self, rng, shape, p):
+        """A mask keeping each element with probability 1-p, scaled by 1/(1-p).
+
+        Drawn as 16 random bits per element; NumPy's generator yields 4 of those per
+        64-bit draw, about 4x cheaper than one random float per element.
+        """
+        n = math.prod(shape)
+        if self.device == "cpu":
+            bits = rng.bit_generator.random_raw((n + 3) // 4).view(numpy.uint16)[:n]
+        else:  # CuPy's generator has no raw draws
+            bits = rng.integers(0, 65536, size=n, dtype=self.xp.uint16)
+        keep = bits.reshape(shape) >= int(round(p * 65536))
+        return keep.astype(self.dtype) * self.dtype.type(1.0 / (1.0 - p))
+
+
+def _load_cupy(gpu_index):
+    try:
+        import cupy
+    except ImportError as e:
+        raise BackendError(f"c_device='gpu' needs CuPy, which is not installed. {GPU_HELP}") from e
+    try:
+        available = cupy.cuda.is_available()
+    except Exception:  # a CUDA init failure is as good as no GPU
+        available = False
+    if not available:
+        raise BackendError(
+            "c_device='gpu' but CuPy finds no usable CUDA GPU (no device, or a driver older "
+            f"than the CuPy wheel's CUDA). {GPU_HELP}"
+        )
+    cupy.cuda.Device(gpu_index).use()
+    return cupy
+
+
+def array_module(a):
+    """numpy or cupy, whichever `a` belongs to (ops use it so they run on both)."""
+    if type(a).__module__.startswith("cupy"):
+        import cupy
+        return cupy
+    return numpy

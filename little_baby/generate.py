@@ -1,0 +1,78 @@
+"""Text generation: sampling, and the loop with or without a KV cache.
+
+The context window: the model sees at most n_ctx tokens (its position table has n_ctx
+rows). When the text grows past that, the window slides: the oldest quarter of the
+window is dropped at once and the cache is rebuilt from the remaining tokens, so a
+cached step costs one position most of the time. Generation without the cache follows
+the same windows, so both give the same logits, token for token.
+"""
+import numpy
+
+from .runtime import Runtime
+
+
+def sample(logits, rng, temperature=1.0, top_k=None, top_p=None):
+    """Pick a token id from one row of logits (V,) on the host.
+
+    temperature 0 is greedy (argmax); top_k keeps the k likeliest tokens; top_p keeps the
+    smallest set of likeliest tokens whose probability adds up to at least top_p.
+    """
+    logits = numpy.asarray(logits, dtype=numpy.float64)
+    if temperature == 0:
+        return int(logits.argmax())
+    logits = logits / temperature
+    if top_k is not None and 0 < top_k < len(logits):
+        kth = numpy.partition(logits, -top_k)[-top_k]
+        logits = numpy.where(logits < kth, -numpy.inf, logits)
+    probs = numpy.exp(logits - logits.max())
+    probs /= probs.sum()
+    if top_p is not None and 0 < top_p < 1:
+        order = numpy.argsort(-probs)
+        cumulative = numpy.cumsum(probs[order])
+        cut = int(numpy.searchsorted(cumulative, top_p)) + 1   # keep up to and including it
+        kept = numpy.zeros_like(probs)
+        kept[order[:cut]] = probs[order[:cut]]
+        probs = kept / kept.sum()
+    return int(rng.choice(len(probs), p=probs))
+
+
+def window_starts(n_prompt, n_new, n_ctx):
+    """For each of n_new predictions, the index of the first token the model sees.
+
+    Token n is predicted from tokens [start, n). The window starts with the last n_ctx
+    prompt tokens; when it would exceed n_ctx it restarts at the last `keep` tokens.
+    """
+    keep = n_ctx - max(1, n_ctx // 4)
+    start = max(0, n_prompt - n_ctx)
+    for n in range(n_prompt, n_prompt + n_new):
+        if n - start > n_ctx:
+            start = n - keep
+        yield start
+
+
+def generate_ids(model, backend, ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None,
+                 seed=None, use_cache=True, on_logits=None):
+    """Yield max_new_tokens new token ids continuing `ids` (a list, at least one id).
+
+    `model` is a Transformer; `on_logits(row)` (optional) sees each step's logits (V,).
+    """
+    ids = list(ids)
+    n_ctx = model.cfg.n_ctx
+    rng = numpy.random.default_rng(seed)
+    rt = Runtime(backend)
+    xp = backend.xp
+    states, cached_start = None, None
+    for start in window_starts(len(ids), max_new_tokens, n_ctx):
+        if not use_cache:
+            window = xp.asarray([ids[start:]])
+            logits, _ = model.forward(window, rt)
+        elif start != cached_start:  # new window: rebuild the cache from its tokens
+            states, cached_start = model.new_states(1, rt), start
+            logits, _ = model.forward(xp.asarray([ids[start:]]), rt, states, start=0)
+        else:  # one new position
+            logits, _ = model.forward(xp.asarray([ids[-1:]]), rt, states, start=len(ids) - 1 - start)
+        row = backend.to_numpy(logits[0, -1])
+        if on_logits is not None:
+            on_logits(row)
+        ids.append(sample(row, rng, temperature, top_k, top_p))
+        yield ids[-1]

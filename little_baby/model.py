@@ -1,0 +1,201 @@
+"""The transformer: parameters, forward pass and backward pass.
+
+Parameters live in one flat dict whose keys are the safetensors keys:
+    wte.weight (V, C)  wpe.weight (n_ctx, C)
+    blocks.{i}.ln1.weight/bias (C,)  blocks.{i}.attn.*  blocks.{i}.ln2.weight/bias  blocks.{i}.net.*
+    ln_f.weight/bias (C,)  lm_head.weight (C, V)  lm_head.bias (V,)
+Each block is  pre:  x = x + drop(attn(ln1(x)));  x = x + drop(net(ln2(x)))
+           or  post: x = ln1(x + drop(attn(x)));  x = ln2(x + drop(net(x)))
+and a final LayerNorm and a linear head give the logits.
+"""
+from .attention import ATTENTIONS
+from .backend import Backend, array_module
+from .network import NETWORKS
+from .ops import (cross_entropy_backward, cross_entropy_forward, dropout_backward,
+                  dropout_forward, embedding_backward, embedding_forward, layernorm_backward,
+                  layernorm_forward, linear_backward, linear_forward)
+from .runtime import Runtime
+
+
+def init_params(cfg, vocab_size, rt):
+    """Fresh weights (GPT-2's scheme: N(0, 0.02), residual projections scaled down by
+    sqrt(2 * n_layers), biases 0, LayerNorm gains 1). `rt.rng` must be set."""
+    xp, dt, C = rt.xp, rt.backend.dtype, cfg.n_emb
+    params = {"wte.weight": rt.normal((vocab_size, C), 0.02),
+              "wpe.weight": rt.normal((cfg.n_ctx, C), 0.02)}
+    attn, net = ATTENTIONS[cfg.c_attention], NETWORKS[cfg.c_network]
+    for i in range(cfg.n_layers):
+        for ln in ("ln1", "ln2"):
+            params[f"blocks.{i}.{ln}.weight"] = xp.ones(C, dtype=dt)
+            params[f"blocks.{i}.{ln}.bias"] = xp.zeros(C, dtype=dt)
+        params.update({f"blocks.{i}.attn.{k}": v for k, v in attn.init(cfg, rt).items()})
+        params.update({f"blocks.{i}.net.{k}": v for k, v in net.init(cfg, rt).items()})
+    params["ln_f.weight"] = xp.ones(C, dtype=dt)
+    params["ln_f.bias"] = xp.zeros(C, dtype=dt)
+    params["lm_head.weight"] = rt.normal((C, vocab_size), 0.02)
+    params["lm_head.bias"] = xp.zeros(vocab_size, dtype=dt)
+    return params
+
+
+class _ShapesOnly(Runtime):
+    """A runtime whose 'random' weights are uninitialised: for learning shapes cheaply."""
+
+    def normal(self, shape, std):
+        return self.xp.empty(shape, dtype=self.backend.dtype)
+
+
+def param_shapes(cfg, vocab_size):
+    """{key: shape} of a model's parameters, in their order."""
+    params = init_params(cfg, vocab_size, _ShapesOnly(Backend("cpu", "fp32")))
+    return {k: tuple(v.shape) for k, v in params.items()}
+
+
+def count_params(cfg, vocab_size):
+    """Parameter count from the formulas of the chosen variants."""
+    C = cfg.n_emb
+    block = 4 * C + ATTENTIONS[cfg.c_attention].n_params(cfg) + NETWORKS[cfg.c_network].n_params(cfg)
+    return vocab_size * C + cfg.n_ctx * C + cfg.n_layers * block + 2 * C + C * vocab_size + vocab_size
+
+
+def _under(params, prefix):
+    """The entries of `params` under `prefix`, with the prefix taken off their keys."""
+    n = len(prefix)
+    return {k[n:]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+class Transformer:
+    """Forward and backward passes over a parameter dict (which it reads, never copies)."""
+
+    def __init__(self, cfg, params):
+        self.cfg = cfg
+        self.params = params
+        self.attn = ATTENTIONS[cfg.c_attention]
+        self.net = NETWORKS[cfg.c_network]
+        self.blocks = [{"ln1": _under(params, f"blocks.{i}.ln1."),
+                        "ln2": _under(params, f"blocks.{i}.ln2."),
+                        "attn": _under(params, f"blocks.{i}.attn."),
+                        "net": _under(params, f"blocks.{i}.net.")}
+                       for i in range(cfg.n_layers)]
+
+    # ---- forward ----------------------------------------------------------------------
+    def forward(self, idx, rt, states=None, start=0):
+        """token ids (B, T) -> logits (B, T, V), cache for backward.
+
+        With `states` (one per block, from new_states) the tokens continue a cached
+        sequence at position `start`, and no backward cache is kept.
+        """
+        p, cfg = self.params, self.cfg
+        B, T = idx.shape
+        x = embedding_forward(p["wte.weight"], p["wpe.weight"], idx, start)   # (B, T, C)
+        emb_mask = rt.dropout_mask(x.shape)
+        x = dropout_forward(x, emb_mask)
+        block_caches = []
+        for i, blk in enumerate(self.blocks):
+            x, c = self._block_forward(blk, x, rt, states[i] if states else {})
+            block_caches.append(c)
+        C = x.shape[-1]
+        xf, lnf_cache = layernorm_forward(x.reshape(B * T, C), p["ln_f.weight"], p["ln_f.bias"])
+        logits = linear_forward(xf, p["lm_head.weight"], p["lm_head.bias"])   # (N, V)
+        cache = None if states is not None else (idx, emb_mask, block_caches, xf, lnf_cache)
+        return logits.reshape(B, T, -1), cache
+
+    def _block_forward(self, blk, x, rt, state):
+        B, T, C = x.shape
+        ln1, ln2 = blk["ln1"], blk["ln2"]
+        if self.cfg.c_sequence == "pre":
+            h, ln1_cache = layernorm_forward(x.reshape(B * T, C), ln1["weight"], ln1["bias"])
+            a, attn_cache = self.attn.forward(blk["attn"], h.reshape(B, T, C), self.cfg, rt,
+                                              state.get("attn"))
+            a_mask = rt.dropout_mask(a.shape)
+            x = x + dropout_forward(a, a_mask)
+            h, ln2_cache = layernorm_forward(x.reshape(B * T, C), ln2["weight"], ln2["bias"])
+            m, net_cache = self.net.forward(blk["net"], h.reshape(B, T, C), self.cfg, rt,
+                                            state.get("net"))
+            m_mask = rt.dropout_mask(m.shape)
+            x = x + dropout_forward(m, m_mask)
+        else:
+            a, attn_cache = self.attn.forward(blk["attn"], x, self.cfg, rt, state.get("attn"))
+            a_mask = rt.dropout_mask(a.shape)
+            r = x + dropout_forward(a, a_mask)
+            x, ln1_cache = layernorm_forward(r.reshape(B * T, C), ln1["weight"], ln1["bias"])
+            x = x.reshape(B, T, C)
+            m, net_cache = self.net.forward(blk["net"], x, self.cfg, rt, state.get("net"))
+            m_mask = rt.dropout_mask(m.shape)
+            r = x + dropout_forward(m, m_mask)
+            x, ln2_cache = layernorm_forward(r.reshape(B * T, C), ln2["weight"], ln2["bias"])
+            x = x.reshape(B, T, C)
+        return x, (ln1_cache, attn_cache, a_mask, ln2_cache, net_cache, m_mask)
+
+    # ---- backward ---------------------------------------------------------------------
+    def backward(self, dlogits, cache):
+        """dlogits (B, T, V) -> gradients, a dict with the keys of the parameters."""
+        p = self.params
+        idx, emb_mask, block_caches, xf, lnf_cache = cache
+        B, T, V = dlogits.shape
+        grads = {}
+        dxf, grads["lm_head.weight"], grads["lm_head.bias"] = linear_backward(
+            dlogits.reshape(B * T, V), xf, p["lm_head.weight"])
+        dx, grads["ln_f.weight"], grads["ln_f.bias"] = layernorm_backward(
+            dxf, p["ln_f.weight"], lnf_cache)
+        dx = dx.reshape(B, T, -1)
+        for i in reversed(range(self.cfg.n_layers)):
+            dx = self._block_backward(i, dx, block_caches[i], grads)
+        dx = dropout_backward(dx, emb_mask)
+        d_wte, d_wpe = embedding_backward(dx, idx, p["wte.weight"].shape[0])
+        grads["wte.weight"] = d_wte
+        grads["wpe.weight"] = self._pad_rows(d_wpe, p["wpe.weight"])
+        return {k: grads[k] for k in p}  # the parameters' order
+
+    @staticmethod
+    def _pad_rows(d_rows, weight):
+        """Gradient of the first len(d_rows) rows of `weight`, zeros for the rest."""
+        if d_rows.shape[0] == weight.shape[0]:
+            return d_rows
+        full = array_module(weight).zeros_like(weight)
+        full[:d_rows.shape[0]] = d_rows
+        return full
+
+    def _block_backward(self, i, dx, cache, grads):
+        blk, (ln1_cache, attn_cache, a_mask, ln2_cache, net_cache, m_mask) = self.blocks[i], cache
+        B, T, C = dx.shape
+        pre = f"blocks.{i}."
+        if self.cfg.c_sequence == "pre":
+            dm = dropout_backward(dx, m_mask)
+            dh, g_net = self.net.backward(blk["net"], dm, net_cache)
+            dh, grads[pre + "ln2.weight"], grads[pre + "ln2.bias"] = layernorm_backward(
+                dh.reshape(B * T, C), blk["ln2"]["weight"], ln2_cache)
+            dx = dx + dh.reshape(B, T, C)
+            da = dropout_backward(dx, a_mask)
+            dh, g_attn = self.attn.backward(blk["attn"], da, attn_cache)
+            dh, grads[pre + "ln1.weight"], grads[pre + "ln1.bias"] = layernorm_backward(
+                dh.reshape(B * T, C), blk["ln1"]["weight"], ln1_cache)
+            dx = dx + dh.reshape(B, T, C)
+        else:
+            dr, grads[pre + "ln2.weight"], grads[pre + "ln2.bias"] = layernorm_backward(
+                dx.reshape(B * T, C), blk["ln2"]["weight"], ln2_cache)
+            dr = dr.reshape(B, T, C)
+            dh, g_net = self.net.backward(blk["net"], dropout_backward(dr, m_mask), net_cache)
+            dr, grads[pre + "ln1.weight"], grads[pre + "ln1.bias"] = layernorm_backward(
+                (dr + dh).reshape(B * T, C), blk["ln1"]["weight"], ln1_cache)
+            dr = dr.reshape(B, T, C)
+            dh, g_attn = self.attn.backward(blk["attn"], dropout_backward(dr, a_mask), attn_cache)
+            dx = dr + dh
+        grads.update({pre + "attn." + k: v for k, v in g_attn.items()})
+        grads.update({pre + "net." + k: v for k, v in g_net.items()})
+        return dx
+
+    # ---- loss -------------------------------------------------------------------------
+    def loss_and_grads(self, idx, targets, rt):
+        """Mean cross-entropy of predicting targets (B, T) from idx (B, T), and its gradients."""
+        logits, cache = self.forward(idx, rt)
+        B, T, V = logits.shape
+        flat_targets = targets.reshape(-1)
+        loss, probs = cross_entropy_forward(logits.reshape(B * T, V), flat_targets)
+        dlogits = cross_entropy_backward(probs, flat_targets)
+        return loss, self.backward(dlogits.reshape(B, T, V), cache)
+
+    def new_states(self, batch, rt):
+        """Empty generation states (KV caches), one per block."""
+        return [{"attn": self.attn.new_state(self.cfg, batch, rt),
+                 "net": self.net.new_state(self.cfg, batch, rt)}
+                for _ in range(self.cfg.n_layers)]

@@ -1,0 +1,158 @@
+"""The engine's operations, each a forward/backward pair.
+
+A forward returns its output and what its backward needs (`cache`); a backward takes
+the gradient of the loss with respect to the output and returns the gradients with
+respect to the inputs and parameters. No state is kept anywhere else.
+
+Shapes: B batch, T time (tokens), C channels (n_emb), N = B*T rows, V vocabulary.
+Matrices are multiplied as 2-D arrays ((N, C) @ (C, D)): NumPy hands those to BLAS
+on every core; 3-D `dot`s and broadcasting products would not.
+"""
+import math
+
+from .backend import array_module
+
+GELU_C = math.sqrt(2.0 / math.pi)  # tanh approximation of GELU (GPT-2's)
+
+
+# ---- linear: y = x @ W + b -------------------------------------------------------------
+def linear_forward(x, w, b=None):
+    """(N, D_in) @ (D_in, D_out) + (D_out,) -> (N, D_out)"""
+    y = x @ w
+    if b is not None:
+        y += b
+    return y
+
+
+def linear_backward(dy, x, w, with_bias=True):
+    """dy (N, D_out) -> dx (N, D_in), dW (D_in, D_out), db (D_out,) or None"""
+    dx = dy @ w.T
+    dw = x.T @ dy
+    db = dy.sum(axis=0) if with_bias else None
+    return dx, dw, db
+
+
+# ---- embeddings -------------------------------------------------------------------------
+def embedding_forward(wte, wpe, idx, start=0):
+    """token ids (B, T) -> wte[idx] + wpe[start:start+T]  (B, T, C)"""
+    T = idx.shape[1]
+    return wte[idx] + wpe[start:start + T]
+
+
+def embedding_backward(dx, idx, vocab_size):
+    """dx (B, T, C) -> d_wte (V, C), d_wpe rows (T, C)"""
+    xp = array_module(dx)
+    C = dx.shape[-1]
+    d_wte = xp.zeros((vocab_size, C), dtype=dx.dtype)
+    xp.add.at(d_wte, idx.reshape(-1), dx.reshape(-1, C))  # rows of repeated tokens add up
+    d_wpe = dx.sum(axis=0)
+    return d_wte, d_wpe
+
+
+# ---- layer normalisation (over the last axis) -----------------------------------------------
+def layernorm_forward(x, gamma, beta, eps=1e-5):
+    """(N, C) -> (N, C); cache = (x_hat, 1/std)"""
+    mean = x.mean(axis=-1, keepdims=True)
+    xhat = x - mean
+    var = (xhat * xhat).mean(axis=-1, keepdims=True)
+    rstd = 1.0 / (var + eps) ** 0.5
+    xhat *= rstd
+    y = xhat * gamma
+    y += beta
+    return y, (xhat, rstd)
+
+
+def layernorm_backward(dy, gamma, cache):
+    """dy (N, C) -> dx (N, C), d_gamma (C,), d_beta (C,)"""
+    xhat, rstd = cache
+    d_gamma = (dy * xhat).sum(axis=0)
+    d_beta = dy.sum(axis=0)
+    dxhat = dy * gamma
+    # dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+    proj = (dxhat * xhat).mean(axis=-1, keepdims=True)
+    dx = dxhat
+    dx -= dxhat.mean(axis=-1, keepdims=True)
+    dx -= xhat * proj
+    dx *= rstd
+    return dx, d_gamma, d_beta
+
+
+# ---- GELU (tanh approximation) -----------------------------------------------------------
+def gelu_forward(x):
+    """y = x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))); cache = (x, tanh)"""
+    xp = array_module(x)
+    t = x * x
+    t *= 0.044715
+    t += 1.0
+    t *= x
+    t *= GELU_C
+    xp.tanh(t, out=t)
+    y = t + 1.0
+    y *= x
+    y *= 0.5
+    return y, (x, t)
+
+
+def gelu_backward(dy, cache):
+    """dy/dx = (1 + t)/2 + x/2 * (1 - t^2) * sqrt(2/pi) * (1 + 3*0.044715 x^2)"""
+    x, t = cache
+    inner = x * x
+    inner *= 3 * 0.044715
+    inner += 1.0
+    inner *= GELU_C * 0.5
+    inner *= x  # x/2 * sqrt(2/pi) * (1 + 3c x^2)
+    sech2 = t * t
+    sech2 -= 1.0
+    inner *= sech2  # -(...)(1 - t^2)
+    dx = t + 1.0
+    dx *= 0.5
+    dx -= inner
+    dx *= dy
+    return dx
+
+
+# ---- dropout ------------------------------------------------------------------------------
+def dropout_forward(x, mask):
+    """x * mask, where the mask (from Backend.dropout_mask) holds 0 or 1/(1-p)."""
+    return x if mask is None else x * mask
+
+
+def dropout_backward(dy, mask):
+    return dy if mask is None else dy * mask
+
+
+# ---- softmax over the last axis -------------------------------------------------------------
+def softmax_forward(s, out=None):
+    """Softmax of the last axis. Any -inf entries (masked) get probability 0."""
+    xp = array_module(s)
+    p = xp.subtract(s, s.max(axis=-1, keepdims=True), out=out)
+    xp.exp(p, out=p)
+    p /= p.sum(axis=-1, keepdims=True)
+    return p
+
+
+def softmax_backward(dp, p):
+    """ds = p * (dp - sum(dp * p))"""
+    ds = dp * p
+    ds -= p * ds.sum(axis=-1, keepdims=True)
+    return ds
+
+
+# ---- cross-entropy, fused with the softmax of the logits -------------------------------------------
+def cross_entropy_forward(logits, targets):
+    """Mean -log softmax(logits)[target]. logits (N, V), targets (N,) -> loss, probs"""
+    xp = array_module(logits)
+    probs = softmax_forward(logits, out=xp.empty_like(logits))
+    rows = xp.arange(len(targets))
+    picked = probs[rows, targets]
+    loss = -xp.log(xp.maximum(picked, xp.finfo(probs.dtype).tiny)).mean()
+    return loss, probs
+
+
+def cross_entropy_backward(probs, targets):
+    """d loss / d logits = (softmax - one_hot(target)) / N  (overwrites probs)"""
+    xp = array_module(probs)
+    N = len(targets)
+    probs[xp.arange(N), targets] -= 1.0
+    probs *= 1.0 / N
+    return probs

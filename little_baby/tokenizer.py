@@ -1,0 +1,131 @@
+"""Tokenizers: text <-> token ids. `char` (the original project's) and `word`."""
+import json
+import re
+
+import numpy
+
+from .files import write_text_atomic
+
+
+class TokenizerError(ValueError):
+    """Text the tokenizer cannot encode, or a tokenizer file it cannot read."""
+
+
+class _Vocabulary:
+    """A list of symbols whose positions are their ids."""
+
+    kind = None
+
+    def __init__(self, symbols):
+        self.symbols = list(symbols)
+        self.ids = {s: i for i, s in enumerate(self.symbols)}
+        if len(self.ids) != len(self.symbols):
+            raise TokenizerError("a tokenizer's symbols must be unique.")
+
+    def __len__(self):
+        return len(self.symbols)
+
+    @property
+    def vocab_size(self):
+        return len(self.symbols)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.symbols == other.symbols
+
+    @classmethod
+    def from_text(cls, text):
+        """A vocabulary of every symbol in `text`, sorted (the original's order)."""
+        symbols = sorted(set(cls.split(text)))
+        if not symbols:
+            raise TokenizerError("cannot build a tokenizer from empty text.")
+        return cls(symbols)
+
+    @staticmethod
+    def split(text):
+        raise NotImplementedError
+
+    def encode(self, text, unknown="error"):
+        """Token ids of `text` (int64 array).
+
+        unknown='error' raises a TokenizerError naming the symbols the vocabulary lacks;
+        unknown='drop' leaves them out.
+        """
+        pieces = self.split(text)
+        missing = sorted({p for p in pieces if p not in self.ids})
+        if missing and unknown == "error":
+            shown = ", ".join(repr(m) for m in missing[:20])
+            raise TokenizerError(
+                f"{len(missing)} symbol(s) are not in this model's vocabulary: {shown}"
+                f"{' ...' if len(missing) > 20 else ''}. Remove them, pass unknown='drop' "
+                f"to skip them, or finetune the model on text that contains them."
+            )
+        if unknown not in ("error", "drop"):
+            raise TokenizerError(f"unknown must be 'error' or 'drop', not {unknown!r}.")
+        return numpy.array([self.ids[p] for p in pieces if p in self.ids], dtype=numpy.int64)
+
+    def decode(self, ids):
+        return "".join(self.symbols[int(i)] for i in ids)
+
+    def expand(self, text):
+        """Add the symbols of `text` this vocabulary lacks, after the existing ones.
+
+        Every existing id is kept. Returns the list of new symbols (in id order).
+        """
+        new = sorted(set(self.split(text)) - set(self.ids))
+        for s in new:
+            self.ids[s] = len(self.symbols)
+            self.symbols.append(s)
+        return new
+
+    def to_dict(self):
+        return {"type": self.kind, "symbols": self.symbols}
+
+    def to_json(self, path=None):
+        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+        if path is not None:
+            write_text_atomic(path, text + "\n")
+        return text
+
+
+class CharTokenizer(_Vocabulary):
+    """One token per character."""
+
+    kind = "char"
+
+    @staticmethod
+    def split(text):
+        return list(text)
+
+
+class WordTokenizer(_Vocabulary):
+    """One token per word, per run of white space and per punctuation mark.
+
+    White space is kept as tokens, so decode(encode(text)) == text.
+    """
+
+    kind = "word"
+    _PATTERN = re.compile(r"\w+|\s+|[^\w\s]", re.UNICODE)
+
+    @staticmethod
+    def split(text):
+        return WordTokenizer._PATTERN.findall(text)
+
+
+TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
+
+
+def tokenizer_from_dict(data):
+    """Rebuild a tokenizer from `to_dict()` output."""
+    if not isinstance(data, dict) or data.get("type") not in TOKENIZERS or not isinstance(
+            data.get("symbols"), list):
+        raise TokenizerError(
+            "not a tokenizer file: expected {\"type\": \"char\"|\"word\", \"symbols\": [...]}.")
+    return TOKENIZERS[data["type"]](data["symbols"])
+
+
+def load_tokenizer(path):
+    with open(path, encoding="utf-8") as f:
+        try:
+            return tokenizer_from_dict(json.load(f))
+        except json.JSONDecodeError as e:
+            raise TokenizerError(f"{path} is not valid JSON: {e}") from e
