@@ -1,5 +1,6 @@
 """`LittleBaby`: a model with its config and tokenizer — the object users hold."""
 from .backend import Backend
+from .errors import BabyError
 from .config import BabyConfig
 from .generate import generate_ids
 from .model import Transformer, count_params, init_params, param_shapes
@@ -14,14 +15,17 @@ class LittleBaby:
     >>> baby.generate("ROMEO:", max_new_tokens=100, temperature=0.8, seed=1)
     """
 
-    def __init__(self, config=None, tokenizer=None, params=None):
+    def __init__(self, config=None, tokenizer=None, params=None, guid=None, parent_guid=None):
         if tokenizer is None:
-            raise ValueError("LittleBaby needs a tokenizer, e.g. CharTokenizer.from_text(text).")
+            raise BabyError("LittleBaby needs a tokenizer, e.g. CharTokenizer.from_text(text).")
         self.config = config if config is not None else BabyConfig()
         self.tokenizer = tokenizer
         self.backend = Backend(self.config.c_device, self.config.d_type,
                                self.config.c_device_gpu_core)
         self.train_rng = self.backend.rng(self.config.seed + 1)  # dropout draws
+        self.guid = guid  # the model's GUID (its folder name in cache/), once it has one
+        self.parent_guid = parent_guid  # the model it was finetuned from
+        self.report = {}  # training figures, saved as report.json
         if params is None:
             params = init_params(self.config, tokenizer.vocab_size,
                                  Runtime(self.backend, rng=self.backend.rng(self.config.seed)))
@@ -90,6 +94,18 @@ class LittleBaby:
         return "".join(self.stream(prompt, max_new_tokens, temperature, top_k, top_p, seed,
                                    use_cache, unknown))
 
+    # ---- files ------------------------------------------------------------------------------
+    def save(self, folder):
+        """Write config.json, tokenizer.json, model.safetensors and report.json to `folder`."""
+        from .store import save_model
+        return save_model(self, folder)
+
+    @classmethod
+    def load(cls, folder, **config_overrides):
+        """Load a model folder written by `save`."""
+        from .store import load_model
+        return load_model(folder, **config_overrides)
+
     # ---- helpers ----------------------------------------------------------------------------
     def _ids(self, x):
         return self.backend.asarray(x, dtype=self.backend.xp.int64)
@@ -103,19 +119,23 @@ class LittleBaby:
                 f"n_ctx {c.n_ctx}, vocab {self.tokenizer.vocab_size}, {self.n_params:,} params)")
 
 
+class WeightsError(BabyError, ValueError):
+    """Weights that do not fit the model's config (missing, extra or misshapen keys)."""
+
+
 def check_shapes(params, expected):
     """Raise a clear error for a missing, unexpected or wrongly shaped weight."""
     missing = [k for k in expected if k not in params]
     if missing:
-        raise ValueError(f"weights are missing key(s) {missing[:5]}"
+        raise WeightsError(f"weights are missing key(s) {missing[:5]}"
                          f"{' ...' if len(missing) > 5 else ''}: they do not match this config.")
     extra = [k for k in params if k not in expected]
     if extra:
-        raise ValueError(f"weights have unexpected key(s) {extra[:5]}: they do not match this config.")
+        raise WeightsError(f"weights have unexpected key(s) {extra[:5]}: they do not match this config.")
     for k, shape in expected.items():
         if tuple(params[k].shape) != shape:
-            raise ValueError(f"weight {k!r} has shape {tuple(params[k].shape)}, but the config "
+            raise WeightsError(f"weight {k!r} has shape {tuple(params[k].shape)}, but the config "
                              f"needs {shape}.")
 
 
-__all__ = ["LittleBaby", "count_params"]
+__all__ = ["LittleBaby", "WeightsError", "count_params"]

@@ -8,6 +8,8 @@ import math
 
 import numpy
 
+from .errors import BabyError
+
 DTYPES = {"fp16": "float16", "fp32": "float32", "fp64": "float64"}
 
 GPU_HELP = (
@@ -18,7 +20,7 @@ GPU_HELP = (
 )
 
 
-class BackendError(RuntimeError):
+class BackendError(BabyError, RuntimeError):
     """The requested device or float type cannot be used here."""
 
 

@@ -5,6 +5,8 @@ import json
 import math
 from dataclasses import dataclass, fields
 
+from .errors import BabyError
+
 # Older names the original project used, mapped to today's keys.
 ALIASES = {
     "dropout": "r_dropout",
@@ -19,7 +21,7 @@ VALUE_ALIASES = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(BabyError, ValueError):
     """A setting has an unknown name or an impossible value."""
 
 

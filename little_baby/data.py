@@ -4,10 +4,12 @@ from pathlib import Path
 
 import numpy
 
+from .errors import BabyError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class CorpusError(ValueError):
+class CorpusError(BabyError, ValueError):
     """A training text that cannot be used (missing, not UTF-8, empty or too small)."""
 
 

@@ -4,10 +4,11 @@ import re
 
 import numpy
 
+from .errors import BabyError
 from .files import write_text_atomic
 
 
-class TokenizerError(ValueError):
+class TokenizerError(BabyError, ValueError):
     """Text the tokenizer cannot encode, or a tokenizer file it cannot read."""
 
 

@@ -1,0 +1,158 @@
+"""Benchmark: training-step time, tokens/s, model-FLOPs utilisation and peak memory at
+the 'baby' and 'age-48-months' shapes, and generation speed with and without the cache.
+
+    python -m little_baby.bench                 # both shapes
+    little-baby bench --shape baby --attention mha --network mlp --steps 30
+
+Each shape runs in a fresh process so its peak memory is its own.
+"""
+import argparse
+import json
+import multiprocessing
+import resource
+import statistics
+import sys
+import time
+
+import numpy
+
+SHAPES = {
+    "baby": dict(batch_size=12, n_ctx=64, n_emb=128, head_size=128, n_heads=4, n_layers=4),
+    "age48": dict(batch_size=16, n_ctx=128, n_emb=128, head_size=128, n_heads=16, n_layers=16),
+}
+VOCAB = 65  # Tiny Shakespeare's characters
+
+
+def matmul_peak(seconds=1.0):
+    """This machine's float32 2-D matmul speed in GFLOP/s (best of a few sizes)."""
+    best = 0.0
+    for n, k, m in [(768, 128, 512), (1024, 1024, 1024)]:
+        a = numpy.random.rand(n, k).astype(numpy.float32)
+        b = numpy.random.rand(k, m).astype(numpy.float32)
+        a @ b
+        reps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / 2:
+            a @ b
+            reps += 1
+        best = max(best, 2 * n * k * m * reps / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def step_flops(cfg, baby):
+    """Matmul FLOPs of one training step: 3x the forward's (forward + 2x backward).
+
+    Forward per token: 2 x (parameters used in matmuls, not the embedding tables)
+    plus attention's q.k and att.v products, 2 x 2 x T x head_size per layer.
+    """
+    tokens = cfg.batch_size * cfg.n_ctx
+    matmul_params = sum(v.size for k, v in baby.params.items()
+                        if v.ndim == 2 and not k.startswith(("wte.", "wpe.")))
+    per_token = 2 * matmul_params + cfg.n_layers * 4 * cfg.n_ctx * cfg.head_size
+    return 3 * per_token * tokens
+
+
+def measure_training(shape, steps, overrides):
+    """Median ms per training step (forward, backward, AdamW) and derived figures."""
+    from . import BabyConfig, CharTokenizer, LittleBaby
+    from .train import Trainer
+
+    cfg = BabyConfig(**{**SHAPES[shape], **overrides})
+    tok = CharTokenizer([chr(32 + i) for i in range(VOCAB)])
+    baby = LittleBaby(cfg, tok)
+    trainer = Trainer(baby, total_steps=steps + 3)
+    rng = numpy.random.default_rng(0)
+    batch = lambda: rng.integers(0, VOCAB, (cfg.batch_size, cfg.n_ctx + 1))  # noqa: E731
+    times = []
+    for i in range(steps + 3):
+        w = batch()
+        start = time.perf_counter()
+        trainer.step(w[:, :-1], w[:, 1:])
+        if i >= 3:  # the first steps warm caches and the allocator
+            times.append(time.perf_counter() - start)
+    ms = statistics.median(times) * 1e3
+    return {"shape": shape, "attention": cfg.c_attention, "network": cfg.c_network,
+            "params": baby.n_params, "ms_per_step": ms,
+            "tokens_per_s": cfg.batch_size * cfg.n_ctx / ms * 1e3,
+            "gflop_per_step": step_flops(cfg, baby) / 1e9}
+
+
+def measure_generation(shape, n_tokens, overrides):
+    """Tokens/s generating n_tokens from a one-character prompt, with and without the cache."""
+    from . import BabyConfig, CharTokenizer, LittleBaby
+
+    cfg = BabyConfig(**{**SHAPES[shape], **overrides})
+    baby = LittleBaby(cfg, CharTokenizer([chr(32 + i) for i in range(VOCAB)]))
+    out = {}
+    for use_cache in (True, False):
+        baby.generate("A", max_new_tokens=20, seed=0, use_cache=use_cache)  # warm up
+        start = time.perf_counter()
+        baby.generate("A", max_new_tokens=n_tokens, seed=0, use_cache=use_cache)
+        out["cache" if use_cache else "no_cache"] = n_tokens / (time.perf_counter() - start)
+    return out
+
+
+def _child(job, queue):
+    """Run one measurement in this (fresh) process and report it with the peak memory."""
+    kind, args = job
+    result = measure_training(*args) if kind == "train" else measure_generation(*args)
+    result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put(result)
+
+
+def run_isolated(job):
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(job, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def add_arguments(parser):
+    parser.add_argument("--shape", choices=[*SHAPES, "all"], default="all")
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps per shape")
+    parser.add_argument("--attention", default="mha", help="c_attention variant")
+    parser.add_argument("--network", default="mlp", help="c_network variant")
+    parser.add_argument("--dropout", type=float, default=0.0, help="r_dropout while timing")
+    parser.add_argument("--gen-tokens", type=int, default=500, help="tokens for the generation test")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON lines")
+
+
+def run(args):
+    overrides = dict(c_attention=args.attention, c_network=args.network, r_dropout=args.dropout)
+    peak = matmul_peak()
+    shapes = list(SHAPES) if args.shape == "all" else [args.shape]
+    if not args.json:
+        print(f"float32 2-D matmul peak here: {peak:.0f} GFLOP/s "
+              f"(numpy {numpy.__version__}, Python {sys.version.split()[0]})")
+        print(f"{'shape':6} {'variant':8} {'params':>9} {'ms/step':>8} {'tokens/s':>9} "
+              f"{'GFLOP':>6} {'MFU':>5} {'peak MiB':>8}")
+    for shape in shapes:
+        r = run_isolated(("train", (shape, args.steps, overrides)))
+        r["mfu"] = r["gflop_per_step"] / (r["ms_per_step"] / 1e3) / peak
+        r["matmul_peak_gflops"] = peak
+        if args.json:
+            print(json.dumps(r))
+        else:
+            print(f"{shape:6} {r['attention'] + '/' + r['network']:8} {r['params']:9,} "
+                  f"{r['ms_per_step']:8.1f} {r['tokens_per_s']:9,.0f} {r['gflop_per_step']:6.2f} "
+                  f"{r['mfu']:5.0%} {r['peak_mib']:8.0f}")
+    g = run_isolated(("generate", ("baby", args.gen_tokens, overrides)))
+    if args.json:
+        print(json.dumps({"generation": g}))
+    else:
+        print(f"generation at the baby shape, {args.gen_tokens} tokens: "
+              f"{g['cache']:,.0f} tokens/s with the KV cache, {g['no_cache']:,.0f} without")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m little_baby.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

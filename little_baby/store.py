@@ -1,0 +1,77 @@
+"""A model on disk: one folder with config.json, tokenizer.json, model.safetensors and
+report.json (the original project's config/tokenizer/model/report, in one place).
+
+Every file is written atomically; weights are safetensors only (nothing is unpickled).
+"""
+import json
+from pathlib import Path
+
+import numpy
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save
+
+from .baby import LittleBaby, WeightsError
+from .config import BabyConfig
+from .errors import BabyError
+from .files import write_bytes_atomic, write_text_atomic
+from .tokenizer import load_tokenizer
+
+CONFIG, TOKENIZER, WEIGHTS, REPORT, COMPLETION = (
+    "config.json", "tokenizer.json", "model.safetensors", "report.json", "completion.json")
+
+
+class ModelFolderError(BabyError, FileNotFoundError):
+    """A folder that is not (or not all of) a saved model."""
+
+
+def save_model(baby, folder):
+    """Write the model's files into `folder` (created if needed); returns its Path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {k: numpy.ascontiguousarray(baby.backend.to_numpy(v)) for k, v in baby.params.items()}
+    meta = {"format": "little_baby", "guid": baby.guid or "", "parent_guid": baby.parent_guid or ""}
+    write_bytes_atomic(folder / WEIGHTS, save(arrays, metadata=meta))
+    baby.config.to_json(folder / CONFIG)
+    baby.tokenizer.to_json(folder / TOKENIZER)
+    report = {**baby.report, "guid": baby.guid, "parent_guid": baby.parent_guid,
+              "n_params": baby.n_params}
+    write_json(folder / REPORT, report)
+    return folder
+
+
+def load_model(folder, **config_overrides):
+    """Load a model saved by save_model. `config_overrides` (e.g. c_device='gpu') change
+    settings that do not alter the weights' shapes."""
+    folder = Path(folder)
+    missing = [n for n in (CONFIG, TOKENIZER, WEIGHTS) if not (folder / n).is_file()]
+    if missing:
+        raise ModelFolderError(f"{str(folder)!r} is not a complete model folder: missing {missing}.")
+    config = BabyConfig.from_json(folder / CONFIG, **config_overrides)
+    tokenizer = load_tokenizer(folder / TOKENIZER)
+    params = read_weights(folder / WEIGHTS)
+    baby = LittleBaby(config, tokenizer, params=params)
+    report = read_json(folder / REPORT) if (folder / REPORT).is_file() else {}
+    baby.guid = report.get("guid") or None
+    baby.parent_guid = report.get("parent_guid") or None
+    baby.report = report
+    return baby
+
+
+def read_weights(path):
+    """The arrays of a safetensors file; a corrupt or truncated file is a WeightsError."""
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise WeightsError(f"{path} is not a readable safetensors file ({e}); it may be "
+                           f"truncated or corrupt: download or save it again.") from e
+
+
+def write_json(path, data):
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def read_json(path):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ModelFolderError(f"{path} is not valid JSON ({e}).") from e

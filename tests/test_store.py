@@ -1,0 +1,42 @@
+"""A model folder: save -> load gives the same logits; bad files are clear errors."""
+import numpy as np
+import pytest
+
+from little_baby import LittleBaby
+from little_baby.baby import WeightsError
+from little_baby.store import ModelFolderError
+from tests.gradcheck import tiny_baby
+
+
+def test_save_load_same_logits(tmp_path):
+    baby, x, _ = tiny_baby()
+    baby.guid = "0a0b0c0d-0000-4000-8000-000000000001"
+    baby.save(tmp_path / "m")
+    again = LittleBaby.load(tmp_path / "m")
+    assert again.guid == baby.guid
+    assert again.config == baby.config and again.tokenizer == baby.tokenizer
+    np.testing.assert_array_equal(again.logits(x), baby.logits(x))
+
+
+def test_truncated_weights_are_a_clear_error(tmp_path):
+    baby, _, _ = tiny_baby()
+    baby.save(tmp_path)
+    data = (tmp_path / "model.safetensors").read_bytes()
+    (tmp_path / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(WeightsError, match="truncated or corrupt"):
+        LittleBaby.load(tmp_path)
+
+
+def test_mismatched_weights_name_the_key(tmp_path):
+    baby, _, _ = tiny_baby()
+    baby.save(tmp_path)
+    (tmp_path / "config.json").write_text((tmp_path / "config.json").read_text()
+                                          .replace('"n_emb": 8', '"n_emb": 16')
+                                          .replace('"head_size": 8', '"head_size": 16'))
+    with pytest.raises(WeightsError, match="wte.weight"):
+        LittleBaby.load(tmp_path)
+
+
+def test_missing_files(tmp_path):
+    with pytest.raises(ModelFolderError, match="missing"):
+        LittleBaby.load(tmp_path)
