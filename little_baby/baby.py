@@ -21,7 +21,7 @@ class LittleBaby:
         self.config = config if config is not None else BabyConfig()
         self.tokenizer = tokenizer
         self.backend = Backend(self.config.c_device, self.config.d_type,
-                               self.config.c_device_gpu_core)
+                               self.config.c_device_gpu_core, self.config.c_device_cpu_cores)
         self.train_rng = self.backend.rng(self.config.seed + 1)  # dropout draws
         self.guid = guid  # the model's GUID (its folder name in cache/), once it has one
         self.parent_guid = parent_guid  # the model it was finetuned from
@@ -64,6 +64,56 @@ class LittleBaby:
         B, T, V = logits.shape
         loss, _ = cross_entropy_forward(logits.reshape(B * T, V), self._ids(y).reshape(-1))
         return float(loss)
+
+    def fit(self, corpus, max_iters=None, n_epochs=None, eval_interval=None, eval_iters=10,
+            checkpoint_interval=None, out=None, cache=None, quiet=False):
+        """Train on `corpus` (a text file's path or the text itself) and save the result
+        as a new model: a new GUID, the previous one recorded as its parent, in `out` or
+        cache/<guid>/. Symbols the vocabulary lacks are added first (expand_vocab).
+
+        max_iters steps of random windows, or n_epochs (default: the config's) epochs of
+        shuffled stride-n_ctx windows; train/validation loss on fixed samples every
+        eval_interval steps; checkpoints every checkpoint_interval steps and on Ctrl-C.
+        Returns the report (also self.report, saved as report.json).
+        """
+        from .fit import Plan, fit
+        plan = Plan(max_iters, n_epochs, eval_interval, eval_iters, checkpoint_interval)
+        return fit(self, corpus, plan, out, cache, quiet)
+
+    @classmethod
+    def train_new(cls, config, corpus, **fit_args):
+        """A fresh model (config: BabyConfig or dict) with a vocabulary built from
+        `corpus`, trained on it by `fit(corpus, **fit_args)`."""
+        from .data import load_corpus
+        from .tokenizer import TOKENIZERS
+        if not isinstance(config, BabyConfig):
+            config = BabyConfig.from_dict(config or {})
+        text, _ = load_corpus(corpus)
+        baby = cls(config, TOKENIZERS[config.c_tokenizer].from_text(text))
+        baby.fit(corpus, **fit_args)
+        return baby
+
+    @classmethod
+    def resume(cls, name, cache=None, corpus=None, quiet=False):
+        """Continue the stopped training run of model folder or GUID `name` from its last
+        checkpoint, exactly as if it had not stopped; returns the trained model."""
+        from .fit import resume
+        return resume(name, cache, corpus, quiet)
+
+    def expand_vocab(self, text):
+        """Add the symbols of `text` the tokenizer lacks, after the existing ones (whose
+        ids and weights stay as they are). Their embedding rows and lm_head columns start
+        as N(0, 0.02) draws, their lm_head biases at 0. Returns the new symbols."""
+        n_old = self.tokenizer.vocab_size
+        new = self.tokenizer.expand(text)
+        if new:
+            xp, p, C, n = self.backend.xp, self.params, self.config.n_emb, len(new)
+            rt = Runtime(self.backend, rng=self.backend.rng(self.config.seed + n_old))
+            self.params = {
+                **p, "wte.weight": xp.concatenate([p["wte.weight"], rt.normal((n, C), 0.02)]),
+                "lm_head.weight": xp.concatenate([p["lm_head.weight"], rt.normal((C, n), 0.02)], 1),
+                "lm_head.bias": xp.concatenate([p["lm_head.bias"], xp.zeros(n, self.backend.dtype)])}
+        return new
 
     # ---- inference ----------------------------------------------------------------------------
     def logits(self, x, return_attention=False):

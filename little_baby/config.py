@@ -64,7 +64,7 @@ class BabyConfig:
     # device
     c_device: str = "cpu"
     d_type: str = "fp32"
-    c_device_cpu_cores: int = 0  # recorded for reports; 0 = all
+    c_device_cpu_cores: int = 0  # CPU threads for attention; 0 = all cores
     c_device_gpu_core: int = 0  # which GPU
     c_device_gpu_tensor: int = 0  # recorded; TF32 is the GPU library's choice
 
@@ -103,6 +103,9 @@ class BabyConfig:
         kv = self.n_kv_heads or self.n_heads
         need(isinstance(self.n_kv_heads, int) and self.n_kv_heads >= 0 and self.n_heads % kv == 0,
              f"n_kv_heads ({self.n_kv_heads}) must divide n_heads ({self.n_heads}); 0 means n_heads.")
+        need(self.c_network != "ggl" or self.n_emb % self.n_groups == 0,
+             f"n_groups ({self.n_groups}) must divide n_emb ({self.n_emb}) for c_network 'ggl': "
+             f"each group gets n_emb / n_groups channels.")
         need(0.0 <= self.r_dropout < 1.0, f"r_dropout must be in [0, 1), not {self.r_dropout!r}.")
         need(self.r_learn > 0, f"r_learn must be positive, not {self.r_learn!r}.")
         need(self.r_temp > 0, f"r_temp must be positive, not {self.r_temp!r}.")

@@ -15,6 +15,19 @@ from .backend import array_module
 GELU_C = math.sqrt(2.0 / math.pi)  # tanh approximation of GELU (GPT-2's)
 
 
+# ---- reductions as matrix-vector products (BLAS: faster than .mean/.sum over an axis) ----
+def row_mean(x):
+    """(N, C) -> (N, 1): the mean of each row."""
+    xp = array_module(x)
+    return (x @ xp.full(x.shape[1], 1.0 / x.shape[1], dtype=x.dtype))[:, None]
+
+
+def col_sum(x):
+    """(N, D) -> (D,): the sum of each column."""
+    xp = array_module(x)
+    return xp.ones(x.shape[0], dtype=x.dtype) @ x
+
+
 # ---- linear: y = x @ W + b -------------------------------------------------------------
 def linear_forward(x, w, b=None):
     """(N, D_in) @ (D_in, D_out) + (D_out,) -> (N, D_out)"""
@@ -28,7 +41,7 @@ def linear_backward(dy, x, w, with_bias=True):
     """dy (N, D_out) -> dx (N, D_in), dW (D_in, D_out), db (D_out,) or None"""
     dx = dy @ w.T
     dw = x.T @ dy
-    db = dy.sum(axis=0) if with_bias else None
+    db = col_sum(dy) if with_bias else None
     return dx, dw, db
 
 
@@ -39,12 +52,26 @@ def embedding_forward(wte, wpe, idx, start=0):
     return wte[idx] + wpe[start:start + T]
 
 
+ONE_HOT_MAX_VOCAB = 1024
+
+
 def embedding_backward(dx, idx, vocab_size):
-    """dx (B, T, C) -> d_wte (V, C), d_wpe rows (T, C)"""
+    """dx (B, T, C) -> d_wte (V, C), d_wpe rows (T, C)
+
+    Rows of repeated tokens add up: a scatter-add, done as one_hot(idx).T @ dx, a BLAS
+    matmul, for character-sized vocabularies; larger ones use add.at to avoid the
+    (N, V) one-hot matrix.
+    """
     xp = array_module(dx)
-    C = dx.shape[-1]
-    d_wte = xp.zeros((vocab_size, C), dtype=dx.dtype)
-    xp.add.at(d_wte, idx.reshape(-1), dx.reshape(-1, C))  # rows of repeated tokens add up
+    B, T, C = dx.shape
+    flat_idx, dx2 = idx.reshape(-1), dx.reshape(B * T, C)
+    if vocab_size <= ONE_HOT_MAX_VOCAB:
+        one_hot = xp.zeros((B * T, vocab_size), dtype=dx.dtype)
+        one_hot[xp.arange(B * T), flat_idx] = 1.0
+        d_wte = one_hot.T @ dx2
+    else:
+        d_wte = xp.zeros((vocab_size, C), dtype=dx.dtype)
+        xp.add.at(d_wte, flat_idx, dx2)
     d_wpe = dx.sum(axis=0)
     return d_wte, d_wpe
 
@@ -52,9 +79,8 @@ def embedding_backward(dx, idx, vocab_size):
 # ---- layer normalisation (over the last axis) -----------------------------------------------
 def layernorm_forward(x, gamma, beta, eps=1e-5):
     """(N, C) -> (N, C); cache = (x_hat, 1/std)"""
-    mean = x.mean(axis=-1, keepdims=True)
-    xhat = x - mean
-    var = (xhat * xhat).mean(axis=-1, keepdims=True)
+    xhat = x - row_mean(x)
+    var = row_mean(xhat * xhat)
     rstd = 1.0 / (var + eps) ** 0.5
     xhat *= rstd
     y = xhat * gamma
@@ -65,13 +91,13 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
 def layernorm_backward(dy, gamma, cache):
     """dy (N, C) -> dx (N, C), d_gamma (C,), d_beta (C,)"""
     xhat, rstd = cache
-    d_gamma = (dy * xhat).sum(axis=0)
-    d_beta = dy.sum(axis=0)
+    d_gamma = col_sum(dy * xhat)
+    d_beta = col_sum(dy)
     dxhat = dy * gamma
     # dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-    proj = (dxhat * xhat).mean(axis=-1, keepdims=True)
+    proj = row_mean(dxhat * xhat)
     dx = dxhat
-    dx -= dxhat.mean(axis=-1, keepdims=True)
+    dx -= row_mean(dxhat)
     dx -= xhat * proj
     dx *= rstd
     return dx, d_gamma, d_beta

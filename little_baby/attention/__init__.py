@@ -11,8 +11,14 @@ Each variant is a module with:
     n_params(cfg) -> int, the size formula from the module's docstring
 A new variant is one file here and one line in ATTENTIONS.
 """
-from . import mha
+from . import aft, gla, gqa, mha, moh, rfa, swh
 
 ATTENTIONS = {
     "mha": mha,
+    "moh": moh,
+    "gqa": gqa,
+    "swh": swh,
+    "gla": gla,
+    "rfa": rfa,
+    "aft": aft,
 }

@@ -52,16 +52,15 @@ def forward(p, x, cfg, rt, state=None):
     y, sdpa_cache = sdpa_forward(q, k, v, scale, rt, offset)         # (B, h, T, d)
     y2 = y.transpose(0, 2, 1, 3).reshape(B * T, h * d)               # (N, S) heads side by side
     out = linear_forward(y2, p["proj.weight"], p["proj.bias"])       # (N, C)
-    cache = None if state is not None else (x2, y2, sdpa_cache)
+    cache = None if state is not None else (x2, y2, h, sdpa_cache)
     return out.reshape(B, T, C), cache
 
 
 def backward(p, dy, cache):
-    x2, y2, sdpa_cache = cache
+    x2, y2, h, sdpa_cache = cache
     B, T, C = dy.shape
     dy2, dw_proj, db_proj = linear_backward(dy.reshape(B * T, C), y2, p["proj.weight"])
     S = dy2.shape[1]
-    h = sdpa_cache[0].shape[1]
     dyh = dy2.reshape(B, T, h, S // h).transpose(0, 2, 1, 3)        # (B, h, T, d)
     dq, dk, dv = sdpa_backward(dyh, sdpa_cache)
     dqkv = array_module(dy).empty((B, T, 3, h, S // h), dtype=dy.dtype)  # (N, 3*S) as 5-D

@@ -1,0 +1,88 @@
+"""PyTorch side of the speed comparison: a nanoGPT-shaped model of the same size as
+little_baby's, trained with AdamW on the CPU, timed the same way as `little-baby bench`.
+
+Not a dependency of the project: `pip install torch` (the CPU build) to run it.
+
+    python benchmarks/torch_reference.py --shape baby --threads 2
+"""
+import argparse
+import math
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SHAPES = {
+    "baby": dict(batch_size=12, n_ctx=64, n_emb=128, n_heads=4, n_layers=4),
+    "age48": dict(batch_size=16, n_ctx=128, n_emb=128, n_heads=16, n_layers=16),
+}
+VOCAB = 65
+
+
+class Block(nn.Module):
+    def __init__(self, C, heads, dropout):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.ln1, self.ln2 = nn.LayerNorm(C), nn.LayerNorm(C)
+        self.qkv, self.proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+        self.up, self.down = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        x = x + self.drop(self.proj(y.transpose(1, 2).reshape(B, T, C)))
+        return x + self.drop(self.down(F.gelu(self.up(self.ln2(x)), approximate="tanh")))
+
+
+class GPT(nn.Module):
+    def __init__(self, n_ctx, n_emb, n_heads, n_layers, dropout):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(VOCAB, n_emb), nn.Embedding(n_ctx, n_emb)
+        self.blocks = nn.ModuleList(Block(n_emb, n_heads, dropout) for _ in range(n_layers))
+        self.ln_f, self.head = nn.LayerNorm(n_emb), nn.Linear(n_emb, VOCAB)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, idx, targets):
+        x = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.shape[1])))
+        for block in self.blocks:
+            x = block(x)
+        logits = self.head(self.ln_f(x))
+        return F.cross_entropy(logits.view(-1, VOCAB), targets.reshape(-1))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--shape", choices=SHAPES, default="baby")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--dropout", type=float, default=0.0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    s = SHAPES[args.shape]
+    model = GPT(s["n_ctx"], s["n_emb"], s["n_heads"], s["n_layers"], args.dropout)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    times = []
+    for i in range(args.steps + 3):
+        w = torch.randint(0, VOCAB, (s["batch_size"], s["n_ctx"] + 1))
+        start = time.perf_counter()
+        loss = model(w[:, :-1], w[:, 1:])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if i >= 3:
+            times.append(time.perf_counter() - start)
+    ms = statistics.median(times) * 1e3
+    tokens = s["batch_size"] * s["n_ctx"]
+    print(f"torch {torch.__version__} {args.shape}: {ms:.1f} ms/step, {tokens / ms * 1e3:,.0f} tokens/s "
+          f"({sum(p.numel() for p in model.parameters()):,} params, {args.threads} threads)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Pieces shared by the variants (attention and network), each a forward/backward pair:
+the KV cache, multi-head causal attention before its output projection (mha's first
+half, for the variants that mix heads their own way), the sigmoid, the causal
+exp-weighted average of AFT and the gated linear scan of GLA.
+
+Shapes: B batch, T time, h heads, d head width, D channels, N = B*T rows.
+"""
+from ..backend import array_module
+from ..ops import linear_backward, linear_forward
+from .core import sdpa_backward, sdpa_forward
+
+EXP_CLIP = 20.0  # exp(k) is taken of k clipped to [-20, 20]: no overflow in float32 sums
+
+
+# ---- KV cache ---------------------------------------------------------------------------
+def new_kv_state(cfg, batch, rt, heads):
+    """An empty KV cache: keys and values (B, heads, n_ctx, d) and the filled length t."""
+    shape = (batch, heads, cfg.n_ctx, cfg.head_dim)
+    return {"k": rt.xp.empty(shape, rt.backend.dtype), "v": rt.xp.empty(shape, rt.backend.dtype),
+            "t": 0}
+
+
+def append_kv(state, k, v):
+    """Write new keys/values (B, h, T, d) into the cache -> offset, all keys, all values."""
+    offset, end = state["t"], state["t"] + k.shape[2]
+    state["k"][:, :, offset:end] = k
+    state["v"][:, :, offset:end] = v
+    state["t"] = end
+    return offset, state["k"][:, :, :end], state["v"][:, :, :end]
+
+
+# ---- multi-head causal attention, without the output projection ---------------------------
+def heads_forward(p, x2, B, T, cfg, rt, state=None):
+    """x2 (N, C) -> each head's causal attention output (B, h, T, d), cache.
+    Uses p["qkv.weight"] (C, 3*S), p["qkv.bias"] (3*S,), as mha does."""
+    h, d = cfg.n_heads, cfg.head_dim
+    qkv = linear_forward(x2, p["qkv.weight"], p["qkv.bias"])        # (N, 3*S)
+    qkv = qkv.reshape(B, T, 3, h, d).transpose(2, 0, 3, 1, 4)       # (3, B, h, T, d) view
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    offset = 0
+    if state is not None:
+        offset, k, v = append_kv(state, k, v)
+    y, sdpa_cache = sdpa_forward(q, k, v, 1.0 / (d ** 0.5 * cfg.r_temp), rt, offset)
+    return y, (x2, sdpa_cache)
+
+
+def heads_backward(p, dy, cache):
+    """dy (B, h, T, d) -> dx2 (N, C), d qkv.weight, d qkv.bias"""
+    x2, sdpa_cache = cache
+    B, h, T, d = dy.shape
+    dq, dk, dv = sdpa_backward(dy, sdpa_cache)                      # (B, h, T, d) each
+    dqkv = array_module(dy).empty((B, T, 3, h, d), dtype=dy.dtype)  # (N, 3*S) as 5-D
+    dqkv[:, :, 0] = dq.transpose(0, 2, 1, 3)
+    dqkv[:, :, 1] = dk.transpose(0, 2, 1, 3)
+    dqkv[:, :, 2] = dv.transpose(0, 2, 1, 3)
+    return linear_backward(dqkv.reshape(B * T, 3 * h * d), x2, p["qkv.weight"])
+
+
+# ---- sigmoid --------------------------------------------------------------------------------
+def sigmoid(x):
+    """1 / (1 + exp(-x)), written with tanh so that it never overflows."""
+    s = array_module(x).tanh(x * 0.5)
+    s += 1.0
+    s *= 0.5
+    return s
+
+
+# ---- causal exp-weighted average (AFT) --------------------------------------------------------
+def new_average_state(batch, width, rt):
+    """Running sums of exp(k)*v and exp(k) over the positions seen so far, (B, D) each."""
+    zeros = lambda: rt.xp.zeros((batch, width), dtype=rt.backend.dtype)  # noqa: E731
+    return {"num": zeros(), "den": zeros()}
+
+
+def causal_average_forward(k, v, state=None):
+    """y_t = sum_{j<=t} exp(k_j) v_j / sum_{j<=t} exp(k_j), per channel.
+    k, v (B, T, D) -> y (B, T, D), cache. With `state` the sums continue it (updated)."""
+    xp = array_module(k)
+    e = xp.exp(xp.clip(k, -EXP_CLIP, EXP_CLIP))                     # (B, T, D)
+    num = xp.cumsum(e * v, axis=1)                                  # (B, T, D)
+    den = xp.cumsum(e, axis=1)                                      # (B, T, D)
+    if state is not None:
+        num += state["num"][:, None]
+        den += state["den"][:, None]
+        state["num"], state["den"] = num[:, -1], den[:, -1]
+    y = num / den
+    return y, (k, v, e, den, y)
+
+
+def _reverse_cumsum(g):
+    """sum over s >= t of g_s along axis 1: the backward of a cumulative sum."""
+    return array_module(g).cumsum(g[:, ::-1], axis=1)[:, ::-1]
+
+
+def causal_average_backward(dy, cache):
+    """dy (B, T, D) -> dk, dv (B, T, D)"""
+    k, v, e, den, y = cache
+    dnum = dy / den                                                 # d y / d num = 1 / den
+    dev = _reverse_cumsum(dnum)                                     # d (e*v)
+    de = _reverse_cumsum(-dnum * y)                                 # d y / d den = -y / den
+    de += dev * v
+    dv = dev * e
+    dk = de * e
+    dk *= (k > -EXP_CLIP) & (k < EXP_CLIP)                          # clip passes no gradient
+    return dk, dv
+
+
+# ---- gated linear scan (GLA) ----------------------------------------------------------------------
+def gated_scan_forward(a, u, s0=None):
+    """s_t = a_t * s_{t-1} + u_t, from s_{-1} = s0 (zeros when None).
+    a, u (B, T, D) -> all states s (B, T, D), computed one step at a time."""
+    s = array_module(u).empty_like(u)
+    prev = s0
+    for t in range(u.shape[1]):
+        s[:, t] = u[:, t] if prev is None else a[:, t] * prev + u[:, t]
+        prev = s[:, t]
+    return s
+
+
+def gated_scan_backward(ds, a, s):
+    """ds (B, T, D) -> da, du (B, T, D); the scan started from zeros."""
+    xp = array_module(ds)
+    du = xp.empty_like(ds)
+    da = xp.zeros_like(ds)                                          # a_0 meets s_{-1} = 0
+    carry = None
+    for t in reversed(range(ds.shape[1])):
+        du[:, t] = ds[:, t] if carry is None else ds[:, t] + carry  # total d s_t
+        if t > 0:
+            da[:, t] = du[:, t] * s[:, t - 1]
+        carry = a[:, t] * du[:, t]                                  # flows into s_{t-1}
+    return da, du
