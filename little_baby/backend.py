@@ -128,6 +128,8 @@ def _thread_pool(n_threads):
 
 def array_module(a):
     """numpy or cupy, whichever `a` belongs to (ops use it so they run on both)."""
+    if isinstance(a, numpy.ndarray):  # the common case first: this runs for every op
+        return numpy
     if type(a).__module__.startswith("cupy"):
         import cupy
         return cupy

@@ -33,7 +33,9 @@ def sample(logits, rng, temperature=1.0, top_k=None, top_p=None):
         kept = numpy.zeros_like(probs)
         kept[order[:cut]] = probs[order[:cut]]
         probs = kept / kept.sum()
-    return int(rng.choice(len(probs), p=probs))
+    cumulative = numpy.cumsum(probs)  # inverse-CDF draw: cheaper than rng.choice
+    return int(min(numpy.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"),
+                   len(probs) - 1))
 
 
 def window_starts(n_prompt, n_new, n_ctx):

@@ -8,6 +8,7 @@ Shapes: B batch, T time (tokens), C channels (n_emb), N = B*T rows, V vocabulary
 Matrices are multiplied as 2-D arrays ((N, C) @ (C, D)): NumPy hands those to BLAS
 on every core; 3-D `dot`s and broadcasting products would not.
 """
+import functools
 import math
 
 from .backend import array_module
@@ -16,16 +17,20 @@ GELU_C = math.sqrt(2.0 / math.pi)  # tanh approximation of GELU (GPT-2's)
 
 
 # ---- reductions as matrix-vector products (BLAS: faster than .mean/.sum over an axis) ----
+@functools.lru_cache(maxsize=64)
+def _constant_vector(xp, n, value, dtype):
+    return xp.full(n, value, dtype=dtype)
+
+
 def row_mean(x):
     """(N, C) -> (N, 1): the mean of each row."""
-    xp = array_module(x)
-    return (x @ xp.full(x.shape[1], 1.0 / x.shape[1], dtype=x.dtype))[:, None]
+    C = x.shape[1]
+    return (x @ _constant_vector(array_module(x), C, 1.0 / C, x.dtype))[:, None]
 
 
 def col_sum(x):
     """(N, D) -> (D,): the sum of each column."""
-    xp = array_module(x)
-    return xp.ones(x.shape[0], dtype=x.dtype) @ x
+    return _constant_vector(array_module(x), x.shape[0], 1.0, x.dtype) @ x
 
 
 # ---- linear: y = x @ W + b -------------------------------------------------------------

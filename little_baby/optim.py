@@ -46,8 +46,12 @@ class AdamW:
     `step(grads, lr)` updates them in place.
     """
 
-    def __init__(self, flat, params, weight_decay=0.1, betas=(0.9, 0.99), eps=1e-8, clip=1.0):
+    def __init__(self, flat, params, weight_decay=0.1, betas=(0.9, 0.99), eps=1e-8, clip=1.0,
+                 map=None, n_parts=2):
         xp = array_module(flat)
+        self.map = map or (lambda fn, items: [fn(i) for i in items])  # Backend.map: all cores
+        edges = [flat.size * i // n_parts for i in range(n_parts + 1)]
+        self.parts = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
         self.flat, self.params = flat, params
         self.weight_decay, self.betas, self.eps, self.clip = weight_decay, betas, eps, clip
         self.m = xp.zeros_like(flat)
@@ -68,29 +72,36 @@ class AdamW:
     def step(self, grads, lr):
         """One update; returns the gradients' global norm before clipping."""
         xp = array_module(self.flat)
-        g, m, v, tmp = self.gather(grads), self.m, self.v, self.tmp
+        g = self.gather(grads)
         norm = float(xp.sqrt(g @ g))
-        if self.clip and norm > self.clip:
-            g *= self.clip / norm
-        b1, b2 = self.betas
+        g_scale = self.clip / norm if self.clip and norm > self.clip else 1.0
         self.t += 1
-        m *= b1
-        xp.multiply(g, 1 - b1, out=tmp)
-        m += tmp                                       # m = b1 m + (1 - b1) g
-        v *= b2
-        xp.multiply(g, g, out=tmp)
-        tmp *= 1 - b2
-        v += tmp                                       # v = b2 v + (1 - b2) g^2
         if self.weight_decay:
             for p in self.decayed:                     # p -= lr * wd * p  (decoupled decay)
                 p *= 1 - lr * self.weight_decay
+        b1, b2 = self.betas
         step_size = lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+        eps = self.eps * math.sqrt(1 - b2 ** self.t)
+        self.map(lambda part: self._update(part, g_scale, step_size, eps), self.parts)
+        return norm
+
+    def _update(self, part, g_scale, step_size, eps):
+        """The Adam update of one slice of the flat buffer (slices run side by side)."""
+        xp = array_module(self.flat)
+        b1, b2 = self.betas
+        g, m, v, tmp, p = (a[part] for a in (self.grad, self.m, self.v, self.tmp, self.flat))
+        m *= b1
+        xp.multiply(g, (1 - b1) * g_scale, out=tmp)
+        m += tmp                                       # m = b1 m + (1 - b1) g
+        v *= b2
+        xp.multiply(g, g, out=tmp)
+        tmp *= (1 - b2) * g_scale * g_scale
+        v += tmp                                       # v = b2 v + (1 - b2) g^2
         xp.sqrt(v, out=tmp)
-        tmp += self.eps * math.sqrt(1 - b2 ** self.t)
+        tmp += eps
         xp.divide(m, tmp, out=tmp)
         tmp *= step_size
-        self.flat -= tmp                               # p -= lr_t * m / (sqrt(v) + eps)
-        return norm
+        p -= tmp                                       # p -= lr_t * m / (sqrt(v) + eps)
 
     def state_dict(self):
         """Arrays and counters to checkpoint (with the parameters) and resume exactly."""

@@ -1,4 +1,5 @@
-"""The training step: loss and gradients, learning-rate schedule, AdamW."""
+"""The training step: loss and gradients, learning-rate schedule, AdamW; and the state
+a checkpoint needs to continue a run exactly where it stopped."""
 from .optim import AdamW, lr_at
 
 
@@ -11,7 +12,7 @@ class Trainer:
         self.total_steps = total_steps
         self.warmup = cfg.warmup_steps(total_steps)
         self.optimizer = AdamW(baby.flat, baby.params, weight_decay=cfg.r_weight_decay,
-                               clip=cfg.r_clip)
+                               clip=cfg.r_clip, map=baby.backend.map, n_parts=baby.backend.n_cores)
         self.step_count = 0
 
     def lr(self):
@@ -23,3 +24,27 @@ class Trainer:
         norm = self.optimizer.step(grads, self.lr())
         self.step_count += 1
         return loss, norm
+
+    def state_dict(self):
+        """(arrays, counters) to continue this run exactly: the weights by key
+        ('params.<key>'), AdamW's moments ('adamw.m', 'adamw.v'), the step counts and the
+        dropout generator's state (None on the GPU, whose generator does not expose it)."""
+        moments, counters = self.optimizer.state_dict()
+        arrays = {**{f"params.{k}": v for k, v in self.baby.params.items()},
+                  **{f"adamw.{k}": v for k, v in moments.items()}}
+        bit_generator = self.baby.train_rng.bit_generator
+        return arrays, {"step": self.step_count, "total_steps": self.total_steps,
+                        "adamw": counters, "dropout_rng": getattr(bit_generator, "state", None)}
+
+    def load_state_dict(self, arrays, counters):
+        """Restore what state_dict gave (arrays may be NumPy arrays on the host)."""
+        backend = self.baby.backend
+        for key, value in self.baby.params.items():
+            value[...] = backend.asarray(arrays[f"params.{key}"])
+        self.optimizer.load_state_dict(
+            {k: backend.asarray(arrays[f"adamw.{k}"]) for k in ("m", "v")}, counters["adamw"])
+        self.step_count = int(counters["step"])
+        if counters["dropout_rng"] is not None:
+            self.baby.train_rng.bit_generator.state = counters["dropout_rng"]
+        else:  # no saved state (GPU): a fresh, still seeded stream for the rest of the run
+            self.baby.train_rng = backend.rng(self.baby.config.seed + 1 + self.step_count)

@@ -83,10 +83,15 @@ def sdpa_forward(q, k, v, scale, rt, offset=0):
     T_k = k.shape[2]
     mask = rt.dropout_mask((B, h, T, T_k))  # drawn whole: the same stream however it is cut
     chunks = batch_chunks(B, h * T * T_k * q.itemsize, rt.backend.n_cores)
+    if len(chunks) == 1:  # generation: one short chunk, no threads
+        y, chunk_cache = _forward_chunk(q, k, v, scale, offset, mask)
+        if rt.keep_attention:
+            rt.attention.append(chunk_cache[3].copy())
+        return y, (rt.backend, chunks, [chunk_cache], (B, h, T, d), (B, h, T_k, d))
     results = rt.backend.map(
         lambda c: _forward_chunk(q[c], k[c], v[c], scale, offset, None if mask is None else mask[c]),
         chunks)
-    y = results[0][0] if len(chunks) == 1 else xp.concatenate([r[0] for r in results])
+    y = xp.concatenate([r[0] for r in results])
     if rt.keep_attention:
         rt.attention.append(xp.concatenate([r[1][3] for r in results]))
     return y, (rt.backend, chunks, [r[1] for r in results], (B, h, T, d), (B, h, T_k, d))
