@@ -162,10 +162,12 @@ def softmax_forward(s, out=None):
     return p
 
 
-def softmax_backward(dp, p):
-    """ds = p * (dp - sum(dp * p))"""
-    ds = dp * p
-    ds -= p * ds.sum(axis=-1, keepdims=True)
+def softmax_backward(dp, p, out=None):
+    """ds = p * (dp - sum(dp * p)); out=dp overwrites dp (fewer passes over memory)."""
+    xp = array_module(p)
+    row = (dp * p).sum(axis=-1, keepdims=True)
+    ds = xp.subtract(dp, row, out=out)
+    ds *= p
     return ds
 
 

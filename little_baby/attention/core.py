@@ -8,8 +8,10 @@ The (B, h, T, T_k) score arrays are the largest in the model. The batch is cut i
 chunks whose scores fit in a core's cache, and the chunks run on all cores
 (Backend.map): every pass over the scores then reads cache instead of memory.
 """
+import functools
+
 from ..backend import array_module
-from ..ops import dropout_backward, dropout_forward, softmax_backward, softmax_forward
+from ..ops import dropout_forward, softmax_backward, softmax_forward
 
 CHUNK_BYTES = 1 << 20  # scores per chunk: about one core's L2 cache
 # A row whose probabilities sum below this after the shared shift has lost precision
@@ -17,8 +19,10 @@ CHUNK_BYTES = 1 << 20  # scores per chunk: about one core's L2 cache
 UNDERFLOW_SUM = 1e-20
 
 
+@functools.lru_cache(maxsize=32)
 def causal_bias(T, T_k, offset, xp, dtype):
-    """(T, T_k) additive mask: 0 where key j <= offset + i, -inf where it is in the future."""
+    """(T, T_k) additive mask: 0 where key j <= offset + i, -inf where it is in the future.
+    Cached, so never modify it: the same few shapes come back every step."""
     return xp.triu(xp.full((T, T_k), -xp.inf, dtype=dtype), k=offset + 1)
 
 
@@ -68,8 +72,10 @@ def _backward_chunk(dy, cache):
     """dy (b, h, T, d) -> dq, dk, dv for one chunk."""
     qs, k, v, att, att_d, mask, scale = cache
     dv = att_d.swapaxes(-1, -2) @ dy                            # (b, h, T_k, d)
-    datt = dropout_backward(dy @ v.swapaxes(-1, -2), mask)      # (b, h, T, T_k)
-    ds = softmax_backward(datt, att)                            # (b, h, T, T_k)
+    datt = dy @ v.swapaxes(-1, -2)                              # (b, h, T, T_k)
+    if mask is not None:
+        datt *= mask                                            # dropout's backward
+    ds = softmax_backward(datt, att, out=datt)                  # (b, h, T, T_k)
     dq = ds @ k
     dq *= scale                                                 # (b, h, T, d)
     dk = ds.swapaxes(-1, -2) @ qs                               # (b, h, T_k, d)
