@@ -29,7 +29,7 @@ def append_kv(state, k, v):
     return offset, state["k"][:, :, :end], state["v"][:, :, :end]
 
 
-# ---- multi-head causal attention, without the output projection ---------------------------
+# ---- multi-head causal attention, without the output projection -------------------------
 def heads_forward(p, x2, B, T, cfg, rt, state=None):
     """x2 (N, C) -> each head's causal attention output (B, h, T, d), cache.
     Uses p["qkv.weight"] (C, 3*S), p["qkv.bias"] (3*S,), as mha does."""
@@ -56,7 +56,7 @@ def heads_backward(p, dy, cache):
     return linear_backward(dqkv.reshape(B * T, 3 * h * d), x2, p["qkv.weight"])
 
 
-# ---- sigmoid --------------------------------------------------------------------------------
+# ---- sigmoid ----------------------------------------------------------------------------
 def sigmoid(x):
     """1 / (1 + exp(-x)), written with tanh so that it never overflows."""
     s = array_module(x).tanh(x * 0.5)
@@ -65,11 +65,11 @@ def sigmoid(x):
     return s
 
 
-# ---- causal exp-weighted average (AFT) --------------------------------------------------------
+# ---- causal exp-weighted average (AFT) --------------------------------------------------
 def new_average_state(batch, width, rt):
     """Running sums of exp(k)*v and exp(k) over the positions seen so far, (B, D) each."""
-    zeros = lambda: rt.xp.zeros((batch, width), dtype=rt.backend.dtype)  # noqa: E731
-    return {"num": zeros(), "den": zeros()}
+    xp, dt = rt.xp, rt.backend.dtype
+    return {"num": xp.zeros((batch, width), dtype=dt), "den": xp.zeros((batch, width), dtype=dt)}
 
 
 def causal_average_forward(k, v, state=None):
@@ -105,7 +105,7 @@ def causal_average_backward(dy, cache):
     return dk, dv
 
 
-# ---- gated linear scan (GLA) ----------------------------------------------------------------------
+# ---- gated linear scan (GLA) ------------------------------------------------------------
 def gated_scan_forward(a, u, s0=None):
     """s_t = a_t * s_{t-1} + u_t, from s_{-1} = s0 (zeros when None).
     a, u (B, T, D) -> all states s (B, T, D), computed one step at a time."""

@@ -1,12 +1,12 @@
 """`gqa`: grouped-query attention — n_kv_heads key/value heads, each shared by a group
-of n_heads / n_kv_heads query heads (Ainslie et al. 2023, "GQA: Training Generalized
-Multi-Query Transformer Models from Multi-Head Checkpoints").
+of n_heads / n_kv_heads query heads: a smaller KV cache.
 
-Query head i uses key/value head i // (n_heads / n_kv_heads); n_kv_heads = 0 means
-n_heads (then it is mha), 1 is multi-query attention. The KV cache is n_heads /
-n_kv_heads times smaller than mha's; after it each shared head is repeated for its
-group, and its gradient sums over the group. One fused matrix projects x to the
-queries (head_size wide) and the keys and values (n_kv_heads * head_dim wide each).
+As in Ainslie et al. 2023 ("GQA: Training Generalized Multi-Query Transformer Models
+from Multi-Head Checkpoints"): query head i uses key/value head i // (n_heads /
+n_kv_heads); n_kv_heads = 0 means n_heads (then it is mha), 1 is multi-query attention.
+The KV cache keeps the n_kv_heads shared heads only; after it each is repeated for its
+group, and its gradient sums over the group. One fused matrix projects x to the queries
+(head_size wide) and the keys and values (n_kv_heads * head_dim wide each).
 Parameters: C*W + W + S*C + C, with C = n_emb, S = head_size, K = n_kv_heads,
 d = head_dim and W = S + 2*K*d.
 """

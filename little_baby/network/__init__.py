@@ -9,8 +9,14 @@ Each variant is a module with:
     n_params(cfg) -> int, the size formula from the module's docstring
 A new variant is one file here and one line in NETWORKS.
 """
-from . import mlp
+from . import ggl, gln, lor, mlp, moe, nft, swi
 
 NETWORKS = {
     "mlp": mlp,
+    "moe": moe,
+    "lor": lor,
+    "swi": swi,
+    "gln": gln,
+    "ggl": ggl,
+    "nft": nft,
 }
