@@ -26,6 +26,7 @@ class LittleBaby:
         self.guid = guid  # the model's GUID (its folder name in cache/), once it has one
         self.parent_guid = parent_guid  # the model it was finetuned from
         self.report = {}  # training figures, saved as report.json
+        self.source = None  # where from_pretrained found it: {guid, folder, repo_id}
         if params is None:
             params = init_params(self.config, tokenizer.vocab_size,
                                  Runtime(self.backend, rng=self.backend.rng(self.config.seed)))
@@ -52,10 +53,36 @@ class LittleBaby:
     # ---- training -----------------------------------------------------------------------------
     def loss_and_grads(self, x, y):
         """Loss (float) and gradients (dict with the keys of params) for inputs x and
-        targets y, int arrays (B, T); dropout is on (r_dropout), as in training."""
-        rt = Runtime(self.backend, rng=self.train_rng, p_drop=self.config.r_dropout)
-        loss, grads = self.transformer.loss_and_grads(self._ids(x), self._ids(y), rt)
-        return float(loss), grads
+        targets y, int arrays (B, T); dropout is on (r_dropout), as in training.
+
+        On the CPU the batch is cut into one shard per core and the shards run side by
+        side (data parallelism inside one step); the shards' mean losses and gradients
+        are combined weighted by their rows, which is exactly the whole batch's mean.
+        Each shard draws its dropout masks from a generator seeded by train_rng.
+        """
+        x, y = self._ids(x), self._ids(y)
+        B = x.shape[0]
+        n = min(B, self.backend.n_cores) if self.backend.device == "cpu" else 1
+        edges = [B * i // n for i in range(n + 1)]
+        shards = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+        seeds = [int(s) for s in self.train_rng.integers(0, 2 ** 31, size=n)]
+
+        def shard_loss_and_grads(i):
+            rt = Runtime(self.backend, rng=self.backend.rng(seeds[i]), p_drop=self.config.r_dropout)
+            return self.transformer.loss_and_grads(x[shards[i]], y[shards[i]], rt)
+
+        results = self.backend.map(shard_loss_and_grads, range(n))
+        weights = [(s.stop - s.start) / B for s in shards]
+        loss, grads = results[0]
+        loss = float(loss) * weights[0]
+        if n > 1:
+            for g in grads.values():
+                g *= weights[0]
+            for (shard_loss, shard_grads), w in zip(results[1:], weights[1:]):
+                loss += float(shard_loss) * w
+                for key, g in grads.items():
+                    g += shard_grads[key] * w
+        return loss, grads
 
     def loss(self, x, y):
         """Loss without dropout and without gradients (evaluation)."""
@@ -109,10 +136,11 @@ class LittleBaby:
         if new:
             xp, p, C, n = self.backend.xp, self.params, self.config.n_emb, len(new)
             rt = Runtime(self.backend, rng=self.backend.rng(self.config.seed + n_old))
+            zeros = xp.zeros(n, self.backend.dtype)
             self.params = {
                 **p, "wte.weight": xp.concatenate([p["wte.weight"], rt.normal((n, C), 0.02)]),
                 "lm_head.weight": xp.concatenate([p["lm_head.weight"], rt.normal((C, n), 0.02)], 1),
-                "lm_head.bias": xp.concatenate([p["lm_head.bias"], xp.zeros(n, self.backend.dtype)])}
+                "lm_head.bias": xp.concatenate([p["lm_head.bias"], zeros])}
         return new
 
     # ---- inference ----------------------------------------------------------------------------
@@ -155,6 +183,41 @@ class LittleBaby:
         """Load a model folder written by `save`."""
         from .store import load_model
         return load_model(folder, **config_overrides)
+
+    # ---- the Hugging Face Hub -----------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, name, repo=None, revision=None, token=None, cache=None,
+                        cache_dir=None, force_download=False, local_files_only=False,
+                        **config_overrides):
+        """A model by GUID, age ('age-48-months'), folder path or Hub repo id.
+
+        A GUID is looked for in cache/<guid>/ (`cache`: the model store), then in the Hub
+        cache (`cache_dir`), then in the Hub repo `repo` (default $LITTLE_BABY_REPO, else
+        koureasstavros/TheLittleBaby; a local folder laid out like a repo also works),
+        in our layout or the original project's (converted once into cache/<guid>/).
+        Offline (HF_HUB_OFFLINE=1 or local_files_only=True) only what is on this machine
+        loads. `revision`, `token`, `force_download` as for huggingface_hub.
+        """
+        from .hub import from_pretrained
+        return from_pretrained(name, repo=repo, revision=revision, token=token, cache=cache,
+                               cache_dir=cache_dir, force_download=force_download,
+                               local_files_only=local_files_only, **config_overrides)
+
+    def save_pretrained(self, save_directory, metadata=None):
+        """Write the model folder with its model card (README.md); returns its Path.
+        `metadata`: more YAML fields for the card, e.g. {"datasets": [...]}."""
+        from .hub import save_pretrained
+        return save_pretrained(self, save_directory, metadata=metadata)
+
+    def push_to_hub(self, repo_id, token=None, private=None, commit_message=None, branch=None,
+                    create_pr=False, metadata=None):
+        """Upload the model folder and its card to the root of Hub repo `repo_id` (created
+        if need be) in one commit; returns the commit URL. A failure is a HubError; the
+        local model is untouched and pushing again retries."""
+        from .hub import push_to_hub
+        return push_to_hub(self, repo_id, token=token, private=private,
+                           commit_message=commit_message, branch=branch, create_pr=create_pr,
+                           metadata=metadata)
 
     # ---- helpers ----------------------------------------------------------------------------
     def _ids(self, x):

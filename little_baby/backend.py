@@ -4,10 +4,13 @@ The engine never imports numpy for its maths; it asks a `Backend` for `xp` (nump
 cupy) and the float type, so the same lines run on both. Host-side code (saving,
 JSON, plots) converts with `to_numpy`.
 """
+import contextlib
 import ctypes
 import functools
+import glob
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy
@@ -50,12 +53,18 @@ class Backend:
         self.n_cores = cpu_cores or os.cpu_count() or 1  # threads for Backend.map
 
     def map(self, fn, items):
-        """[fn(item) for item in items], on all CPU cores: NumPy releases the GIL inside
-        its loops and BLAS calls, so threads run side by side. On a GPU, in order."""
+        """[fn(item) for item in items], on all CPU cores.
+
+        NumPy releases the GIL inside its loops and BLAS calls, so threads run side by
+        side; meanwhile BLAS itself is held to one thread, so the threads don't fight it
+        for the cores. A map inside a map, or on a GPU, runs in order.
+        """
         items = list(items)
-        if self.device == "gpu" or self.n_cores == 1 or len(items) < 2:
+        if (self.device == "gpu" or self.n_cores == 1 or len(items) < 2
+                or getattr(_in_worker, "busy", False)):
             return [fn(item) for item in items]
-        return list(_thread_pool(self.n_cores).map(fn, items))
+        with one_blas_thread():
+            return list(_thread_pool(self.n_cores).map(fn, items))
 
     def to_numpy(self, a):
         """A host NumPy copy (or view) of an array of this backend."""
@@ -121,9 +130,52 @@ def tune_malloc():
 tune_malloc()
 
 
+_in_worker = threading.local()  # .busy is True in the pool's threads
+
+
+def _mark_worker():
+    _in_worker.busy = True
+
+
 @functools.cache
 def _thread_pool(n_threads):
-    return ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="little_baby")
+    return ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="little_baby",
+                              initializer=_mark_worker)
+
+
+@functools.cache
+def _openblas_thread_functions():
+    """(get, set) of the thread count of the OpenBLAS NumPy ships, or None for other BLAS."""
+    numpy_dir = os.path.dirname(numpy.__file__)
+    paths = (glob.glob(os.path.join(numpy_dir + ".libs", "*openblas*"))  # Linux, Windows wheels
+             + glob.glob(os.path.join(numpy_dir, ".dylibs", "*openblas*")))  # macOS wheels
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_{}_num_threads64_", "openblas_{}_num_threads64_",
+                     "openblas_{}_num_threads"):
+            get, put = (getattr(lib, name.format(verb), None) for verb in ("get", "set"))
+            if get is not None and put is not None:
+                return get, put
+    return None
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Within the block, BLAS (OpenBLAS, as NumPy's wheels ship it) uses one thread."""
+    functions = _openblas_thread_functions()
+    if functions is None:
+        yield
+        return
+    get, put = functions
+    before = get()
+    put(1)
+    try:
+        yield
+    finally:
+        put(before)
 
 
 def array_module(a):

@@ -5,11 +5,21 @@ import argparse
 import sys
 
 from . import __version__, bench
+from .commands import delete, finetune, generate, info, train
+from .commands import list as list_models
+from .commands import arithmetic
 from .errors import BabyError
 
 # name -> (module, one-line help)
 COMMANDS = {
+    "train": (train, "train a new model on a text file, or --resume a stopped run"),
+    "finetune": (finetune, "train a model further on new text, as a new model"),
+    "generate": (generate, "generate text with a model, streamed as it is made"),
+    "info": (info, "show a model's settings, size, losses and lineage"),
+    "list": (list_models, "list the models in the cache"),
+    "delete": (delete, "delete a model from the cache"),
     "bench": (bench, "measure training and generation speed"),
+    "arithmetic": (arithmetic, "the first lesson: a tiny network learns to add"),
 }
 
 

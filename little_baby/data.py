@@ -1,4 +1,5 @@
 """Training text: reading it, finding the bundled datasets, and cutting batches."""
+import hashlib
 import os
 from pathlib import Path
 
@@ -28,6 +29,32 @@ def read_corpus(path):
     return text
 
 
+def load_corpus(corpus):
+    """(text, path) of `corpus`: a path (a Path, or a one-line str that names a file or
+    looks like a file name: no spaces, with a '/' or an extension) or the text itself."""
+    if isinstance(corpus, os.PathLike) or (isinstance(corpus, str) and _names_a_file(corpus)):
+        return read_corpus(corpus), Path(corpus)
+    if not isinstance(corpus, str) or not corpus.strip():
+        raise CorpusError("the corpus is empty: give a text file's path or the text itself.")
+    return corpus, None
+
+
+def _names_a_file(text):
+    if "\n" in text:
+        return False
+    if " " not in text and ("/" in text or "\\" in text or Path(text).suffix):
+        return True
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # too long or not a possible name
+        return False
+
+
+def text_sha256(text):
+    """The sha256 of `text` as UTF-8: how a resumed run knows its corpus is unchanged."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def find_input(name):
     """Path of a bundled dataset such as 'shakespeare.txt', or None where it is absent.
 
@@ -51,3 +78,64 @@ def random_batch(ids, batch_size, n_ctx, rng):
     rows = starts[:, None] + numpy.arange(n_ctx + 1)
     windows = ids[rows]
     return windows[:, :-1], windows[:, 1:]
+
+
+class TrainingData:
+    """Token ids split into a training part (the first r_split of them) and a validation
+    part, cut into windows of n_ctx inputs and their n_ctx next-token targets.
+
+    Two ways to make batches, both pure functions of (seed, step), so a resumed run only
+    needs its step count: `epoch_batch` walks the training part in stride-n_ctx windows,
+    shuffled anew each epoch (c_shuffle), and `random_batch` takes windows at random
+    offsets (the step-count plan of nanoGPT-style scripts).
+    """
+
+    def __init__(self, ids, n_ctx, batch_size, r_split=0.9, shuffle=True, seed=0):
+        split = int(r_split * len(ids))
+        self.train, self.val = ids[:split], ids[split:]
+        if min(len(self.train), len(self.val)) < n_ctx + 1:
+            raise CorpusError(
+                f"the corpus has {len(ids)} tokens; with r_split={r_split} its training part "
+                f"has {len(self.train)} and its validation part {len(self.val)}, and each needs "
+                f"at least one window of n_ctx + 1 = {n_ctx + 1} tokens: use more text, a "
+                f"smaller n_ctx or another r_split.")
+        self.n_ctx, self.batch_size, self.shuffle, self.seed = n_ctx, batch_size, shuffle, seed
+        self.n_windows = (len(self.train) - 1) // n_ctx  # stride-n_ctx windows per epoch
+        self.steps_per_epoch = max(1, self.n_windows // batch_size)
+        self._epoch_order = (None, None)
+
+    def epoch_batch(self, step):
+        """Batch `step` of the epoch walk: (x, y), each (rows, n_ctx)."""
+        epoch, k = divmod(step, self.steps_per_epoch)
+        rows = self._order(epoch)[k * self.batch_size:(k + 1) * self.batch_size]
+        return self._windows(self.train, rows * self.n_ctx)
+
+    def _order(self, epoch):
+        """The order of the windows in `epoch` (shuffled by the seed and the epoch), kept
+        for the epoch's steps."""
+        if self._epoch_order[0] != epoch:
+            order = numpy.arange(self.n_windows)
+            if self.shuffle:
+                order = numpy.random.default_rng([self.seed, 0, epoch]).permutation(order)
+            self._epoch_order = (epoch, order)
+        return self._epoch_order[1]
+
+    def random_batch(self, step):
+        """Batch `step` of windows at random offsets: (x, y), each (batch_size, n_ctx)."""
+        rng = numpy.random.default_rng([self.seed, 1, step])
+        return random_batch(self.train, self.batch_size, self.n_ctx, rng)
+
+    def sample(self, part, n_windows):
+        """A fixed sample of stride-n_ctx windows of 'train' or 'val' (all of them if there
+        are at most n_windows), as a list of (x, y) batches: the same for every evaluation."""
+        ids = self.train if part == "train" else self.val
+        starts = numpy.arange((len(ids) - 1) // self.n_ctx) * self.n_ctx
+        if len(starts) > n_windows:
+            rng = numpy.random.default_rng([self.seed, 2, int(part == "val")])
+            starts = numpy.sort(rng.choice(starts, n_windows, replace=False))
+        return [self._windows(ids, starts[i:i + self.batch_size])
+                for i in range(0, len(starts), self.batch_size)]
+
+    def _windows(self, ids, starts):
+        windows = ids[starts[:, None] + numpy.arange(self.n_ctx + 1)]
+        return windows[:, :-1], windows[:, 1:]

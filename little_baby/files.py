@@ -1,8 +1,13 @@
 """Atomic file writes: a file is either its old self or complete, never half-written."""
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK  # a new file's mode under this process's umask
 
 
 @contextlib.contextmanager
@@ -19,6 +24,7 @@ def atomic_path(path):
         yield Path(tmp)
         with open(tmp, "rb+") as f:  # flush to disk before the rename makes it visible
             os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; give what open() would have given
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -33,3 +39,21 @@ def write_text_atomic(path, text):
 def write_bytes_atomic(path, data):
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+@contextlib.contextmanager
+def atomic_folder(path):
+    """Yield a temporary folder beside `path`; on success it becomes `path` in one rename.
+
+    `path` must not exist yet. On an error the temporary folder is removed, so `path`
+    either does not exist or is complete.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        os.rename(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

@@ -4,6 +4,7 @@ report.json (the original project's config/tokenizer/model/report, in one place)
 Every file is written atomically; weights are safetensors only (nothing is unpickled).
 """
 import json
+import os
 from pathlib import Path
 
 import numpy
@@ -57,13 +58,47 @@ def load_model(folder, **config_overrides):
     return baby
 
 
+def read_report(folder):
+    """The report.json of a model folder as a dict; {} when it is missing or unreadable
+    (a report is informative, never needed to use the model)."""
+    try:
+        report = read_json(Path(folder) / REPORT)
+    except (OSError, ModelFolderError):
+        return {}
+    return report if isinstance(report, dict) else {}
+
+
+def write_completion(folder, completion):
+    """Write completion.json (prompt, text, settings, time of one generation) to `folder`."""
+    write_json(Path(folder) / COMPLETION, completion)
+
+
 def read_weights(path):
     """The arrays of a safetensors file; a corrupt or truncated file is a WeightsError."""
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
-        raise WeightsError(f"{path} is not a readable safetensors file ({e}); it may be "
+        cut = _cut_tensor(path)
+        what = f"it ends inside weight {cut!r}" if cut else e
+        raise WeightsError(f"{path} is not a readable safetensors file ({what}); it may be "
                            f"truncated or corrupt: download or save it again.") from e
+
+
+def _cut_tensor(path):
+    """The first tensor whose bytes a truncated safetensors file lacks, or None."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            n = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(n)) if 8 + n <= size else {}
+    except (OSError, ValueError):
+        return None
+    if not isinstance(header, dict):
+        return None
+    offsets = {k: v.get("data_offsets") for k, v in header.items() if isinstance(v, dict)}
+    ends = [(o[-1], k) for k, o in offsets.items() if isinstance(o, list) and o]
+    cut = [key for end, key in sorted(ends) if end > size - 8 - n]
+    return cut[0] if cut else None
 
 
 def write_json(path, data):

@@ -73,8 +73,9 @@ def test_swh_straight_through_is_the_derivative_of_its_surrogate(c_sequence, mon
     """The straight-through estimator, defined: the gradient of the loss in which the hard
     mask m(z) is replaced by m(z0) + softmax(z) - softmax(z0), z0 the gate logits at the
     point of the check (the same value there, with softmax's derivative). With token-
-    dependent routing every gradient, gate and x paths included, must match it."""
-    baby, x, y = tiny_baby(**settings("swh", "mlp", c_sequence=c_sequence))
+    dependent routing every gradient, gate and x paths included, must match it.
+    One core: the surrogate assumes one forward per block per pass, not one per shard."""
+    baby, x, y = tiny_baby(**settings("swh", "mlp", c_sequence=c_sequence), c_device_cpu_cores=1)
     n_layers, real_route = baby.config.n_layers, swh.route
     rng = np.random.default_rng(4)
     for i in range(n_layers):  # gates strong enough to route tokens to different heads

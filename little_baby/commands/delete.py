@@ -1,0 +1,42 @@
+"""Delete a model from the cache, after confirmation.
+
+    little-baby delete 3f2a                 # asks: type y to delete
+    little-baby delete 3f2a... --yes        # for scripts
+
+The answer is read from stdin; when stdin is not a terminal and --yes is absent, nothing
+is deleted.
+"""
+import sys
+
+from .. import cache as model_cache
+from ..errors import BabyError
+from .common import add_cache_argument, human_size
+
+
+def add_arguments(parser):
+    parser.add_argument("model", metavar="GUID", help="the model's GUID (or a unique start of it)")
+    parser.add_argument("--yes", "-y", action="store_true", help="delete without asking")
+    add_cache_argument(parser)
+
+
+def run(args):
+    if not set(args.model) <= set("0123456789abcdef-"):  # a GUID or its start, never a path
+        model_cache.check_guid(args.model)
+    guid = model_cache.find_model(args.model, args.cache).name
+    folder = model_cache.model_dir(guid, args.cache)
+    files = [f for f in folder.rglob("*") if f.is_file()]
+    size = human_size(sum(f.stat().st_size for f in files))
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise BabyError(f"not deleting {guid}: stdin is not a terminal, so there is no one "
+                            f"to confirm; pass --yes to delete without asking.")
+        try:
+            answer = input(f"delete model {guid} ({len(files)} files, {size}) in {folder}? [y/N] ")
+        except EOFError:  # Ctrl-D: no
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 1
+    model_cache.delete_model(guid, args.cache)
+    print(f"deleted {guid} ({len(files)} files, {size})")
+    return 0

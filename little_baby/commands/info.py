@@ -1,0 +1,79 @@
+"""Show a model: settings, parameter count, size on disk, losses and lineage.
+
+    little-baby info 3f2a
+    little-baby info                 # the packaged default model
+    little-baby info 3f2a --json     # config and report as JSON
+    little-baby info age-48-months   # fetched from the Hub first if need be
+"""
+import json
+
+from .. import cache as model_cache
+from ..config import BabyConfig
+from ..store import CONFIG, TOKENIZER, read_report
+from ..tokenizer import load_tokenizer
+from .common import (add_cache_argument, add_repo_argument, find_or_fetch, human_duration,
+                     human_size)
+
+
+def add_arguments(parser):
+    parser.add_argument("model", nargs="?", metavar="MODEL",
+                        help="GUID, unique GUID prefix, folder, age or Hub repo id "
+                             "(default: the packaged model)")
+    parser.add_argument("--json", action="store_true", help="print config and report as JSON")
+    add_cache_argument(parser)
+    add_repo_argument(parser)
+
+
+def run(args):
+    folder = find_or_fetch(args.model, args.cache, args.repo)
+    config = BabyConfig.from_json(folder / CONFIG)
+    report = read_report(folder)
+    if args.json:
+        print(json.dumps({"folder": str(folder), "config": config.to_dict(), "report": report},
+                         indent=2, ensure_ascii=False))
+        return 0
+    tokenizer = load_tokenizer(folder / TOKENIZER)
+    files = sorted(f for f in folder.rglob("*") if f.is_file())
+    print(f"model      {report.get('guid') or folder.name}")
+    print(f"folder     {folder}")
+    print(f"status     {report.get('status', 'unknown')}")
+    print(f"lineage    {lineage(report, args.cache)}")
+    if report.get("n_params"):
+        print(f"parameters {report['n_params']:,}")
+    print(f"size       {human_size(sum(f.stat().st_size for f in files))} on disk: "
+          f"{', '.join(f.name for f in files)}")
+    print(f"vocabulary {tokenizer.vocab_size} {tokenizer.kind} symbols")
+    print("config     " + _columns([f"{k}={v}" for k, v in config.to_dict().items()]))
+    if "final" in report:
+        final, timings, corpus = report["final"], report["timings"], report["corpus"]
+        source = corpus["path"] or "text given in Python"
+        print(f"training   {final['step']:,} steps on {source} ({corpus['n_tokens']:,} tokens) in "
+              f"{human_duration(timings['seconds'])}, {timings['tokens_per_s']:,} tokens/s")
+        print(f"losses     train {final['train_loss']:.4f}, validation {final['val_loss']:.4f} "
+              f"(best {final['best_val_loss']:.4f} at step {final['best_step']:,})")
+        for epoch in report["losses"]["epochs"]:
+            print(f"  epoch {epoch['epoch']}: mean training-step loss {epoch['train']:.4f}, "
+                  f"validation {epoch['val']:.4f}")
+    if report.get("loss_curve"):
+        print(f"curve      {folder / report['loss_curve']}")
+    return 0
+
+
+def lineage(report, cache):
+    """'guid <- parent <- grandparent', each marked when it is not in the cache."""
+    chain = [report.get("guid") or "?", *report.get("lineage", [])]
+    return " <- ".join([chain[0], *(_where(g, cache) for g in chain[1:])]) + (
+        "" if len(chain) > 1 else " (trained from scratch)")
+
+
+def _where(guid, cache):
+    if model_cache.is_model_folder(model_cache.cache_dir(cache) / guid):
+        return guid
+    if guid == read_report(model_cache.DEFAULT_MODEL).get("guid"):
+        return f"{guid} (the packaged model)"
+    return f"{guid} (not in the cache)"
+
+
+def _columns(items, width=4):
+    rows = [items[i:i + width] for i in range(0, len(items), width)]
+    return "\n           ".join("  ".join(f"{item:24}" for item in row).rstrip() for row in rows)

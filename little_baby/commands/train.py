@@ -1,0 +1,87 @@
+"""Train a new model on a UTF-8 text file, or continue a stopped run.
+
+    little-baby train --corpus shakespeare.txt --n-layers 4 --n-emb 128 --max-iters 2000
+    little-baby train --corpus notes.txt --config settings.json --n-epochs 3 --quiet
+    little-baby train --resume 3f2a                      # after Ctrl-C, a crash or a kill
+
+Settings: the defaults, then --config (a JSON file or string), then the options. The
+model goes to cache/<new guid>/ (or --out DIR): config.json, tokenizer.json,
+model.safetensors, report.json, loss_curve.png and completion.json (a sample). Until it
+is finished the folder also holds checkpoint.safetensors (every --checkpoint-interval
+steps and on Ctrl-C), from which --resume continues exactly where the run stopped.
+"""
+import sys
+from pathlib import Path
+
+from .. import cache as model_cache
+from ..baby import LittleBaby
+from ..config import BabyConfig
+from ..errors import BabyError
+from ..fit import TrainingInterrupted
+from ..store import write_completion
+from .common import (PLAN_KEYS, add_cache_argument, add_config_arguments, add_plan_arguments,
+                     config_overrides, human_duration, plan_arguments)
+from .generate import complete, sample_settings
+
+
+def add_arguments(parser):
+    parser.add_argument("--corpus", metavar="FILE", help="the training text (UTF-8)")
+    parser.add_argument("--config", metavar="JSON", help="settings: a JSON file or JSON string")
+    parser.add_argument("--out", metavar="DIR", help="model folder (default: cache/<guid>)")
+    parser.add_argument("--resume", metavar="MODEL",
+                        help="continue the stopped run of this GUID or folder from its checkpoint")
+    add_cache_argument(parser)
+    add_plan_arguments(parser)
+    add_config_arguments(parser)
+
+
+def run(args):
+    overrides = config_overrides(args)
+    if args.resume:
+        given = [k for k in ("config", "out", *PLAN_KEYS) if getattr(args, k) is not None]
+        if given or overrides:
+            flags = ", ".join("--" + k.replace("_", "-") for k in [*given, *overrides])
+            raise BabyError(f"--resume continues a run with its own settings; leave out {flags}.")
+        folder = model_cache.find_model(args.resume, args.cache)
+        corpus = Path(args.corpus) if args.corpus else None
+        return train_and_report(lambda: LittleBaby.resume(folder, corpus=corpus, quiet=args.quiet),
+                                args, folder)
+    if not args.corpus:
+        raise BabyError("train needs --corpus FILE (or --resume MODEL to continue a run).")
+    config = (BabyConfig.from_json(args.config, **overrides) if args.config
+              else BabyConfig.from_dict(overrides))
+    plan = plan_arguments(args, overrides)
+    return train_and_report(
+        lambda: LittleBaby.train_new(config, Path(args.corpus), out=args.out, cache=args.cache,
+                                     quiet=args.quiet, **plan), args)
+
+
+def train_and_report(train, args, folder=None):
+    """Run `train()` (which returns the model, saved in `folder`, else in --out or the
+    cache); then print a summary and write a sample to completion.json. Ctrl-C (after the
+    run's checkpoint) is exit code 130."""
+    try:
+        baby = train()
+    except TrainingInterrupted as e:
+        print(f"little-baby {args.command}: {e}", file=sys.stderr)
+        return 130
+    folder = folder or Path(args.out or model_cache.model_dir(baby.guid, args.cache))
+    if args.generate_tokens > 0:
+        record = complete(baby, "", sample_settings(baby, args.generate_tokens))
+        write_completion(folder, record)
+    if args.quiet:
+        print(folder)
+        return 0
+    r = baby.report
+    final, timings, plan = r["final"], r["timings"], r["settings"]["plan"]
+    walk = (f"{plan['n_epochs']} epoch(s)" if plan["n_epochs"] else "random windows")
+    print(f"model {baby.guid} saved in {folder}")
+    print(f"  {final['step']:,} steps ({walk}) in {human_duration(timings['seconds'])}, "
+          f"{timings['tokens_per_s']:,} tokens/s, {baby.n_params:,} parameters")
+    print(f"  loss: train {final['train_loss']:.4f}, validation {final['val_loss']:.4f} "
+          f"(best {final['best_val_loss']:.4f} at step {final['best_step']:,})")
+    if r.get("loss_curve"):
+        print(f"  loss curve: {folder / r['loss_curve']}")
+    if args.generate_tokens > 0:
+        print(f"sample ({args.generate_tokens} tokens, temperature 0.8):\n{record['text']}")
+    return 0

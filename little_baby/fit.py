@@ -1,0 +1,330 @@
+"""Training runs: `fit` trains a model on a corpus (from scratch, or on top of its weights
+= finetuning) and `resume` continues a stopped run. Both write the model folder.
+
+A run walks n_epochs epochs of shuffled stride-n_ctx windows, or max_iters steps of
+random windows; it measures train and validation loss on fixed samples every
+eval_interval steps, checkpoints every checkpoint_interval steps and on Ctrl-C, and
+stops with a clear message when the loss turns nan or diverges, keeping the last good
+checkpoint. The batch of each step depends only on (seed, step), and a checkpoint holds
+the weights, AdamW's moments and the dropout generator, so a resumed run continues
+exactly as if it had never stopped.
+"""
+import contextlib
+import dataclasses
+import math
+import signal
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tqdm import tqdm
+
+from . import cache as model_cache
+from .baby import LittleBaby
+from .checkpoint import CHECKPOINT, load_checkpoint, remove_checkpoint, save_checkpoint
+from .config import BabyConfig
+from .data import TrainingData, load_corpus, text_sha256
+from .errors import BabyError
+from .report import LOSS_CURVE, hardware, plot_losses
+from .store import CONFIG, TOKENIZER, read_report, save_model
+from .tokenizer import load_tokenizer
+from .train import Trainer
+
+
+class TrainingError(BabyError, ValueError):
+    """A run that cannot start or continue: bad plan, folder taken, corpus changed."""
+
+
+class TrainingDiverged(TrainingError):
+    """The loss became nan/inf or grew far past where it started."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run after it wrote a checkpoint; the message says how to resume."""
+
+
+@dataclasses.dataclass
+class Plan:
+    """How long to train, and how often to evaluate and checkpoint.
+
+    max_iters: that many steps of random windows; otherwise n_epochs epochs (None: the
+    config's n_epochs) of shuffled stride-n_ctx windows. eval_interval None: a 20th of
+    the run, at least 50 steps (an evaluation costs about 2 * eval_iters / 3 steps);
+    eval_iters: batches in each fixed evaluation sample;
+    checkpoint_interval None: at every evaluation.
+    """
+
+    max_iters: int | None = None
+    n_epochs: int | None = None
+    eval_interval: int | None = None
+    eval_iters: int = 10
+    checkpoint_interval: int | None = None
+    total_steps: int | None = None  # decided by resolve()
+
+    def resolve(self, config, data):
+        """A copy with every number decided for this config and data."""
+        for key in ("max_iters", "n_epochs", "eval_interval", "eval_iters", "checkpoint_interval"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise TrainingError(f"{key} must be a whole number of at least 1, not {value!r}.")
+        if self.max_iters is not None and self.n_epochs is not None:
+            raise TrainingError("give max_iters (random windows) or n_epochs (epochs of "
+                                "shuffled windows), not both.")
+        n_epochs = None if self.max_iters else self.n_epochs or config.n_epochs
+        total = self.max_iters or n_epochs * data.steps_per_epoch
+        eval_interval = self.eval_interval or max(total // 20, min(total, 50))
+        return dataclasses.replace(self, n_epochs=n_epochs, total_steps=total,
+                                   eval_interval=eval_interval,
+                                   checkpoint_interval=self.checkpoint_interval or eval_interval)
+
+
+def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False):
+    """Train `baby` on `corpus` (a text file's path or the text) and save it as a new model
+    in `out` or cache/<new guid>/; its previous GUID becomes its parent. Symbols the
+    vocabulary lacks are added first. Returns the report (also baby.report)."""
+    text, path = load_corpus(corpus)
+    tokenizer = type(baby.tokenizer)(baby.tokenizer.symbols)
+    new_symbols = tokenizer.expand(text)
+    cfg = baby.config
+    data = TrainingData(tokenizer.encode(text), cfg.n_ctx, cfg.batch_size, cfg.r_split,
+                        cfg.c_shuffle, cfg.seed)
+    plan = (plan or Plan()).resolve(cfg, data)
+    guid = model_cache.new_guid()
+    folder = Path(out) if out is not None else model_cache.model_dir(guid, cache)
+    _check_free(folder)
+    # every check passed: from here on the model changes and files are written
+    baby.expand_vocab(text)
+    parent = baby.guid
+    lineage = [parent, *baby.report.get("lineage", [])] if parent else []
+    baby.guid, baby.parent_guid = guid, parent
+    baby.report = {
+        "guid": guid, "parent_guid": parent, "lineage": lineage, "status": "running",
+        "started": _now(),
+        "corpus": {"path": str(path.resolve()) if path else None, "sha256": text_sha256(text),
+                   "n_chars": len(text), "n_tokens": len(data.train) + len(data.val),
+                   "n_train": len(data.train), "n_val": len(data.val),
+                   "new_symbols": new_symbols},
+        "settings": {"config": cfg.to_dict(), "plan": dataclasses.asdict(plan)},
+        "hardware": hardware(baby.backend),
+        "losses": {"evals": [], "epochs": []},
+    }
+    return TrainingRun(baby, data, plan, folder, quiet).run()
+
+
+def resume(name, cache=None, corpus=None, quiet=False):
+    """Continue the stopped run in folder / GUID `name` from its checkpoint, on its corpus
+    (read again from its recorded path unless `corpus` is given; it must be unchanged).
+    Returns the model; its report is baby.report."""
+    folder = model_cache.find_model(name, cache)
+    if read_report(folder).get("status") == "complete":
+        raise TrainingError(f"the run in {folder} is complete: nothing to resume "
+                            f"(finetune it to train it further).")
+    arrays, counters, state = load_checkpoint(folder)
+    report = state["report"]
+    if corpus is None and report["corpus"]["path"] is None:
+        raise TrainingError("this run was trained on text given in Python, not a file: pass "
+                            "that text again, LittleBaby.resume(name, corpus=text).")
+    text, _ = load_corpus(corpus if corpus is not None else Path(report["corpus"]["path"]))
+    if text_sha256(text) != report["corpus"]["sha256"]:
+        raise TrainingError(f"the corpus differs from the one this run started on (sha256 "
+                            f"{report['corpus']['sha256'][:12]}...): resume with that text.")
+    config = BabyConfig.from_json(folder / CONFIG)
+    tokenizer = load_tokenizer(folder / TOKENIZER)
+    params = {k[len("params."):]: v for k, v in arrays.items() if k.startswith("params.")}
+    baby = LittleBaby(config, tokenizer, params=params, guid=report["guid"],
+                      parent_guid=report["parent_guid"])
+    baby.report = report
+    data = TrainingData(tokenizer.encode(text), config.n_ctx, config.batch_size, config.r_split,
+                        config.c_shuffle, config.seed)
+    plan = Plan(**report["settings"]["plan"])
+    run = TrainingRun(baby, data, plan, folder, quiet)
+    run.trainer.load_state_dict(arrays, counters)
+    run.state = state["run"]
+    run.run()
+    return baby
+
+
+def _check_free(folder):
+    if folder.exists() and not folder.is_dir():
+        raise TrainingError(f"{folder} is a file, not a folder for the model.")
+    if folder.is_dir() and (model_cache.is_model_folder(folder) or (folder / CHECKPOINT).exists()):
+        raise TrainingError(f"{folder} already holds a model: choose another folder, delete "
+                            f"that one, or continue its run with --resume.")
+
+
+def _now():
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class TrainingRun:
+    """The loop around Trainer.step: batches, evaluation, checkpoints, divergence and
+    Ctrl-C, progress bar, and the finished model folder."""
+
+    def __init__(self, baby, data, plan, folder, quiet=False):
+        self.baby, self.data, self.plan, self.folder, self.quiet = baby, data, plan, folder, quiet
+        self.trainer = Trainer(baby, plan.total_steps)
+        rows = plan.eval_iters * baby.config.batch_size
+        self.samples = {part: data.sample(part, rows) for part in ("train", "val")}
+        self.batch = data.random_batch if plan.max_iters else data.epoch_batch
+        # what a checkpoint keeps besides the trainer's state
+        self.state = {"loss_limit": None, "checkpoint_step": None, "epoch_loss": [0.0, 0],
+                      "seconds": 0.0, "train_seconds": 0.0, "tokens": 0}
+
+    @property
+    def step(self):
+        return self.trainer.step_count
+
+    def run(self):
+        """Train to plan.total_steps; returns the report."""
+        plan, state, evals = self.plan, self.state, self.baby.report["losses"]["evals"]
+        self.clock = time.perf_counter() - state["seconds"]
+        with _deferred_interrupt(self._say) as stop, tqdm(
+                total=plan.total_steps, initial=self.step, disable=self.quiet, unit="step",
+                desc=self.baby.guid[:8], file=sys.stderr, dynamic_ncols=True) as bar:
+            if not evals:
+                self._evaluate()
+                self._checkpoint()
+            while self.step < plan.total_steps:
+                loss = self._train_step()
+                bar.update(1)
+                bar.set_postfix_str(f"loss {loss:.3f} val {evals[-1]['val']:.3f} "
+                                    f"{state['tokens'] / state['train_seconds']:,.0f} tok/s",
+                                    refresh=False)
+                epoch_end = not plan.max_iters and self.step % self.data.steps_per_epoch == 0
+                last = self.step == plan.total_steps
+                if self.step % plan.eval_interval == 0 or last or epoch_end:
+                    self._evaluate()
+                if epoch_end:
+                    self._end_epoch()
+                if stop.is_set():
+                    self._checkpoint(status=f"interrupted at step {self.step}")
+                    raise TrainingInterrupted(
+                        f"stopped at step {self.step} of {plan.total_steps}; checkpoint saved in "
+                        f"{self.folder}: continue with `little-baby train --resume "
+                        f"{self.folder}` or LittleBaby.resume({str(self.folder)!r}).")
+                if self.step % plan.checkpoint_interval == 0 and self.step < plan.total_steps:
+                    self._checkpoint()
+        return self._finish()
+
+    def _train_step(self):
+        x, y = self.batch(self.step)
+        start = time.perf_counter()
+        loss, norm = self.trainer.step(x, y)
+        self.state["train_seconds"] += time.perf_counter() - start
+        self.state["tokens"] += int(x.size)
+        if not (math.isfinite(loss) and math.isfinite(norm)) or loss > self.state["loss_limit"]:
+            self._diverged(f"the training loss became {loss:.4g} (gradient norm {norm:.4g})")
+        self.state["epoch_loss"][0] += loss
+        self.state["epoch_loss"][1] += 1
+        return loss
+
+    def _evaluate(self):
+        """Mean loss (no dropout) on the fixed train and validation samples."""
+        losses = {}
+        for part, batches in self.samples.items():
+            rows = sum(len(x) for x, _ in batches)
+            losses[part] = sum(self.baby.loss(x, y) * len(x) for x, y in batches) / rows
+        if not all(math.isfinite(v) for v in losses.values()):
+            self._diverged(f"the validation loss became {losses['val']:.4g}")
+        evals = self.baby.report["losses"]["evals"]
+        evals.append({"step": self.step, "epoch": round(self.step / self.data.steps_per_epoch, 4),
+                      "train": losses["train"], "val": losses["val"], "lr": self.trainer.lr(),
+                      "seconds": round(time.perf_counter() - self.clock, 2)})
+        if self.state["loss_limit"] is None:  # twice the start (or the uniform guess)
+            start = max(math.log(self.baby.tokenizer.vocab_size), *losses.values())
+            self.state["loss_limit"] = 2 * start
+        self._say(f"step {self.step}/{self.plan.total_steps}: train {losses['train']:.4f}, "
+                  f"val {losses['val']:.4f}, lr {evals[-1]['lr']:.2e}")
+
+    def _end_epoch(self):
+        total, n = self.state["epoch_loss"]
+        self.baby.report["losses"]["epochs"].append({
+            "epoch": self.step // self.data.steps_per_epoch, "step": self.step,
+            "train": total / n, "val": self.baby.report["losses"]["evals"][-1]["val"]})
+        self.state["epoch_loss"] = [0.0, 0]
+
+    def _update_report(self, status):
+        report, state = self.baby.report, self.state
+        evals = report["losses"]["evals"]
+        best = min(evals, key=lambda e: e["val"])
+        state["seconds"] = time.perf_counter() - self.clock
+        report.update(
+            status=status, n_params=self.baby.n_params,
+            final={"step": self.step, "train_loss": evals[-1]["train"],
+                   "val_loss": evals[-1]["val"], "best_val_loss": best["val"],
+                   "best_step": best["step"]},
+            timings={"seconds": round(state["seconds"], 2),
+                     "train_seconds": round(state["train_seconds"], 2),
+                     "ms_per_step": round(1e3 * state["train_seconds"] / max(1, self.step), 2),
+                     "tokens": state["tokens"],
+                     "tokens_per_s": round(state["tokens"] / max(state["train_seconds"], 1e-9))})
+
+    def _checkpoint(self, status="running"):
+        """Save the run's state and the current weights as a usable model."""
+        self.state["checkpoint_step"] = self.step
+        self._update_report(status)
+        save_model(self.baby, self.folder)
+        save_checkpoint(self.folder, self.trainer, {"run": self.state, "report": self.baby.report})
+
+    def _diverged(self, what):
+        """Go back to the last good checkpoint (kept in the folder) and stop."""
+        step, lr = self.step, self.trainer.lr()
+        good = self.state["checkpoint_step"]
+        if good is not None:
+            arrays, counters, state = load_checkpoint(self.folder)
+            self.trainer.load_state_dict(arrays, counters)
+            self.baby.report = state["report"]
+            self.baby.report["status"] = f"diverged at step {step}"
+            save_model(self.baby, self.folder)
+        kept = ("no checkpoint had been written yet" if good is None else
+                f"the last good checkpoint (step {good}) is kept in {self.folder} and its "
+                f"weights are back in the model")
+        raise TrainingDiverged(
+            f"training diverged at step {step}: {what}; {kept}. Try a smaller r_learn (now "
+            f"{self.baby.config.r_learn:g}; the rate was {lr:.2e} at that step) or a longer "
+            f"s_warmup, then train again.")
+
+    def _finish(self):
+        report = self.baby.report
+        self._update_report("complete")
+        report["finished"] = _now()
+        if plot_losses(report["losses"]["evals"], self.folder / LOSS_CURVE,
+                       title=f"{self.baby.guid[:8]}: loss"):
+            report["loss_curve"] = LOSS_CURVE
+        else:
+            report["loss_curve"] = None
+            report["notes"] = ["matplotlib is not installed: no loss curve "
+                               "(pip install 'little-baby[plot]')."]
+            self._say(report["notes"][0])
+        save_model(self.baby, self.folder)
+        remove_checkpoint(self.folder)
+        return report
+
+    def _say(self, message):
+        if not self.quiet:
+            tqdm.write(message, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _deferred_interrupt(say):
+    """Yield an Event that the first Ctrl-C sets (the loop then checkpoints and stops
+    between two steps, never inside one); a second Ctrl-C interrupts at once. Outside
+    the main thread, where signals cannot be caught, it only yields the Event."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def on_interrupt(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        say("Ctrl-C: stopping after this step with a checkpoint (Ctrl-C again to stop at once).")
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)

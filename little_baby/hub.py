@@ -1,0 +1,354 @@
+"""Models by name, and models to the Hugging Face Hub.
+
+`from_pretrained(name)` takes a model folder's path, a GUID, an age alias
+('age-48-months') or a Hub repo id ('someone/baby-sophocles'). A GUID is looked for in
+    1. cache/<guid>/     the local model store (cache.py)
+    2. the Hub cache     files downloaded before, without asking the network
+    3. the Hub           the repo in $LITTLE_BABY_REPO (default koureasstavros/TheLittleBaby)
+                         or `repo=`, which may also be a local folder laid out like a repo
+and, inside a repo, in one of three layouts:
+    ours       <guid>/config.json, tokenizer.json, model.safetensors (+ report.json)
+    original   configs/config_<guid>.json, tokenizers/tokenizer_<guid>.json and
+               models/model_<guid>.json, converted once into cache/<guid>/ (original.py)
+    root       the repo's own model (what push_to_hub writes), if its report names the GUID
+A repo id is read from the repo's root through the Hub cache (online, the client checks
+for a newer commit). Offline (HF_HUB_OFFLINE=1, local_files_only=True, or no network)
+whatever is on this machine loads, and anything else is a NotCachedError that says what
+to download or where to put it.
+
+`save_pretrained` writes a model folder and its card (README.md); `push_to_hub` saves into
+a temporary folder and uploads that in one commit, so a failed upload changes nothing here.
+
+This uses huggingface_hub's functions (hf_hub_download, HfApi, ModelCard), not its
+ModelHubMixin: the mixin's from_pretrained knows folders and repo ids only (no GUIDs, ages
+or original files), its save_pretrained deletes config.json before writing and keeps an
+old README.md, and its push_to_hub raises the client's own errors; with all three
+overridden it would have nothing left to do. The methods keep the mixin's names and
+keywords (revision, token, cache_dir, force_download, local_files_only, private, branch).
+"""
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from . import cache as model_cache
+from .card import model_card
+from .errors import BabyError
+from .files import write_bytes_atomic, write_text_atomic
+from .original import convert_original, original_files
+from .report import LOSS_CURVE
+from .store import CONFIG, REPORT, TOKENIZER, WEIGHTS, load_model, read_report, save_model
+
+REPO_ENV = "LITTLE_BABY_REPO"
+DEFAULT_REPO = "koureasstavros/TheLittleBaby"
+CARD = "README.md"
+# The original project's pre-trained models, by age.
+AGES = {
+    "age-3-months": "33bd6583-1b87-4469-b55e-0ccb8fd0441c",
+    "age-6-months": "180eeb27-b1b4-4427-9734-c70e10da2005",
+    "age-12-months": "5f13a2ab-113a-4c2c-8abd-40384bdd8854",
+    "age-24-months": "cb632ce3-3f3b-432b-b24f-9171005f205e",
+    "age-48-months": "12b8b053-6c14-42aa-a957-89b809e6f785",
+}
+MODEL_FILES = (CONFIG, TOKENIZER, WEIGHTS)  # what loading needs
+EXTRA_FILES = (REPORT, LOSS_CURVE)  # fetched beside them when there
+
+
+class HubError(BabyError, RuntimeError):
+    """A Hub request that failed; the message says what happened and what to do."""
+
+
+class NotCachedError(HubError):
+    """Offline (or no network), and the model is not on this machine."""
+
+
+class ModelNotFoundError(BabyError, LookupError):
+    """A name that is no model folder, GUID, age or repo id; or a model that is nowhere."""
+
+
+def default_repo():
+    """The Hub repo GUIDs are looked up in: $LITTLE_BABY_REPO, else DEFAULT_REPO."""
+    return os.environ.get(REPO_ENV) or DEFAULT_REPO
+
+
+# ---- from_pretrained -------------------------------------------------------------------------
+def from_pretrained(name, repo=None, revision=None, token=None, cache=None, cache_dir=None,
+                    force_download=False, local_files_only=False, **config_overrides):
+    """The model `name` names (see the module's docstring); `config_overrides` as for
+    LittleBaby.load. Sets `baby.source`: its guid, folder and Hub repo (None if local)."""
+    folder, guid, repo_id = locate(name, repo, revision, token, cache, cache_dir,
+                                   force_download, local_files_only)
+    baby = load_model(folder, **config_overrides)
+    baby.guid = baby.guid or guid
+    baby.source = {"guid": baby.guid, "folder": folder, "repo_id": repo_id}
+    return baby
+
+
+def locate(name, repo=None, revision=None, token=None, cache=None, cache_dir=None,
+           force_download=False, local_files_only=False):
+    """(folder, GUID or None, Hub repo id or None) of the model `name` names, downloaded
+    or converted into a folder on this machine if need be."""
+    from huggingface_hub import constants
+
+    name = str(name)
+    guid = AGES.get(name) or (name.lower() if model_cache.is_guid(name.lower()) else None)
+    offline = ("local_files_only=True" if local_files_only else
+               "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else None)
+    hub = dict(revision=revision, token=token, cache_dir=cache_dir,
+               force_download=force_download, local_files_only=offline is not None)
+    if guid is None and repo is not None:
+        raise ModelNotFoundError(f"repo= says where to look for a GUID, but {name!r} is not "
+                                 f"a GUID or an age ({', '.join(AGES)}).")
+    if os.path.isdir(name):
+        return Path(name), guid, None
+    if guid:
+        folder, repo_id = _find_guid(guid, str(repo or default_repo()), cache, hub, offline)
+        return folder, guid, repo_id
+    return _find_repo_model(name, hub, offline), None, name
+
+
+def _find_guid(guid, repo, cache, hub, offline):
+    """(folder, Hub repo id or None) of model `guid`, in the order of the module docstring.
+    `hub`: hf_hub_download's options; `offline`: why the Hub is not to be asked, or None."""
+    stored = model_cache.model_dir(guid, cache)
+    if model_cache.is_model_folder(stored):
+        return stored, None
+    where = f"{stored}/, the Hub cache of {repo}"
+    if os.path.isdir(repo):
+        found = _in_repo(guid, _Folder(repo), stored)
+        if found is None:
+            raise ModelNotFoundError(f"no model {guid} in {stored}/ or in the folder {repo} "
+                                     f"({_layouts(guid)}).")
+        return found, None
+    _check_repo_id(repo)
+    if not hub["force_download"]:
+        found = _in_repo(guid, _HubCache(repo, hub), stored)
+        if found is not None:
+            return found, repo
+    advice = (f"Download it while online — LittleBaby.from_pretrained({guid!r}) or `hf download "
+              f"{repo} --include '{guid}/*' '*_{guid}.json'` — or put its folder (config.json, "
+              f"tokenizer.json, model.safetensors) at {stored}/.")
+    if offline:
+        raise NotCachedError(f"model {guid} is not in {where}, and {offline}. {advice}")
+    found = _in_repo(guid, _Hub(repo, hub, f"model {guid} is not in {where}, and the Hub "
+                                           f"cannot be reached. {advice}"), stored)
+    if found is None:
+        raise ModelNotFoundError(f"no model {guid} in {stored}/ or in the Hub repo {repo} "
+                                 f"({_layouts(guid)}); another repo: repo=... or ${REPO_ENV}.")
+    return found, repo
+
+
+def _find_repo_model(repo_id, hub, offline):
+    """The folder of the model at the root of Hub repo `repo_id` (downloaded if need be)."""
+    source = _Hub(repo_id, hub, (
+        f"the Hub repo {repo_id!r} is not in the Hub cache, and "
+        f"{offline or 'the Hub cannot be reached'}. "
+        f"Download it while online — LittleBaby.from_pretrained({repo_id!r}) or `hf download "
+        f"{repo_id}` — or save it to a folder and load that folder."))
+    folder = _get_model(source, "")
+    if folder is None:
+        raise ModelNotFoundError(f"the Hub repo {repo_id!r} has no {CONFIG} at its root: it is "
+                                 f"not a little_baby model (for a GUID inside it: "
+                                 f"from_pretrained(guid, repo={repo_id!r})).")
+    return folder
+
+
+def _check_repo_id(repo):
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+    try:
+        validate_repo_id(repo)
+    except HFValidationError as e:
+        raise ModelNotFoundError(f"repo={repo!r} is neither a folder nor a Hub repo id "
+                                 f"(namespace/name).") from e
+
+
+def _in_repo(guid, source, stored):
+    """The folder of `guid` in one of the three layouts of `source`, or None."""
+    folder = _get_model(source, f"{guid}/")
+    if folder is not None:
+        return folder
+    original = source.get_all(original_files(guid))
+    if original is not None:
+        return convert_original(*original, guid, stored)
+    report = source.get(REPORT, optional=True)
+    if report is not None and read_report(report.parent).get("guid") == guid:
+        return _get_model(source, "")
+    return None
+
+
+def _get_model(source, prefix):
+    """The folder holding `prefix` + the model files (and the extras there are), or None."""
+    files = source.get_all([prefix + name for name in MODEL_FILES])
+    if files is None:
+        return None
+    for name in EXTRA_FILES:
+        source.get(prefix + name, optional=True)
+    return files[0].parent
+
+
+def _layouts(guid):
+    return (f"looked for {guid}/{CONFIG}, {original_files(guid)[0]}, and a {REPORT} at the "
+            f"root naming it")
+
+
+class _Source:
+    """Where repo files are read from: get(path) -> local Path, or None if it is absent."""
+
+    strict = True  # a model with some files but not others is an error (else: not found)
+    where = ""
+
+    def get_all(self, paths):
+        """Local paths of all `paths`, or None when the first is absent."""
+        first = self.get(paths[0])
+        if first is None:
+            return None
+        rest = [self.get(p) for p in paths[1:]]
+        if None in rest:
+            if not self.strict:
+                return None
+            missing = [p for p, f in zip(paths[1:], rest) if f is None]
+            raise ModelNotFoundError(f"{self.where} has {paths[0]} but not {missing}: "
+                                     f"the model there is incomplete.")
+        return [first, *rest]
+
+
+class _Folder(_Source):
+    """A local folder laid out like a repo."""
+
+    def __init__(self, root):
+        self.root, self.where = Path(root), f"the folder {root}"
+
+    def get(self, path, optional=False):
+        file = self.root / path
+        return file if file.is_file() else None
+
+
+class _HubCache(_Source):
+    """What the Hub cache holds of a repo, read without the network."""
+
+    strict = False
+
+    def __init__(self, repo_id, hub):
+        self.repo_id, self.hub = repo_id, hub
+
+    def get(self, path, optional=False):
+        from huggingface_hub import try_to_load_from_cache
+        found = try_to_load_from_cache(self.repo_id, path, cache_dir=self.hub["cache_dir"],
+                                       revision=self.hub["revision"])
+        return Path(found) if isinstance(found, str) else None
+
+
+class _Hub(_Source):
+    """A Hub repo's files, downloaded into the Hub cache (or found there when offline)."""
+
+    def __init__(self, repo_id, hub, not_cached):
+        self.repo_id, self.hub, self.not_cached = repo_id, hub, not_cached
+        self.where = f"the Hub repo {repo_id}"
+
+    def get(self, path, optional=False):
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import (HFValidationError, LocalEntryNotFoundError,
+                                            RemoteEntryNotFoundError, RepositoryNotFoundError,
+                                            RevisionNotFoundError)
+        try:
+            return Path(hf_hub_download(self.repo_id, path, **self.hub))
+        except RemoteEntryNotFoundError:
+            return None
+        except LocalEntryNotFoundError as e:
+            if optional:
+                return None
+            raise NotCachedError(self.not_cached) from e
+        except HFValidationError as e:
+            raise ModelNotFoundError(
+                f"{self.repo_id!r} is not a model folder, a GUID, an age ({', '.join(AGES)}) "
+                f"or a Hub repo id (namespace/name).") from e
+        except RepositoryNotFoundError as e:
+            raise ModelNotFoundError(f"there is no Hub repo {self.repo_id!r} (or it is private and "
+                                     f"the token cannot read it: log in or pass token=).") from e
+        except RevisionNotFoundError as e:
+            raise ModelNotFoundError(f"the Hub repo {self.repo_id!r} has no revision "
+                                     f"{self.hub['revision']!r}.") from e
+        except _network_errors() as e:
+            raise HubError(f"could not download {path} from the Hub repo {self.repo_id!r}: "
+                           f"{_describe(e)}.") from e
+
+
+# ---- save_pretrained and push_to_hub ---------------------------------------------------------
+def save_pretrained(baby, folder, repo_id=None, metadata=None):
+    """Write `baby`'s folder: config, tokenizer, weights, report, its loss curve (when its
+    own folder has one) and its card, README.md. Returns the folder's Path."""
+    folder = Path(folder)
+    save_model(baby, folder)
+    curve = _loss_curve(baby)
+    if curve is not None and curve.resolve() != (folder / LOSS_CURVE).resolve():
+        write_bytes_atomic(folder / LOSS_CURVE, curve.read_bytes())
+    card = model_card(baby, repo_id, LOSS_CURVE if curve else None, metadata)
+    write_text_atomic(folder / CARD, card)
+    return folder
+
+
+def push_to_hub(baby, repo_id, token=None, private=None, commit_message=None, branch=None,
+                create_pr=False, metadata=None):
+    """Create the repo if need be and upload `baby`'s folder to its root in one commit;
+    returns the commit URL (a huggingface_hub CommitInfo). A failure is a HubError that
+    says what happened; nothing local changes, and pushing again retries."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    with _upload_errors(repo_id), tempfile.TemporaryDirectory(prefix="little-baby-") as tmp:
+        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+        save_pretrained(baby, tmp, repo_id, metadata)
+        message = commit_message or f"Upload little_baby model {baby.guid or ''}".rstrip()
+        return api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=message,
+                                 revision=branch, create_pr=create_pr)
+
+
+def _loss_curve(baby):
+    """The loss-curve image its report names, in the folder `baby` was loaded from or
+    trained into (cache/<guid>/); None if there is none."""
+    source = baby.source or {}
+    if not baby.report.get("loss_curve"):
+        return None
+    if source.get("folder") is not None and source.get("guid") == baby.guid:
+        curve = Path(source["folder"]) / LOSS_CURVE
+    elif model_cache.is_guid(baby.guid):
+        curve = model_cache.model_dir(baby.guid) / LOSS_CURVE
+    else:
+        return None
+    return curve if curve.is_file() else None
+
+
+@contextlib.contextmanager
+def _upload_errors(repo_id):
+    from huggingface_hub.errors import HFValidationError
+    try:
+        yield
+    except HFValidationError as e:
+        raise HubError(f"{repo_id!r} is not a valid Hub repo id ({e}).") from e
+    except _network_errors() as e:
+        raise HubError(f"push_to_hub to {repo_id!r} failed: {_describe(e)}. The local model is "
+                       f"unchanged; push_to_hub again to retry.") from e
+
+
+def _network_errors():
+    """The exceptions a Hub request raises: HTTP answers, transport failures, offline mode."""
+    import httpx2  # huggingface_hub's HTTP client
+    return (httpx2.HTTPError, ConnectionError)
+
+
+def _describe(error):
+    """What went wrong with a Hub request, for a person."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+    if isinstance(error, OfflineModeIsEnabled):
+        return "HF_HUB_OFFLINE is set (unset it to reach the Hub)"
+    response = getattr(error, "response", None) if isinstance(error, HfHubHTTPError) else None
+    if response is None:
+        return f"the Hub could not be reached ({error})"
+    status, said = response.status_code, getattr(error, "server_message", None) or error
+    if status == 401:
+        return (f"the Hub answered 401 Unauthorized ({said}): no token, or one it does not "
+                f"accept. Log in with `hf auth login`, set HF_TOKEN, or pass token=")
+    if status == 403:
+        return f"the Hub answered 403 Forbidden ({said}): the token may not write to this repo"
+    return f"the Hub answered {status} ({said})"

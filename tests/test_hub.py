@@ -1,0 +1,414 @@
+"""LittleBaby on the Hugging Face Hub: the real huggingface_hub client against the test
+server (tests/hub_server.py) — push, download, snapshot, model info, the two caches,
+offline mode, auth errors, failed uploads — and the original project's files."""
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+from huggingface_hub import HfApi, ModelCard, snapshot_download
+from safetensors.numpy import load
+
+from little_baby import LittleBaby
+from little_baby.baby import WeightsError
+from little_baby.cache import new_guid
+from little_baby.config import ConfigError
+from little_baby.hub import AGES, REPO_ENV, HubError, ModelNotFoundError, NotCachedError
+from little_baby.original import original_tokenizer, read_original
+from little_baby.tokenizer import TokenizerError
+from little_baby.train import Trainer
+from tests.gradcheck import tiny_baby
+
+GUID = AGES["age-3-months"]
+MODEL_FILES = {"config.json", "tokenizer.json", "model.safetensors", "report.json", "README.md"}
+
+
+@pytest.fixture(autouse=True)
+def model_store(tmp_path, monkeypatch):
+    """Every test gets its own cache/ (the local model store) and no default repo."""
+    monkeypatch.setenv("LITTLE_BABY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(REPO_ENV, raising=False)
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def trained():
+    """A tiny model trained a few steps, with a GUID; and a batch to compare logits on."""
+    baby, x, y = tiny_baby()
+    trainer = Trainer(baby, total_steps=3)
+    for _ in range(3):
+        trainer.step(x, y)
+    baby.guid = new_guid()
+    return baby, x
+
+
+def elsewhere(tmp_path, name):
+    """from_pretrained options for a machine that has seen nothing: fresh store and Hub cache."""
+    return {"cache": tmp_path / name / "cache", "cache_dir": tmp_path / name / "hub"}
+
+
+def upload(folder, repo_id, path_in_repo=None):
+    HfApi().create_repo(repo_id, exist_ok=True)
+    return HfApi().upload_folder(repo_id=repo_id, folder_path=folder, path_in_repo=path_in_repo)
+
+
+# ---- round trip ------------------------------------------------------------------------------
+def test_push_then_load_elsewhere_by_repo_id_and_by_guid(hub_env, trained, tmp_path):
+    baby, x = trained
+    repo_id = f"{hub_env.server.user}/baby-tiny"
+    commit = baby.push_to_hub(repo_id)
+
+    repo = hub_env.server.repo(repo_id)
+    assert commit.oid == repo.head and set(repo.files()) == MODEL_FILES | {".gitattributes"}
+    info = HfApi().model_info(repo_id)
+    assert {s.rfilename for s in info.siblings} == MODEL_FILES | {".gitattributes"}
+    card = ModelCard.load(repo_id)
+    assert (card.data.library_name, card.data.license, card.data.pipeline_tag) == (
+        "little_baby", "apache-2.0", "text-generation")
+    assert baby.guid in card.text and f'from_pretrained("{repo_id}")' in card.text
+    snapshot = Path(snapshot_download(repo_id))
+    assert (snapshot / "model.safetensors").read_bytes() == repo.files()["model.safetensors"]
+
+    by_repo = LittleBaby.from_pretrained(repo_id, **elsewhere(tmp_path, "b"))
+    by_guid = LittleBaby.from_pretrained(baby.guid, repo=repo_id, **elsewhere(tmp_path, "c"))
+    for again in (by_repo, by_guid):
+        np.testing.assert_array_equal(again.logits(x), baby.logits(x))
+        assert again.guid == baby.guid and again.source["repo_id"] == repo_id
+        assert again.tokenizer == baby.tokenizer and again.config == baby.config
+
+
+# ---- where a GUID is found -------------------------------------------------------------------
+def test_guid_resolution_store_then_hub_cache_then_hub(hub_env, tmp_path, monkeypatch, model_store):
+    baby, x, _ = tiny_baby()
+    baby.guid = GUID
+    repo_id = f"{hub_env.server.user}/collection"
+    upload(baby.save_pretrained(tmp_path / "up"), repo_id, path_in_repo=GUID)
+    monkeypatch.setenv(REPO_ENV, repo_id)
+
+    from_hub = LittleBaby.from_pretrained("age-3-months")  # an age is its GUID
+    np.testing.assert_array_equal(from_hub.logits(x), baby.logits(x))
+    assert from_hub.source["repo_id"] == repo_id and from_hub.guid == GUID
+
+    hub_env.server.requests.clear()
+    from_hub_cache = LittleBaby.from_pretrained(GUID.upper())  # no network: the Hub cache
+    np.testing.assert_array_equal(from_hub_cache.logits(x), baby.logits(x))
+    assert hub_env.server.requests == []
+
+    other, _, _ = tiny_baby(seed=7)  # the local store comes first
+    other.guid = GUID
+    other.save(model_store / GUID)
+    from_store = LittleBaby.from_pretrained(GUID)
+    np.testing.assert_array_equal(from_store.logits(x), other.logits(x))
+    assert from_store.source == {"guid": GUID, "folder": model_store / GUID, "repo_id": None}
+    assert hub_env.server.requests == []
+
+
+def test_missing_guid_and_bad_names(hub_env, tmp_path):
+    repo_id = f"{hub_env.server.user}/empty"
+    HfApi().create_repo(repo_id)
+    guid = new_guid()
+    with pytest.raises(ModelNotFoundError, match=f"no model {guid}.*{repo_id}.*configs/config_{guid}"):
+        LittleBaby.from_pretrained(guid, repo=repo_id)
+    with pytest.raises(ModelNotFoundError, match="no Hub repo"):
+        LittleBaby.from_pretrained(guid, repo=f"{hub_env.server.user}/no-such-repo")
+    with pytest.raises(ModelNotFoundError, match=f"no model {guid}.*the folder"):
+        LittleBaby.from_pretrained(guid, repo=tmp_path)
+    hub_env.server.requests.clear()
+    for name in ("./no-such-folder", "../../etc/passwd", "a/b/c"):  # neither folder nor repo id
+        with pytest.raises(ModelNotFoundError, match="not a model folder, a GUID, an age"):
+            LittleBaby.from_pretrained(name)
+    with pytest.raises(ModelNotFoundError, match="neither a folder nor a Hub repo id"):
+        LittleBaby.from_pretrained(guid, repo="./no-such-clone")
+    with pytest.raises(ModelNotFoundError, match="not a GUID or an age"):
+        LittleBaby.from_pretrained("../../etc", repo=repo_id)  # repo-relative paths are GUIDs only
+    assert hub_env.server.requests == []
+
+
+# ---- the original project's files -------------------------------------------------------------
+def write_original(baby, folder, guid, tokenizer=None):
+    """The original project's three files for `baby`, its weights under the original's names
+    (q, k, v apart; gamma/beta; experts apart), matrices (in, out). Returns `folder`."""
+    cfg, p = baby.config, {k: np.asarray(v) for k, v in baby.params.items()}
+    w = {"wte_weight": p["wte.weight"], "wpe_weight": p["wpe.weight"]}
+
+    def put(name, key, weight="weight", bias="bias"):  # name_weight, name_bias <- key.weight, .bias
+        w[f"{name}_{weight}"], w[f"{name}_{bias}"] = p[f"{key}.weight"], p[f"{key}.bias"]
+
+    put("ln_f", "ln_f", "gamma", "beta")
+    put("lm_head", "lm_head")
+    cuts = np.cumsum([cfg.head_size, cfg.kv_heads * cfg.head_dim])  # q | k | v of our fused qkv
+    for i in range(cfg.n_layers):
+        b, o, att = f"blocks.{i}.", f"block_{i}_", f"block_{i}_{cfg.c_attention}_"
+        put(o + "ln1", b + "ln1", "gamma", "beta")
+        put(o + "ln2", b + "ln2", "gamma", "beta")
+        for part, weight, bias in zip("qkv", np.split(p[b + "attn.qkv.weight"], cuts, axis=1),
+                                      np.split(p[b + "attn.qkv.bias"], cuts)):
+            w[f"{att}{part}_weight"], w[f"{att}{part}_bias"] = weight, bias
+        put(att + "proj", b + "attn.proj")
+        if cfg.c_network == "mlp":
+            put(o + "mlp_proj_up", b + "net.up")
+            put(o + "mlp_proj_down", b + "net.down")
+        else:  # moe: expert e owns columns e*H:(e+1)*H of up, those rows of down, row e of down.bias
+            put(o + "moe_gate", b + "net.gate")
+            E = cfg.n_experts
+            pieces = zip(np.split(p[b + "net.up.weight"], E, axis=1), np.split(p[b + "net.up.bias"], E),
+                         np.split(p[b + "net.down.weight"], E), p[b + "net.down.bias"])
+            for e, piece in enumerate(pieces):
+                for name, value in zip(("up_weight", "up_bias", "down_weight", "down_bias"), piece):
+                    w[f"{o}moe_expert_{e}_{name}"] = value
+    keys = ("c_sequence", "c_attention", "c_network", "c_tokenizer", "n_ctx", "n_emb", "head_size",
+            "n_heads", "n_layers", "n_kv_heads", "n_experts", "r_temp", "d_type", "batch_size")
+    config = {**{k: getattr(cfg, k) for k in keys}, "dropout": cfg.r_dropout, "lr": cfg.r_learn,
+              "num_epochs": cfg.n_epochs, "vocab_size": baby.tokenizer.vocab_size}
+    symbols = baby.tokenizer.symbols
+    files = {f"configs/config_{guid}.json": config,
+             f"tokenizers/tokenizer_{guid}.json": tokenizer if tokenizer is not None else {
+                 "stoi": {s: i for i, s in enumerate(symbols)}, "itos": dict(enumerate(symbols))},
+             f"models/model_{guid}.json": {"guid": guid, **{k: v.tolist() for k, v in w.items()}}}
+    for path, data in files.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(json.dumps(data))
+    return folder
+
+
+def test_original_layout_on_the_hub_is_converted_once(hub_env, tmp_path, model_store):
+    baby, x, _ = tiny_baby()
+    guid = new_guid()
+    repo_id = f"{hub_env.server.user}/TheLittleBaby"
+    upload(write_original(baby, tmp_path / "original", guid), repo_id)
+
+    converted = LittleBaby.from_pretrained(guid, repo=repo_id)
+    np.testing.assert_array_equal(converted.logits(x), baby.logits(x))
+    assert converted.tokenizer == baby.tokenizer and converted.guid == guid
+    assert {f.name for f in (model_store / guid).iterdir()} == MODEL_FILES - {"README.md"}
+
+    hub_env.server.requests.clear()
+    hub_env.setenv("HF_HUB_OFFLINE", "1")
+    again = LittleBaby.from_pretrained(guid, repo=repo_id)  # from cache/<guid>/, no request
+    np.testing.assert_array_equal(again.logits(x), baby.logits(x))
+    assert again.source["folder"] == model_store / guid and hub_env.server.requests == []
+
+
+@pytest.mark.parametrize("overrides", [{}, {"c_network": "moe", "n_experts": 3},
+                                       {"c_attention": "gqa", "n_heads": 4, "n_kv_heads": 2}])
+def test_original_layout_in_a_local_folder(tmp_path, model_store, overrides):
+    baby, x, _ = tiny_baby(**overrides)
+    guid = new_guid()
+    clone = write_original(baby, tmp_path / "clone", guid, tokenizer=list("abcdefg"))
+    converted = LittleBaby.from_pretrained(guid, repo=clone)
+    np.testing.assert_array_equal(converted.logits(x), baby.logits(x))
+    assert (model_store / guid / "model.safetensors").is_file()
+
+
+def test_original_tokenizer_shapes():
+    symbols = list("\n !ab")
+    for data in (symbols, {"itos": symbols}, {"itos": {str(i): s for i, s in enumerate(symbols)}},
+                 {"stoi": {s: i for i, s in enumerate(symbols)}}, {"chars": symbols},
+                 {"vocab": {s: i for i, s in enumerate(symbols)}},
+                 {"type": "char", "symbols": symbols}):
+        assert original_tokenizer(data).symbols == symbols, data
+    assert original_tokenizer(["to", " ", "be"], kind="word").decode([0, 1, 2]) == "to be"
+    for bad, message in (({"itos": ["a", "b"], "stoi": {"b": 0, "a": 1}}, "disagree"),
+                         ({"stoi": {"a": 0, "b": 2}}, "without gaps"),
+                         (["ab"], "single characters"), ({"what": 1}, "not a tokenizer")):
+        with pytest.raises(TokenizerError, match=message):
+            original_tokenizer(bad)
+
+
+def test_original_weights_that_do_not_fit_are_named(tmp_path):
+    baby, _, _ = tiny_baby()
+    guid = new_guid()
+    folder = write_original(baby, tmp_path, guid)
+    paths = [folder / f"configs/config_{guid}.json", folder / f"tokenizers/tokenizer_{guid}.json",
+             folder / f"models/model_{guid}.json"]
+    weights = json.loads(paths[2].read_text())
+
+    def fails_with(changes, message):  # a None change removes the weight
+        changed = {k: v for k, v in {**weights, **changes}.items() if v is not None}
+        paths[2].write_text(json.dumps(changed))
+        with pytest.raises(WeightsError, match=message):
+            read_original(*paths)
+
+    up = np.asarray(weights["block_1_mlp_proj_up_weight"])  # (8, 32)
+    fails_with({"block_1_mlp_proj_up_weight": up.T.tolist()}, r"block_1_mlp_proj_up_weight \(32, 8\)"
+               r".*blocks\.1\.net\.up\.weight.*\(8, 32\).*\(out, in\)\?")
+    fails_with({"block_0_mha_k_weight": None}, "no 'block_0_mha_k_weight' .for blocks.0.attn.qkv")
+    fails_with({"block_2_mha_q_weight": [[0.0]]}, "does not use: .'block_2_mha_q_weight'")
+    fails_with({"wpe_weight": [[0.0, 1.0], [2.0]]}, "'wpe_weight' is not a rectangular list")
+    fails_with({"ln_f_beta": [float("nan")] * 8}, "'ln_f_beta' holds nan")
+    fails_with({"ln_f_bias": weights["ln_f_beta"]}, "twice .'ln_f_beta' and 'ln_f_bias'")
+    paths[2].write_text(json.dumps(weights))
+    config = json.loads(paths[0].read_text())
+    paths[0].write_text(json.dumps({**config, "c_device": "gpu", "d_type": "fp16"}))
+    assert read_original(*paths).config.replace(d_type="fp64") == baby.config  # runs on the CPU
+    paths[0].write_text(json.dumps({"n_layers": 2, "n_leyers": 3}))
+    with pytest.raises(ConfigError, match="n_leyers"):
+        read_original(*paths)
+
+
+# ---- offline ---------------------------------------------------------------------------------
+def test_offline_cached_models_load_and_the_rest_says_what_to_do(hub_env, trained, model_store):
+    baby, x = trained
+    repo_id = f"{hub_env.server.user}/baby-tiny"
+    baby.push_to_hub(repo_id)
+    LittleBaby.from_pretrained(repo_id)  # downloaded once, online
+    LittleBaby.from_pretrained(baby.guid, repo=repo_id)
+
+    hub_env.setenv("HF_HUB_OFFLINE", "1")
+    hub_env.server.requests.clear()
+    for again in (LittleBaby.from_pretrained(repo_id),
+                  LittleBaby.from_pretrained(baby.guid, repo=repo_id)):
+        np.testing.assert_array_equal(again.logits(x), baby.logits(x))
+    missing = new_guid()
+    with pytest.raises(NotCachedError, match=f"HF_HUB_OFFLINE.*hf download {repo_id} --include "
+                                             f"'{missing}/.*at {model_store / missing}/"):
+        LittleBaby.from_pretrained(missing, repo=repo_id)
+    with pytest.raises(NotCachedError, match="not in the Hub cache.*hf download someone/else"):
+        LittleBaby.from_pretrained("someone/else")
+    with pytest.raises(HubError, match="HF_HUB_OFFLINE"):
+        baby.push_to_hub(repo_id)
+    assert hub_env.server.requests == []
+
+    hub_env.setenv("HF_HUB_OFFLINE", None)  # per call, online
+    with pytest.raises(NotCachedError, match="local_files_only=True"):
+        LittleBaby.from_pretrained(missing, repo=repo_id, local_files_only=True)
+    assert hub_env.server.requests == []
+
+
+# ---- faults ----------------------------------------------------------------------------------
+def test_auth_errors(hub_env, trained, tmp_path):
+    baby, x = trained
+    user, server = hub_env.server.user, hub_env.server
+    hub_env.setenv("HF_TOKEN", None)  # no token at all
+    with pytest.raises(HubError, match="401.*hf auth login.*local model is unchanged"):
+        baby.push_to_hub(f"{user}/secret")
+    with pytest.raises(HubError, match="401"):
+        baby.push_to_hub(f"{user}/secret", token="hf_wrong")
+    assert server.count("POST", "/commit/") == 0
+
+    baby.push_to_hub(f"{user}/secret", token=server.token, private=True)
+    with pytest.raises(ModelNotFoundError, match="private"):
+        LittleBaby.from_pretrained(f"{user}/secret", **elsewhere(tmp_path, "anonymous"))
+    again = LittleBaby.from_pretrained(f"{user}/secret", token=server.token,
+                                       **elsewhere(tmp_path, "owner"))
+    np.testing.assert_array_equal(again.logits(x), baby.logits(x))
+
+
+def test_failed_upload_leaves_the_model_alone_and_a_retry_succeeds(hub_env, trained, tmp_path):
+    baby, _ = trained
+    server, repo_id = hub_env.server, f"{hub_env.server.user}/baby-tiny"
+    folder = baby.save_pretrained(tmp_path / "mine")
+    mine = LittleBaby.from_pretrained(folder)
+    before = {f.name: (f.read_bytes(), f.stat().st_mtime_ns) for f in folder.iterdir()}
+
+    server.fail_next("POST", r"/commit/", status=500)
+    with pytest.raises(HubError, match="500.*local model is unchanged; push_to_hub again"):
+        mine.push_to_hub(repo_id)
+    assert set(server.repo(repo_id).files()) == {".gitattributes"}  # created, nothing committed
+
+    with socket.socket() as s:  # a port nobody listens on: the network is down
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    hub_env.setenv("HF_ENDPOINT", closed)
+    with pytest.raises(HubError, match="could not be reached"):
+        mine.push_to_hub(repo_id)
+    hub_env.setenv("HF_ENDPOINT", server.endpoint)
+
+    assert {f.name: (f.read_bytes(), f.stat().st_mtime_ns) for f in folder.iterdir()} == before
+    commit = mine.push_to_hub(repo_id)
+    files = server.repo(repo_id).files()
+    assert commit.oid == server.repo(repo_id).head
+    for name in ("config.json", "tokenizer.json", "report.json"):
+        assert files[name] == before[name][0], name
+    pushed, local = load(files["model.safetensors"]), load(before["model.safetensors"][0])
+    assert pushed.keys() == local.keys() and all(np.array_equal(pushed[k], local[k]) for k in local)
+
+
+def test_corrupt_download_names_the_weight_and_force_download_repairs_it(hub_env, trained):
+    baby, x = trained
+    repo_id = f"{hub_env.server.user}/baby-tiny"
+    baby.push_to_hub(repo_id)
+    weights = LittleBaby.from_pretrained(repo_id).source["folder"] / "model.safetensors"
+    blob = weights.resolve()
+    blob.write_bytes(blob.read_bytes()[:-100])  # a download cut short
+    with pytest.raises(WeightsError, match=r"ends inside weight '[\w.]+'"):
+        LittleBaby.from_pretrained(repo_id)
+    again = LittleBaby.from_pretrained(repo_id, force_download=True)
+    np.testing.assert_array_equal(again.logits(x), baby.logits(x))
+
+
+# ---- model cards -----------------------------------------------------------------------------
+REPORT = {
+    "guid": None, "parent_guid": None, "lineage": [], "status": "complete",
+    "corpus": {"path": "/data/sophocles.txt", "sha256": "ab" * 32, "n_chars": 12345,
+               "n_train": 11000, "n_val": 1345},
+    "settings": {"config": {"batch_size": 12, "r_learn": 0.001, "r_dropout": 0.1, "seed": 1337},
+                 "plan": {"max_iters": 50, "total_steps": 50, "eval_interval": 25}},
+    "losses": {"evals": [{"step": 0, "train": 1.95, "val": 1.96}, {"step": 25, "train": 1.5, "val": 1.6},
+                         {"step": 50, "train": 1.23456, "val": 1.34567}], "epochs": []},
+    "final": {"step": 50, "train_loss": 1.23456, "val_loss": 1.34567, "best_val_loss": 1.34567,
+              "best_step": 50},
+    "timings": {"tokens_per_s": 43210, "ms_per_step": 12.5, "train_seconds": 0.62, "tokens": 2400},
+    "loss_curve": "loss_curve.png",
+}
+
+
+def test_model_card_numbers_come_from_the_report(tmp_path, model_store):
+    parent, _, _ = tiny_baby()
+    parent.guid = GUID
+    parent.source = {"guid": GUID, "folder": None, "repo_id": "koureasstavros/TheLittleBaby"}
+    child = parent  # finetuned: a new GUID, the old one its parent, the report of its run
+    child.guid, child.parent_guid = new_guid(), GUID
+    child.report = {**REPORT, "guid": child.guid, "parent_guid": GUID, "lineage": [GUID]}
+    (model_store / child.guid).mkdir(parents=True)
+    (model_store / child.guid / "loss_curve.png").write_bytes(b"\x89PNG fake")
+
+    folder = child.save_pretrained(tmp_path / "card", metadata={"datasets": ["someone/sophocles"]})
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.base_model == "koureasstavros/TheLittleBaby"
+    assert card.data.datasets == ["someone/sophocles"]
+    assert card.data.eval_results[0].metric_value == 1.3457
+    assert (card.data.eval_results[0].dataset_name, card.data.eval_results[0].dataset_split) == (
+        "sophocles.txt", "validation")
+    for text in ("| final validation loss | 1.3457 |", "| training tokens / s | 43,210 |",
+                 "| steps (random windows) | 50 |", "| batch size | 12 |", "| parameters | 1,943 |",
+                 "![loss curve](loss_curve.png)", f"Finetuned from `{GUID}`", "| 25 | 1.5000 | 1.6000 |",
+                 "`sophocles.txt`", "What this model writes"):
+        assert text in card.text, text
+    assert (folder / "loss_curve.png").read_bytes() == b"\x89PNG fake"
+    assert "## Hardware" not in card.text and "weight decay" not in card.text  # not in the report
+
+    fresh, _, _ = tiny_baby()  # no report: no training numbers, no model-index, no base model
+    card = ModelCard.load(fresh.save_pretrained(tmp_path / "fresh") / "README.md")
+    assert card.data.eval_results is None and card.data.base_model is None
+    assert "## Training" not in card.text and "## Results" not in card.text
+    assert "loss curve" not in card.text and "| parameters | 1,943 |" in card.text
+
+
+def test_save_pretrained_then_from_pretrained_a_folder(tmp_path, monkeypatch):
+    baby, x, _ = tiny_baby()
+    folder = baby.save_pretrained(tmp_path / "my-model")
+    assert {f.name for f in folder.iterdir()} == MODEL_FILES
+    again = LittleBaby.from_pretrained(str(folder))
+    np.testing.assert_array_equal(again.logits(x), baby.logits(x))
+    assert again.source == {"guid": None, "folder": folder, "repo_id": None}
+    monkeypatch.chdir(tmp_path)  # a relative folder is a folder, not a repo id
+    np.testing.assert_array_equal(LittleBaby.from_pretrained("my-model").logits(x), baby.logits(x))
+
+
+def test_the_command_line_fetches_what_the_cache_lacks(hub_env, trained, tmp_path, model_store, capsys):
+    from little_baby.cli import main
+    baby, _ = trained
+    repo_id = f"{hub_env.server.user}/baby-tiny"
+    baby.push_to_hub(repo_id)
+    assert main(["generate", repo_id, "--prompt", "ab", "--max-tokens", "5", "--seed", "1"]) == 0
+    assert capsys.readouterr().out.startswith("ab")
+    assert not list(hub_env.cache_dir.rglob("completion.json"))  # the Hub cache is left alone
+
+    guid = new_guid()
+    clone = write_original(baby, tmp_path / "clone", guid)
+    assert main(["info", guid, "--repo", str(clone)]) == 0
+    assert guid in capsys.readouterr().out
+    assert main(["generate", guid, "--max-tokens", "3"]) == 0  # converted: now in the cache
+    assert (model_store / guid / "completion.json").is_file()
