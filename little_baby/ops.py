@@ -85,8 +85,7 @@ def embedding_backward(dx, idx, vocab_size):
 def layernorm_forward(x, gamma, beta, eps=1e-5):
     """(N, C) -> (N, C); cache = (x_hat, 1/std)"""
     xhat = x - row_mean(x)
-    var = row_mean(xhat * xhat)
-    rstd = 1.0 / (var + eps) ** 0.5
+    rstd = (row_mean(xhat * xhat) + eps) ** -0.5
     xhat *= rstd
     y = xhat * gamma
     y += beta
@@ -113,10 +112,9 @@ def gelu_forward(x):
     """y = x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))); cache = (x, tanh)"""
     xp = array_module(x)
     t = x * x
-    t *= 0.044715
-    t += 1.0
-    t *= x
-    t *= GELU_C
+    t *= GELU_C * 0.044715
+    t += GELU_C
+    t *= x                        # sqrt(2/pi) * (x + 0.044715 x^3)
     xp.tanh(t, out=t)
     y = t + 1.0
     y *= x
@@ -128,13 +126,12 @@ def gelu_backward(dy, cache):
     """dy/dx = (1 + t)/2 + x/2 * (1 - t^2) * sqrt(2/pi) * (1 + 3*0.044715 x^2)"""
     x, t = cache
     inner = x * x
-    inner *= 3 * 0.044715
-    inner += 1.0
-    inner *= GELU_C * 0.5
-    inner *= x  # x/2 * sqrt(2/pi) * (1 + 3c x^2)
+    inner *= GELU_C * 0.5 * 3 * 0.044715
+    inner += GELU_C * 0.5
+    inner *= x                    # x/2 * sqrt(2/pi) * (1 + 3*0.044715 x^2)
     sech2 = t * t
     sech2 -= 1.0
-    inner *= sech2  # -(...)(1 - t^2)
+    inner *= sech2                # -(...) * (1 - t^2)
     dx = t + 1.0
     dx *= 0.5
     dx -= inner

@@ -41,7 +41,7 @@ def causal_softmax(s, offset):
         s += causal_bias(T, T_k, offset, xp, s.dtype)
     xp.exp(s, out=s)
     sums = s.sum(axis=-1, keepdims=True)
-    if float(sums.min()) < UNDERFLOW_SUM:
+    if T > 1 and float(sums.min()) < UNDERFLOW_SUM:  # one row: its own max was subtracted
         return None
     s /= sums
     return s
@@ -49,6 +49,8 @@ def causal_softmax(s, offset):
 
 def batch_chunks(B, bytes_per_item, n_cores):
     """Slices of the batch axis: chunks of about CHUNK_BYTES of scores, one per core at least."""
+    if B == 1:  # one sequence, as in generation
+        return [slice(0, 1)]
     n = min(B, max(n_cores, -(-B * bytes_per_item // CHUNK_BYTES)))
     edges = [B * i // n for i in range(n + 1)]
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
