@@ -20,22 +20,7 @@ from ..backend import array_module
 from ..ops import (dropout_backward, dropout_forward, linear_backward, linear_forward,
                    softmax_backward, softmax_forward)
 from .common import append_kv, new_kv_state
-
-
-def init(cfg, rt):
-    C, S = cfg.n_emb, cfg.head_size
-    xp, dt = rt.xp, rt.backend.dtype
-    return {
-        "qkv.weight": rt.normal((C, 3 * S), 0.02),
-        "qkv.bias": xp.zeros(3 * S, dtype=dt),
-        "proj.weight": rt.normal((S, C), 0.02 / (2 * cfg.n_layers) ** 0.5),
-        "proj.bias": xp.zeros(C, dtype=dt),
-    }
-
-
-def n_params(cfg):
-    C, S = cfg.n_emb, cfg.head_size
-    return 3 * C * S + 3 * S + S * C + C
+from .mha import init, n_params  # noqa: F401  (the same parameters as mha)
 
 
 def new_state(cfg, batch, rt):

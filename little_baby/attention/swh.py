@@ -11,29 +11,8 @@ estimator that lets the gate learn; every other gradient is exact given the rout
 Parameters: 3*C*S + 3*S + C*h + h + S*C + C, with C = n_emb, S = head_size, h = n_heads.
 """
 from ..ops import linear_backward, linear_forward, softmax_backward, softmax_forward
-from .common import heads_backward, heads_forward, new_kv_state
-
-
-def init(cfg, rt):
-    C, S, h = cfg.n_emb, cfg.head_size, cfg.n_heads
-    xp, dt = rt.xp, rt.backend.dtype
-    return {
-        "qkv.weight": rt.normal((C, 3 * S), 0.02),
-        "qkv.bias": xp.zeros(3 * S, dtype=dt),
-        "gate.weight": rt.normal((C, h), 0.02),
-        "gate.bias": xp.zeros(h, dtype=dt),
-        "proj.weight": rt.normal((S, C), 0.02 / (2 * cfg.n_layers) ** 0.5),
-        "proj.bias": xp.zeros(C, dtype=dt),
-    }
-
-
-def n_params(cfg):
-    C, S, h = cfg.n_emb, cfg.head_size, cfg.n_heads
-    return 3 * C * S + 3 * S + C * h + h + S * C + C
-
-
-def new_state(cfg, batch, rt):
-    return new_kv_state(cfg, batch, rt, cfg.n_heads)
+from .common import heads_backward, heads_forward
+from .moh import init, n_params, new_state  # noqa: F401  (the same parameters as moh)
 
 
 def route(z):
