@@ -73,15 +73,17 @@ class LittleBaby:
 
         results = self.backend.map(shard_loss_and_grads, range(n))
         weights = [(s.stop - s.start) / B for s in shards]
-        loss, grads = results[0]
-        loss = float(loss) * weights[0]
+        loss = sum(float(shard_loss) * w for (shard_loss, _), w in zip(results, weights))
+        grads = results[0][1]
         if n > 1:
-            for g in grads.values():
-                g *= weights[0]
-            for (shard_loss, shard_grads), w in zip(results[1:], weights[1:]):
-                loss += float(shard_loss) * w
-                for key, g in grads.items():
-                    g += shard_grads[key] * w
+            def combine(keys):  # grads[key] = sum of w * shard gradient, in place
+                for key in keys:
+                    grads[key] *= weights[0]
+                    for (_, shard_grads), w in zip(results[1:], weights[1:]):
+                        shard_grads[key] *= w
+                        grads[key] += shard_grads[key]
+            keys = list(grads)
+            self.backend.map(combine, [keys[i::n] for i in range(n)])
         return loss, grads
 
     def loss(self, x, y):
