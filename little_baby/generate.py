@@ -1,10 +1,12 @@
 """Text generation: sampling, and the loop with or without a KV cache.
 
 The context window: the model sees at most n_ctx tokens (its position table has n_ctx
-rows). When the text grows past that, the window slides: the oldest quarter of the
-window is dropped at once and the cache is rebuilt from the remaining tokens, so a
-cached step costs one position most of the time. Generation without the cache follows
-the same windows, so both give the same logits, token for token.
+rows). When the text grows past that, the window slides: the oldest half of the window
+is dropped at once and the cache is rebuilt from the remaining tokens (the positions of
+all of them change, so their keys and values must be computed again). A cached step
+then costs one position most of the time, and a rebuild every n_ctx/2 tokens costs
+about as much again; the model always sees between n_ctx/2 and n_ctx tokens. Generation
+without the cache follows the same windows, so both give the same logits, token for token.
 """
 import numpy
 
@@ -44,7 +46,7 @@ def window_starts(n_prompt, n_new, n_ctx):
     Token n is predicted from tokens [start, n). The window starts with the last n_ctx
     prompt tokens; when it would exceed n_ctx it restarts at the last `keep` tokens.
     """
-    keep = n_ctx - max(1, n_ctx // 4)
+    keep = max(1, n_ctx // 2)
     start = max(0, n_prompt - n_ctx)
     for n in range(n_prompt, n_prompt + n_new):
         if n - start > n_ctx:
