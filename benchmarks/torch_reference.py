@@ -48,12 +48,27 @@ class GPT(nn.Module):
         self.ln_f, self.head = nn.LayerNorm(n_emb), nn.Linear(n_emb, VOCAB)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, idx, targets):
+    def forward(self, idx, targets=None):
         x = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.shape[1])))
         for block in self.blocks:
             x = block(x)
         logits = self.head(self.ln_f(x))
+        if targets is None:
+            return logits
         return F.cross_entropy(logits.view(-1, VOCAB), targets.reshape(-1))
+
+
+@torch.no_grad()
+def generate_tokens_per_s(model, n_ctx, n_tokens):
+    """nanoGPT's generation loop: crop to the last n_ctx tokens, run the whole window,
+    sample from the last position (no KV cache)."""
+    model.eval()
+    idx = torch.zeros((1, 1), dtype=torch.long)
+    start = time.perf_counter()
+    for _ in range(n_tokens):
+        logits = model(idx[:, -n_ctx:])[:, -1, :]
+        idx = torch.cat([idx, torch.multinomial(F.softmax(logits, dim=-1), 1)], dim=1)
+    return n_tokens / (time.perf_counter() - start)
 
 
 def main():
@@ -62,6 +77,7 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--gen-tokens", type=int, default=500, help="0 skips the generation test")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     s = SHAPES[args.shape]
@@ -82,6 +98,9 @@ def main():
     tokens = s["batch_size"] * s["n_ctx"]
     print(f"torch {torch.__version__} {args.shape}: {ms:.1f} ms/step, {tokens / ms * 1e3:,.0f} tokens/s "
           f"({sum(p.numel() for p in model.parameters()):,} params, {args.threads} threads)")
+    if args.gen_tokens:
+        rate = generate_tokens_per_s(model, s["n_ctx"], args.gen_tokens)
+        print(f"  generation without a cache (nanoGPT's loop), {args.gen_tokens} tokens: {rate:,.0f} tokens/s")
 
 
 if __name__ == "__main__":

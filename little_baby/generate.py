@@ -22,13 +22,14 @@ def sample(logits, rng, temperature=1.0, top_k=None, top_p=None):
     logits = numpy.asarray(logits, dtype=numpy.float64)
     if temperature == 0:
         return int(logits.argmax())
-    logits = logits / temperature
+    if temperature != 1:
+        logits = logits / temperature
     if top_k is not None and 0 < top_k < len(logits):
         kth = numpy.partition(logits, -top_k)[-top_k]
         logits = numpy.where(logits < kth, -numpy.inf, logits)
-    probs = numpy.exp(logits - logits.max())
-    probs /= probs.sum()
+    probs = numpy.exp(logits - logits.max())  # unnormalised: the draw below scales by the sum
     if top_p is not None and 0 < top_p < 1:
+        probs /= probs.sum()
         order = numpy.argsort(-probs)
         cumulative = numpy.cumsum(probs[order])
         cut = int(numpy.searchsorted(cumulative, top_p)) + 1   # keep up to and including it
