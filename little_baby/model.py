@@ -84,7 +84,7 @@ class Transformer:
         With `states` (one per block, from new_states) the tokens continue a cached
         sequence at position `start`, and no backward cache is kept.
         """
-        p, cfg = self.params, self.cfg
+        p = self.params
         B, T = idx.shape
         x = embedding_forward(p["wte.weight"], p["wpe.weight"], idx, start)   # (B, T, C)
         emb_mask = rt.dropout_mask(x.shape)

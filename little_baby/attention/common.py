@@ -1,59 +1,12 @@
 """Pieces shared by the variants (attention and network), each a forward/backward pair:
-the KV cache, multi-head causal attention before its output projection (mha's first
-half, for the variants that mix heads their own way), the sigmoid, the causal
-exp-weighted average of AFT and the gated linear scan of GLA.
+the sigmoid, the causal exp-weighted average of AFT and the gated linear scan of GLA.
+(The KV cache and the attention heads before their projection live in mha.py.)
 
 Shapes: B batch, T time, h heads, d head width, D channels, N = B*T rows.
 """
 from ..backend import array_module
-from ..ops import linear_backward, linear_forward
-from .core import sdpa_backward, sdpa_forward
 
 EXP_CLIP = 20.0  # exp(k) is taken of k clipped to [-20, 20]: no overflow in float32 sums
-
-
-# ---- KV cache ---------------------------------------------------------------------------
-def new_kv_state(cfg, batch, rt, heads):
-    """An empty KV cache: keys and values (B, heads, n_ctx, d) and the filled length t."""
-    shape = (batch, heads, cfg.n_ctx, cfg.head_dim)
-    return {"k": rt.xp.empty(shape, rt.backend.dtype), "v": rt.xp.empty(shape, rt.backend.dtype),
-            "t": 0}
-
-
-def append_kv(state, k, v):
-    """Write new keys/values (B, h, T, d) into the cache -> offset, all keys, all values."""
-    offset, end = state["t"], state["t"] + k.shape[2]
-    state["k"][:, :, offset:end] = k
-    state["v"][:, :, offset:end] = v
-    state["t"] = end
-    return offset, state["k"][:, :, :end], state["v"][:, :, :end]
-
-
-# ---- multi-head causal attention, without the output projection -------------------------
-def heads_forward(p, x2, B, T, cfg, rt, state=None):
-    """x2 (N, C) -> each head's causal attention output (B, h, T, d), cache.
-    Uses p["qkv.weight"] (C, 3*S), p["qkv.bias"] (3*S,), as mha does."""
-    h, d = cfg.n_heads, cfg.head_dim
-    qkv = linear_forward(x2, p["qkv.weight"], p["qkv.bias"])        # (N, 3*S)
-    qkv = qkv.reshape(B, T, 3, h, d).transpose(2, 0, 3, 1, 4)       # (3, B, h, T, d) view
-    q, k, v = qkv[0], qkv[1], qkv[2]
-    offset = 0
-    if state is not None:
-        offset, k, v = append_kv(state, k, v)
-    y, sdpa_cache = sdpa_forward(q, k, v, 1.0 / (d ** 0.5 * cfg.r_temp), rt, offset)
-    return y, (x2, sdpa_cache)
-
-
-def heads_backward(p, dy, cache):
-    """dy (B, h, T, d) -> dx2 (N, C), d qkv.weight, d qkv.bias"""
-    x2, sdpa_cache = cache
-    B, h, T, d = dy.shape
-    dq, dk, dv = sdpa_backward(dy, sdpa_cache)                      # (B, h, T, d) each
-    dqkv = array_module(dy).empty((B, T, 3, h, d), dtype=dy.dtype)  # (N, 3*S) as 5-D
-    dqkv[:, :, 0] = dq.transpose(0, 2, 1, 3)
-    dqkv[:, :, 1] = dk.transpose(0, 2, 1, 3)
-    dqkv[:, :, 2] = dv.transpose(0, 2, 1, 3)
-    return linear_backward(dqkv.reshape(B * T, 3 * h * d), x2, p["qkv.weight"])
 
 
 # ---- sigmoid ----------------------------------------------------------------------------

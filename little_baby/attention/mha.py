@@ -28,45 +28,69 @@ def n_params(cfg):
 
 
 def new_state(cfg, batch, rt):
-    """An empty KV cache: keys and values of up to n_ctx positions."""
-    shape = (batch, cfg.n_heads, cfg.n_ctx, cfg.head_dim)
+    return new_kv_state(cfg, batch, rt, cfg.n_heads)
+
+
+# ---- the KV cache (generation) ----------------------------------------------------------
+def new_kv_state(cfg, batch, rt, heads):
+    """An empty KV cache: keys and values (B, heads, n_ctx, d) and the filled length t."""
+    shape = (batch, heads, cfg.n_ctx, cfg.head_dim)
     return {"k": rt.xp.empty(shape, rt.backend.dtype), "v": rt.xp.empty(shape, rt.backend.dtype),
             "t": 0}
 
 
-def forward(p, x, cfg, rt, state=None):
-    B, T, C = x.shape
+def append_kv(state, k, v):
+    """Write new keys/values (B, h, T, d) into the cache -> offset, all keys, all values."""
+    offset, end = state["t"], state["t"] + k.shape[2]
+    state["k"][:, :, offset:end] = k
+    state["v"][:, :, offset:end] = v
+    state["t"] = end
+    return offset, state["k"][:, :, :end], state["v"][:, :, :end]
+
+
+# ---- the heads: projections to q, k, v and causal attention per head ----------------------
+def heads_forward(p, x2, B, T, cfg, rt, state=None):
+    """x2 (N, C) -> each head's causal attention output (B, h, T, d), cache
+    (moh and swh mix these heads their own way)."""
     h, d = cfg.n_heads, cfg.head_dim
-    x2 = x.reshape(B * T, C)                                        # (N, C)
     qkv = linear_forward(x2, p["qkv.weight"], p["qkv.bias"])        # (N, 3*S)
     qkv = qkv.reshape(B, T, 3, h, d).transpose(2, 0, 3, 1, 4)       # (3, B, h, T, d) view
     q, k, v = qkv[0], qkv[1], qkv[2]
     offset = 0
-    if state is not None:  # generation: append the new keys/values to the cache
-        offset, end = state["t"], state["t"] + T
-        state["k"][:, :, offset:end] = k
-        state["v"][:, :, offset:end] = v
-        state["t"] = end
-        k, v = state["k"][:, :, :end], state["v"][:, :, :end]
-    scale = 1.0 / (d ** 0.5 * cfg.r_temp)
-    y, sdpa_cache = sdpa_forward(q, k, v, scale, rt, offset)         # (B, h, T, d)
-    y2 = y.transpose(0, 2, 1, 3).reshape(B * T, h * d)               # (N, S) heads side by side
-    out = linear_forward(y2, p["proj.weight"], p["proj.bias"])       # (N, C)
-    cache = None if state is not None else (x2, y2, h, sdpa_cache)
+    if state is not None:  # generation: the new keys/values join the cached ones
+        offset, k, v = append_kv(state, k, v)
+    y, sdpa_cache = sdpa_forward(q, k, v, 1.0 / (d ** 0.5 * cfg.r_temp), rt, offset)
+    return y, (x2, sdpa_cache)
+
+
+def heads_backward(p, dy, cache):
+    """dy (B, h, T, d) -> dx2 (N, C), d qkv.weight, d qkv.bias"""
+    x2, sdpa_cache = cache
+    B, h, T, d = dy.shape
+    dq, dk, dv = sdpa_backward(dy, sdpa_cache)                      # (B, h, T, d) each
+    dqkv = array_module(dy).empty((B, T, 3, h, d), dtype=dy.dtype)  # (N, 3*S) as 5-D
+    dqkv[:, :, 0] = dq.transpose(0, 2, 1, 3)
+    dqkv[:, :, 1] = dk.transpose(0, 2, 1, 3)
+    dqkv[:, :, 2] = dv.transpose(0, 2, 1, 3)
+    return linear_backward(dqkv.reshape(B * T, 3 * h * d), x2, p["qkv.weight"])
+
+
+# ---- mha: the heads side by side, projected back to n_emb ------------------------------------
+def forward(p, x, cfg, rt, state=None):
+    B, T, C = x.shape
+    x2 = x.reshape(B * T, C)                                        # (N, C)
+    y, heads_cache = heads_forward(p, x2, B, T, cfg, rt, state)     # (B, h, T, d)
+    y2 = y.transpose(0, 2, 1, 3).reshape(B * T, -1)                 # (N, S) heads side by side
+    out = linear_forward(y2, p["proj.weight"], p["proj.bias"])      # (N, C)
+    cache = None if state is not None else (y2, cfg.n_heads, heads_cache)
     return out.reshape(B, T, C), cache
 
 
 def backward(p, dy, cache):
-    x2, y2, h, sdpa_cache = cache
+    y2, h, heads_cache = cache
     B, T, C = dy.shape
     dy2, dw_proj, db_proj = linear_backward(dy.reshape(B * T, C), y2, p["proj.weight"])
-    S = dy2.shape[1]
-    dyh = dy2.reshape(B, T, h, S // h).transpose(0, 2, 1, 3)        # (B, h, T, d)
-    dq, dk, dv = sdpa_backward(dyh, sdpa_cache)
-    dqkv = array_module(dy).empty((B, T, 3, h, S // h), dtype=dy.dtype)  # (N, 3*S) as 5-D
-    dqkv[:, :, 0] = dq.transpose(0, 2, 1, 3)
-    dqkv[:, :, 1] = dk.transpose(0, 2, 1, 3)
-    dqkv[:, :, 2] = dv.transpose(0, 2, 1, 3)
-    dx, dw_qkv, db_qkv = linear_backward(dqkv.reshape(B * T, 3 * S), x2, p["qkv.weight"])
+    dyh = dy2.reshape(B, T, h, -1).transpose(0, 2, 1, 3)            # (B, h, T, d)
+    dx, dw_qkv, db_qkv = heads_backward(p, dyh, heads_cache)
     grads = {"qkv.weight": dw_qkv, "qkv.bias": db_qkv, "proj.weight": dw_proj, "proj.bias": db_proj}
     return dx.reshape(B, T, C), grads

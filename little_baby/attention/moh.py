@@ -7,7 +7,7 @@ n_heads heads (no top-k), y = [g_1 o_1, ..., g_h o_h] W_O + b_O, where o_i is mh
 Parameters: 3*C*S + 3*S + C*h + h + S*C + C, with C = n_emb, S = head_size, h = n_heads.
 """
 from ..ops import linear_backward, linear_forward, softmax_backward, softmax_forward
-from .common import heads_backward, heads_forward, new_kv_state
+from .mha import heads_backward, heads_forward, new_kv_state
 
 
 def init(cfg, rt):

@@ -19,7 +19,7 @@ import functools
 from ..backend import array_module
 from ..ops import (dropout_backward, dropout_forward, linear_backward, linear_forward,
                    softmax_backward, softmax_forward)
-from .common import append_kv, new_kv_state
+from .mha import append_kv, new_kv_state
 from .mha import init, n_params  # noqa: F401  (the same parameters as mha)
 
 

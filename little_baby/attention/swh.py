@@ -11,7 +11,7 @@ estimator that lets the gate learn; every other gradient is exact given the rout
 Parameters: 3*C*S + 3*S + C*h + h + S*C + C, with C = n_emb, S = head_size, h = n_heads.
 """
 from ..ops import linear_backward, linear_forward, softmax_backward, softmax_forward
-from .common import heads_backward, heads_forward
+from .mha import heads_backward, heads_forward
 from .moh import init, n_params, new_state  # noqa: F401  (the same parameters as moh)
 
 
