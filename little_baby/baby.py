@@ -6,6 +6,7 @@ from .generate import generate_ids
 from .model import Transformer, count_params, init_params, param_shapes
 from .optim import flatten_params
 from .runtime import Runtime
+from .tokenizer import tokenizer_from_dict
 
 
 class LittleBaby:
@@ -19,7 +20,7 @@ class LittleBaby:
         if tokenizer is None:
             raise BabyError("LittleBaby needs a tokenizer, e.g. CharTokenizer.from_text(text).")
         self.config = config if config is not None else BabyConfig()
-        self.tokenizer = tokenizer
+        self.tokenizer = tokenizer_from_dict(tokenizer.to_dict())  # our own: finetuning grows it
         self.backend = Backend(self.config.c_device, self.config.d_type,
                                self.config.c_device_gpu_core, self.config.c_device_cpu_cores)
         self.train_rng = self.backend.rng(self.config.seed + 1)  # dropout draws

@@ -44,13 +44,14 @@ class Backend:
                     "CPU it would be many times slower than fp32. Use d_type='fp32' on the CPU."
                 )
             self.xp = numpy
+            tune_malloc()
         elif device == "gpu":
             self.xp = _load_cupy(gpu_index)
         else:
             raise BackendError(f"c_device must be 'cpu' or 'gpu', not {device!r}.")
         self.device = device
         self.dtype = self.xp.dtype(DTYPES[dtype])
-        self.n_cores = cpu_cores or os.cpu_count() or 1  # threads for Backend.map
+        self.n_cores = cpu_cores or usable_cores()  # threads for Backend.map
 
     def map(self, fn, items):
         """[fn(item) for item in items], on all CPU cores.
@@ -63,7 +64,7 @@ class Backend:
         if (self.device == "gpu" or self.n_cores == 1 or len(items) < 2
                 or getattr(_in_worker, "busy", False)):
             return [fn(item) for item in items]
-        with one_blas_thread():
+        with _MAP_LOCK, one_blas_thread():  # one map at a time: BLAS's setting is global
             return list(_thread_pool(self.n_cores).map(fn, items))
 
     def to_numpy(self, a):
@@ -111,6 +112,7 @@ def _load_cupy(gpu_index):
     return cupy
 
 
+@functools.cache
 def tune_malloc():
     """Keep freed memory in the process instead of returning it to the OS.
 
@@ -127,10 +129,16 @@ def tune_malloc():
     libc.mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024)
 
 
-tune_malloc()
+
+def usable_cores():
+    """The cores this process may run on (its CPU affinity, not the machine's total)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 _in_worker = threading.local()  # .busy is True in the pool's threads
+_MAP_LOCK = threading.Lock()
 
 
 def _mark_worker():

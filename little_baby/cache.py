@@ -84,14 +84,28 @@ def list_models(cache=None):
     for guid in _guids(folder):
         path = folder / guid
         report = read_report(path)
-        files = [f for f in path.rglob("*") if f.is_file()]
+        stats = [stat for _, stat in folder_files(path)]
         models.append({
             "guid": guid, "path": path, "parent_guid": report.get("parent_guid"),
             "status": report.get("status", "complete"), "n_params": report.get("n_params"),
             "val_loss": report.get("final", {}).get("val_loss"),
-            "size": sum(f.stat().st_size for f in files),
-            "modified": max(f.stat().st_mtime for f in files)})
+            "size": sum(st.st_size for st in stats),
+            "modified": max((st.st_mtime for st in stats), default=0.0)})
     return sorted(models, key=lambda m: m["modified"])
+
+
+def folder_files(folder):
+    """(path, stat) of every file under `folder`, sorted; a file that vanishes meanwhile (a
+    checkpoint's temporary file, renamed into place) is passed over."""
+    found = []
+    for path in sorted(Path(folder).rglob("*")):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        if path.is_file():
+            found.append((path, stat))
+    return found
 
 
 def delete_model(guid, cache=None):

@@ -43,6 +43,9 @@ def main(argv=None):
     except BabyError as e:
         print(f"little-baby {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a file or folder the system refused: say which, no traceback
+        print(f"little-baby {args.command}: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"little-baby {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -64,7 +64,7 @@ class BabyConfig:
     # device
     c_device: str = "cpu"
     d_type: str = "fp32"
-    c_device_cpu_cores: int = 0  # CPU threads for attention; 0 = all cores
+    c_device_cpu_cores: int = 0  # CPU threads (training shards, AdamW, attention); 0 = all
     c_device_gpu_core: int = 0  # which GPU
     c_device_gpu_tensor: int = 0  # recorded; TF32 is the GPU library's choice
 
@@ -118,6 +118,10 @@ class BabyConfig:
             and 0 <= self.s_warmup < 1),
              f"s_warmup must be 'none', 'auto' or a fraction in [0, 1), not {self.s_warmup!r}.")
         need(self.c_device in ("cpu", "gpu"), f"c_device must be 'cpu' or 'gpu', not {self.c_device!r}.")
+        for key in ("c_device_cpu_cores", "c_device_gpu_core", "seed"):
+            value = getattr(self, key)
+            need(isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+                 f"{key} must be a whole number of at least 0, not {value!r}.")
         need(self.d_type in ("fp16", "fp32", "fp64"),
              f"d_type must be 'fp16', 'fp32' or 'fp64', not {self.d_type!r}.")
 
@@ -175,8 +179,11 @@ class BabyConfig:
         """Load from a JSON file path or a JSON string."""
         text = str(path_or_text)
         if not text.lstrip().startswith("{"):
-            with open(path_or_text, encoding="utf-8") as f:
-                text = f.read()
+            try:
+                with open(path_or_text, encoding="utf-8") as f:
+                    text = f.read()
+            except OSError as e:
+                raise ConfigError(f"cannot read the config file {text!r}: {e.strerror or e}.") from e
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:

@@ -10,7 +10,12 @@ without the cache follows the same windows, so both give the same logits, token 
 """
 import numpy
 
+from .errors import BabyError
 from .runtime import Runtime
+
+
+class GenerationError(BabyError, ValueError):
+    """Generation settings that cannot be used."""
 
 
 def sample(logits, rng, temperature=1.0, top_k=None, top_p=None):
@@ -19,6 +24,8 @@ def sample(logits, rng, temperature=1.0, top_k=None, top_p=None):
     temperature 0 is greedy (argmax); top_k keeps the k likeliest tokens; top_p keeps the
     smallest set of likeliest tokens whose probability adds up to at least top_p.
     """
+    if temperature < 0:
+        raise GenerationError(f"temperature must be 0 (greedy) or more, not {temperature!r}.")
     logits = numpy.asarray(logits, dtype=numpy.float64)
     if temperature == 0:
         return int(logits.argmax())

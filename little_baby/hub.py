@@ -333,8 +333,9 @@ def _upload_errors(repo_id):
 
 def _network_errors():
     """The exceptions a Hub request raises: HTTP answers, transport failures, offline mode."""
-    import httpx2  # huggingface_hub's HTTP client
-    return (httpx2.HTTPError, ConnectionError)
+    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.utils import httpx  # the HTTP client huggingface_hub uses
+    return (HfHubHTTPError, httpx.HTTPError, ConnectionError)
 
 
 def _describe(error):

@@ -14,7 +14,12 @@ from .network import NETWORKS
 from .ops import (cross_entropy_backward, cross_entropy_forward, dropout_backward,
                   dropout_forward, embedding_backward, embedding_forward, layernorm_backward,
                   layernorm_forward, linear_backward, linear_forward)
+from .errors import BabyError
 from .runtime import Runtime
+
+
+class ContextError(BabyError, ValueError):
+    """More tokens than the model's context window holds."""
 
 
 def init_params(cfg, vocab_size, rt):
@@ -86,6 +91,9 @@ class Transformer:
         """
         p = self.params
         B, T = idx.shape
+        if start + T > self.cfg.n_ctx:
+            raise ContextError(f"{start + T} positions do not fit the model's context window "
+                               f"n_ctx = {self.cfg.n_ctx}: pass at most n_ctx tokens.")
         x = embedding_forward(p["wte.weight"], p["wpe.weight"], idx, start)   # (B, T, C)
         emb_mask = rt.dropout_mask(x.shape)
         x = dropout_forward(x, emb_mask)

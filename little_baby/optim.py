@@ -24,9 +24,10 @@ def flatten_params(params):
 
 
 def decays(key, value):
-    """Weight decay applies to matrices that multiply activations, not to biases,
-    LayerNorm gains or embeddings (nanoGPT's and GPT-2's habit)."""
-    return value.ndim == 2 and not key.startswith(("wte.", "wpe."))
+    """Weight decay applies to matrices that multiply activations, not to biases (even
+    2-D ones, such as moe's per-expert biases), LayerNorm gains or embeddings (nanoGPT's
+    and GPT-2's habit)."""
+    return key.endswith(".weight") and value.ndim == 2 and not key.startswith(("wte.", "wpe."))
 
 
 def lr_at(step, total_steps, warmup_steps, base_lr, min_ratio=0.1):

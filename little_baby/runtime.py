@@ -27,5 +27,6 @@ class Runtime:
 
     def normal(self, shape, std):
         """Initial weights ~ N(0, std^2) in the model's float type (rng must be set)."""
-        return (self.rng.standard_normal(shape, dtype=self.backend.dtype) * std).astype(
+        draw_dtype = "float64" if self.backend.dtype.itemsize == 8 else "float32"  # no fp16 draws
+        return (self.rng.standard_normal(shape, dtype=draw_dtype) * std).astype(
             self.backend.dtype, copy=False)

@@ -51,7 +51,7 @@ def load_model(folder, **config_overrides):
     tokenizer = load_tokenizer(folder / TOKENIZER)
     params = read_weights(folder / WEIGHTS)
     baby = LittleBaby(config, tokenizer, params=params)
-    report = read_json(folder / REPORT) if (folder / REPORT).is_file() else {}
+    report = read_report(folder)
     baby.guid = report.get("guid") or None
     baby.parent_guid = report.get("parent_guid") or None
     baby.report = report

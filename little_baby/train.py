@@ -1,6 +1,11 @@
 """The training step: loss and gradients, learning-rate schedule, AdamW; and the state
 a checkpoint needs to continue a run exactly where it stopped."""
+from .errors import BabyError
 from .optim import AdamW, lr_at
+
+
+class TrainingSettingsError(BabyError, ValueError):
+    """Settings a training run cannot use."""
 
 
 class Trainer:
@@ -8,11 +13,16 @@ class Trainer:
 
     def __init__(self, baby, total_steps):
         cfg = baby.config
+        if cfg.d_type == "fp16":
+            raise TrainingSettingsError(
+                "d_type='fp16' is for generation on a GPU: AdamW's small updates vanish in "
+                "float16. Train in fp32 (the default), then load the model with d_type='fp16'.")
         self.baby = baby
         self.total_steps = total_steps
         self.warmup = cfg.warmup_steps(total_steps)
         self.optimizer = AdamW(baby.flat, baby.params, weight_decay=cfg.r_weight_decay,
-                               clip=cfg.r_clip, map=baby.backend.map, n_parts=baby.backend.n_cores)
+                               clip=cfg.r_clip, map=baby.backend.map,
+                               n_parts=baby.backend.n_cores if baby.backend.device == "cpu" else 1)
         self.step_count = 0
 
     def lr(self):

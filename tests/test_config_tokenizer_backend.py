@@ -91,3 +91,14 @@ def test_backend_errors_say_what_to_do():
 def test_backend_dtypes():
     assert Backend("cpu", "fp64").dtype == np.float64
     assert Backend("cpu").asarray([1, 2]).dtype == np.float32
+
+
+def test_missing_config_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        BabyConfig.from_json(tmp_path / "typo.json")
+
+
+@pytest.mark.parametrize("key", ["c_device_cpu_cores", "seed"])
+def test_negative_counts_are_refused(key):
+    with pytest.raises(ConfigError, match=key):
+        BabyConfig.from_dict({key: -1})

@@ -72,3 +72,34 @@ def test_attention_weights_on_request():
     assert att.shape == (3, 2, 8, 8)
     np.testing.assert_allclose(att.sum(-1), 1.0)
     assert np.all(np.triu(att[0, 0], k=1) == 0)  # causal
+
+
+def test_more_tokens_than_n_ctx_is_a_clear_error():
+    from little_baby.model import ContextError
+    baby, _, _ = tiny_baby()  # n_ctx = 8
+    with pytest.raises(ContextError, match="n_ctx = 8"):
+        baby.logits(np.zeros((1, 9), dtype=np.int64))
+
+
+def test_a_prompt_longer_than_n_ctx_generates_from_its_end():
+    baby, _, _ = tiny_baby()
+    assert len(baby.generate("abcdefgabcdefgabc", max_new_tokens=12, seed=1)) == 12
+
+
+def test_negative_temperature_is_refused():
+    from little_baby.generate import GenerationError
+    baby, _, _ = tiny_baby()
+    with pytest.raises(GenerationError, match="temperature"):
+        baby.generate("ab", max_new_tokens=2, temperature=-1)
+
+
+def test_models_do_not_share_a_tokenizer():
+    """Finetuning grows a model's vocabulary; another model built from the same
+    tokenizer object must keep its own."""
+    from little_baby import BabyConfig, CharTokenizer, LittleBaby
+    tok = CharTokenizer.from_text("abc")
+    cfg = BabyConfig(n_ctx=8, n_emb=8, head_size=8, n_heads=2, n_layers=1)
+    first, second = LittleBaby(cfg, tok), LittleBaby(cfg, tok)
+    first.expand_vocab("xyz")
+    assert first.tokenizer.vocab_size == 6 and second.tokenizer.vocab_size == 3
+    assert len(second.generate("ab", max_new_tokens=3, seed=0)) == 3

@@ -51,3 +51,8 @@ def test_schedule_warms_up_then_decays_to_a_tenth():
     assert lrs[0] == 0.1 and lrs[9] == 1.0
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
     assert abs(lrs[100] - 0.1) < 1e-12
+
+
+def test_no_decay_on_two_dimensional_biases():
+    """moe keeps one down-projection bias per expert: (E, C), still a bias."""
+    assert not decays("blocks.0.net.down.bias", np.zeros((4, 8)))

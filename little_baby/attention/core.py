@@ -15,7 +15,8 @@ from ..ops import dropout_forward, softmax_backward, softmax_forward
 
 CHUNK_BYTES = 1 << 20  # scores per chunk: about one core's L2 cache
 # A row whose probabilities sum below this after the shared shift has lost precision
-# to underflow: such scores get the exact row-wise softmax instead.
+# to underflow (its best score lies ~46 below its head's best): such scores get the
+# exact row-wise softmax instead.
 UNDERFLOW_SUM = 1e-20
 
 
@@ -30,15 +31,15 @@ def causal_softmax(s, offset):
     """Softmax over the last axis of scores s (B, h, T, T_k), future keys masked, in place.
 
     Softmax is unchanged by subtracting any constant from a row. Subtracting each head's
-    largest score (one reduction over a long axis) is ~15x faster in NumPy than each
-    row's own maximum (many short reductions), and as safe against overflow. Returns
+    largest visible score (one reduction over a long axis) is ~15x faster in NumPy than
+    each row's own maximum (many short reductions), and as safe against overflow. Returns
     None if some row then underflowed (s is spent; use the row-wise softmax).
     """
     xp = array_module(s)
     B, h, T, T_k = s.shape
-    s -= s.reshape(B, h, T * T_k).max(axis=-1)[:, :, None, None]
     if T_k > offset + 1:  # some key lies in some query's future
         s += causal_bias(T, T_k, offset, xp, s.dtype)
+    s -= s.reshape(B, h, T * T_k).max(axis=-1)[:, :, None, None]
     xp.exp(s, out=s)
     sums = s.sum(axis=-1, keepdims=True)
     if T > 1 and float(sums.min()) < UNDERFLOW_SUM:  # one row: its own max was subtracted

@@ -24,8 +24,8 @@ def run(args):
         model_cache.check_guid(args.model)
     guid = model_cache.find_model(args.model, args.cache).name
     folder = model_cache.model_dir(guid, args.cache)
-    files = [f for f in folder.rglob("*") if f.is_file()]
-    size = human_size(sum(f.stat().st_size for f in files))
+    files = model_cache.folder_files(folder)
+    size = human_size(sum(st.st_size for _, st in files))
     if not args.yes:
         if not sys.stdin.isatty():
             raise BabyError(f"not deleting {guid}: stdin is not a terminal, so there is no one "

@@ -33,15 +33,15 @@ def run(args):
                          indent=2, ensure_ascii=False))
         return 0
     tokenizer = load_tokenizer(folder / TOKENIZER)
-    files = sorted(f for f in folder.rglob("*") if f.is_file())
+    files = model_cache.folder_files(folder)
     print(f"model      {report.get('guid') or folder.name}")
     print(f"folder     {folder}")
     print(f"status     {report.get('status', 'unknown')}")
     print(f"lineage    {lineage(report, args.cache)}")
     if report.get("n_params"):
         print(f"parameters {report['n_params']:,}")
-    print(f"size       {human_size(sum(f.stat().st_size for f in files))} on disk: "
-          f"{', '.join(f.name for f in files)}")
+    print(f"size       {human_size(sum(st.st_size for _, st in files))} on disk: "
+          f"{', '.join(f.name for f, _ in files)}")
     print(f"vocabulary {tokenizer.vocab_size} {tokenizer.kind} symbols")
     print("config     " + _columns([f"{k}={v}" for k, v in config.to_dict().items()]))
     if "final" in report:
