@@ -300,6 +300,7 @@ class TrainingRun:
             self._say(report["notes"][0])
         save_model(self.baby, self.folder)
         remove_checkpoint(self.folder)
+        self.baby.source = {"guid": self.baby.guid, "folder": self.folder, "repo_id": None}
         return report
 
     def _say(self, message):

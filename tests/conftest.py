@@ -1,2 +1,15 @@
 """Fixtures every test module can use: `hub_server` and `hub_env` (tests/conftest_hub.py)."""
 pytest_plugins = ["tests.conftest_hub"]
+
+
+def pytest_configure(config):
+    """Under CI the tests that train on real text must run, not skip: stop at once if
+    the shared inputs (../shared/inputs beside the checkout) are missing."""
+    import os
+
+    from little_baby.data import find_input
+    if os.environ.get("CI") and (find_input("shakespeare.txt") is None
+                                 or find_input("sophocles.txt") is None):
+        raise RuntimeError("CI is set but shakespeare.txt / sophocles.txt were not found "
+                           "(../shared/inputs, ./inputs or $LITTLE_BABY_INPUTS): the tests "
+                           "that train on real text would silently skip.")

@@ -36,18 +36,23 @@ def add_arguments(parser):
                         help="recompute every position instead of using the KV cache (slower)")
     parser.add_argument("--drop-unknown", action="store_true",
                         help="skip prompt characters the model does not know (default: error)")
+    parser.add_argument("--device", choices=["cpu", "gpu"], default=None,
+                        help="run on this device, whatever the model was trained on")
     add_cache_argument(parser)
     add_repo_argument(parser)
 
 
 def run(args):
     folder = find_or_fetch(args.model, args.cache, args.repo)
-    baby = LittleBaby.load(folder)
+    overrides = {} if args.device is None else {"c_device": args.device}
+    if args.device == "cpu":
+        overrides["d_type"] = "fp32"  # fp16 is for GPUs; fp32 holds any saved weights
+    baby = LittleBaby.load(folder, **overrides)
     settings = {"max_tokens": args.max_tokens, "temperature": args.temperature,
                 "top_k": args.top_k or None, "top_p": args.top_p, "seed": args.seed,
                 "use_cache": args.use_cache, "unknown": "drop" if args.drop_unknown else "error"}
     record = complete(baby, args.prompt, settings, echo=True)
-    if folder != model_cache.DEFAULT_MODEL and not in_hub_cache(folder):
+    if folder.resolve() != model_cache.DEFAULT_MODEL.resolve() and not in_hub_cache(folder):
         write_completion(folder, record)
     return 0
 
