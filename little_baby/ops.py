@@ -18,19 +18,20 @@ GELU_C = math.sqrt(2.0 / math.pi)  # tanh approximation of GELU (GPT-2's)
 
 # ---- reductions as matrix-vector products (BLAS: faster than .mean/.sum over an axis) ----
 @functools.lru_cache(maxsize=64)
-def _constant_vector(xp, n, value, dtype):
-    return xp.full(n, value, dtype=dtype)
+def _constant(xp, shape, value, dtype):
+    """A cached constant array (never modify it)."""
+    return xp.full(shape, value, dtype=dtype)
 
 
 def row_mean(x):
     """(N, C) -> (N, 1): the mean of each row."""
     C = x.shape[1]
-    return (x @ _constant_vector(array_module(x), C, 1.0 / C, x.dtype))[:, None]
+    return x @ _constant(array_module(x), (C, 1), 1.0 / C, x.dtype)
 
 
 def col_sum(x):
     """(N, D) -> (D,): the sum of each column."""
-    return _constant_vector(array_module(x), x.shape[0], 1.0, x.dtype) @ x
+    return _constant(array_module(x), x.shape[0], 1.0, x.dtype) @ x
 
 
 # ---- linear: y = x @ W + b -------------------------------------------------------------
