@@ -32,27 +32,41 @@ def new_state(cfg, batch, rt):
     return new_kv_state(cfg, batch, rt, cfg.n_heads)
 
 
+def route(z):
+    """Gate logits z (N, h) -> the weights that mix the heads (forward) and the
+    probabilities whose Jacobian carries the gradient back: both softmax(z) here."""
+    g = softmax_forward(z)
+    return g, g
+
+
 def forward(p, x, cfg, rt, state=None):
+    return mixed_heads_forward(p, x, cfg, rt, state, route)
+
+
+def mixed_heads_forward(p, x, cfg, rt, state, route):
+    """The heads of mha, each scaled per token by the gate's weights m = route(x W_g + b_g),
+    side by side, projected back to n_emb (moh mixes softly, swh picks one head)."""
     B, T, C = x.shape
     h, d = cfg.n_heads, cfg.head_dim
     x2 = x.reshape(B * T, C)                                             # (N, C)
     y, heads_cache = heads_forward(p, x2, B, T, cfg, rt, state)          # (B, h, T, d)
     o = y.transpose(0, 2, 1, 3)                                          # (B, T, h, d) view
-    g = softmax_forward(linear_forward(x2, p["gate.weight"], p["gate.bias"]))   # (N, h)
-    mixed = (o * g.reshape(B, T, h, 1)).reshape(B * T, h * d)            # (N, S)
+    m, prob = route(linear_forward(x2, p["gate.weight"], p["gate.bias"]))   # (N, h) each
+    mixed = (o * m.reshape(B, T, h, 1)).reshape(B * T, h * d)            # (N, S)
     out = linear_forward(mixed, p["proj.weight"], p["proj.bias"])        # (N, C)
-    cache = None if state is not None else (x2, heads_cache, o, g, mixed)
+    cache = None if state is not None else (x2, heads_cache, o, m, prob, mixed)
     return out.reshape(B, T, C), cache
 
 
 def backward(p, dy, cache):
-    x2, heads_cache, o, g, mixed = cache
+    """Also swh's: the gate's gradient goes through softmax's Jacobian at `prob`."""
+    x2, heads_cache, o, m, prob, mixed = cache
     B, T, h, d = o.shape
     dmixed, dw_proj, db_proj = linear_backward(dy.reshape(B * T, -1), mixed, p["proj.weight"])
     dmixed = dmixed.reshape(B, T, h, d)                                  # (B, T, h, d)
-    dg = (dmixed * o).sum(axis=-1).reshape(B * T, h)                     # (N, h)
-    do = dmixed * g.reshape(B, T, h, 1)                                  # (B, T, h, d)
-    dz = softmax_backward(dg, g)                                         # (N, h)
+    dm = (dmixed * o).sum(axis=-1).reshape(B * T, h)                     # (N, h)
+    do = dmixed * m.reshape(B, T, h, 1)                                  # (B, T, h, d)
+    dz = softmax_backward(dm, prob)                                      # (N, h)
     dx_gate, dw_gate, db_gate = linear_backward(dz, x2, p["gate.weight"])
     dx, dw_qkv, db_qkv = heads_backward(p, do.transpose(0, 2, 1, 3), heads_cache)
     dx += dx_gate
