@@ -13,6 +13,7 @@ Parameters: 3*C*S + 3*S + S*C + C, with C = n_emb, S = head_size.
 from ..backend import array_module
 from ..ops import linear_backward, linear_forward
 from .common import gated_scan_backward, gated_scan_forward, sigmoid
+from .mha import n_params  # noqa: F401  (the same sizes as mha: k, v, a in place of q, k, v)
 
 GATE_BIAS = 2.0
 
@@ -28,11 +29,6 @@ def init(cfg, rt):
         "proj.weight": rt.normal((S, C), 0.02 / (2 * cfg.n_layers) ** 0.5),
         "proj.bias": xp.zeros(C, dtype=dt),
     }
-
-
-def n_params(cfg):
-    C, S = cfg.n_emb, cfg.head_size
-    return 3 * C * S + 3 * S + S * C + C
 
 
 def new_state(cfg, batch, rt):
