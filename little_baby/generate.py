@@ -76,14 +76,13 @@ def generate_ids(model, backend, ids, max_new_tokens, temperature=1.0, top_k=Non
     states, cached_start = None, None
     for start in window_starts(len(ids), max_new_tokens, n_ctx):
         if not use_cache:
-            window = xp.asarray([ids[start:]])
-            logits, _ = model.forward(window, rt)
+            logits = model.forward(xp.asarray([ids[start:]]), rt)[0][0, -1]
         elif start != cached_start:  # new window: rebuild the cache from its tokens
             states, cached_start = model.new_states(1, rt), start
-            logits, _ = model.forward(xp.asarray([ids[start:]]), rt, states, start=0)
+            logits = model.forward(xp.asarray([ids[start:]]), rt, states, start=0)[0][0, -1]
         else:  # one new position
-            logits, _ = model.forward(xp.asarray([ids[-1:]]), rt, states, start=len(ids) - 1 - start)
-        row = backend.to_numpy(logits[0, -1])
+            logits = model.step(ids[-1], len(ids) - 1 - start, states, rt)
+        row = backend.to_numpy(logits)
         if on_logits is not None:
             on_logits(row)
         ids.append(sample(row, rng, temperature, top_k, top_p))

@@ -13,7 +13,7 @@ from .backend import Backend, array_module
 from .network import NETWORKS
 from .ops import (cross_entropy_backward, cross_entropy_forward, dropout_backward,
                   dropout_forward, embedding_backward, embedding_forward, layernorm_backward,
-                  layernorm_forward, linear_backward, linear_forward)
+                  layernorm_forward, layernorm_vector, linear_backward, linear_forward)
 from .errors import BabyError
 from .runtime import Runtime
 
@@ -66,6 +66,15 @@ def _under(params, prefix):
     """The entries of `params` under `prefix`, with the prefix taken off their keys."""
     n = len(prefix)
     return {k[n:]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def _step(variant, p, x, cfg, rt, state):
+    """A variant at one position, x (C,) -> (C,): its own `step` where it has one, else
+    its forward on a (1, 1, C) array."""
+    if hasattr(variant, "step"):
+        return variant.step(p, x, cfg, rt, state)
+    y, _ = variant.forward(p, x.reshape(1, 1, -1), cfg, rt, state)
+    return y.reshape(-1)
 
 
 class Transformer:
@@ -133,6 +142,35 @@ class Transformer:
             x, ln2_cache = layernorm_forward(r.reshape(B * T, C), ln2["weight"], ln2["bias"])
             x = x.reshape(B, T, C)
         return x, (ln1_cache, attn_cache, a_mask, ln2_cache, net_cache, m_mask)
+
+    # ---- one position at a time (generation) ----------------------------------------------
+    def step(self, token, position, states, rt):
+        """Logits (V,) for one token id at `position`, continuing the sequence cached in
+        `states` (from new_states(1, ...), filled by forward up to `position`).
+
+        forward() for T = 1, on vectors (C,) instead of (1, 1, C) arrays. At one position
+        NumPy's cost is the number of calls, not the arithmetic, and vector calls skip
+        the reshapes and broadcasts: this is what makes the KV cache pay off.
+        """
+        if position >= self.cfg.n_ctx:
+            raise ContextError(f"position {position} lies outside the model's context window "
+                               f"n_ctx = {self.cfg.n_ctx}.")
+        p = self.params
+        x = p["wte.weight"][token] + p["wpe.weight"][position]    # (C,)
+        for blk, state in zip(self.blocks, states):
+            ln1, ln2 = blk["ln1"], blk["ln2"]
+            if self.cfg.c_sequence == "pre":
+                h = layernorm_vector(x, ln1["weight"], ln1["bias"])
+                x = x + _step(self.attn, blk["attn"], h, self.cfg, rt, state["attn"])
+                h = layernorm_vector(x, ln2["weight"], ln2["bias"])
+                x = x + _step(self.net, blk["net"], h, self.cfg, rt, state["net"])
+            else:
+                x = x + _step(self.attn, blk["attn"], x, self.cfg, rt, state["attn"])
+                x = layernorm_vector(x, ln1["weight"], ln1["bias"])
+                x = x + _step(self.net, blk["net"], x, self.cfg, rt, state["net"])
+                x = layernorm_vector(x, ln2["weight"], ln2["bias"])
+        x = layernorm_vector(x, p["ln_f.weight"], p["ln_f.bias"])
+        return linear_forward(x, p["lm_head.weight"], p["lm_head.bias"])
 
     # ---- backward ---------------------------------------------------------------------
     def backward(self, dlogits, cache):

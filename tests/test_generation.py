@@ -103,3 +103,34 @@ def test_models_do_not_share_a_tokenizer():
     first.expand_vocab("xyz")
     assert first.tokenizer.vocab_size == 6 and second.tokenizer.vocab_size == 3
     assert len(second.generate("ab", max_new_tokens=3, seed=0)) == 3
+
+
+@pytest.mark.parametrize("c_sequence", ["pre", "post"])
+def test_step_is_forward_at_one_position_with_its_attention_weights(c_sequence):
+    """Transformer.step (one position, vectors) gives forward's last logits and attention row."""
+    from little_baby.runtime import Runtime
+    baby, x, _ = tiny_baby(c_sequence=c_sequence)  # n_ctx = 8
+    seq = x[:1]
+    full_logits, full_attention = baby.logits(seq, return_attention=True)
+    model, rt = baby.transformer, Runtime(baby.backend, keep_attention=True)
+    states = model.new_states(1, rt)
+    model.forward(seq[:, :5], rt, states)
+    rt.attention.clear()
+    for t in range(5, 8):
+        logits = model.step(int(seq[0, t]), t, states, rt)
+        np.testing.assert_allclose(logits, full_logits[0, t], rtol=1e-10, atol=1e-12)
+        assert len(rt.attention) == baby.config.n_layers
+        for layer, att in enumerate(rt.attention):
+            assert att.shape == (1, 2, 1, t + 1)
+            np.testing.assert_allclose(att[0, :, 0], full_attention[layer][0, :, t, :t + 1],
+                                       rtol=1e-10, atol=1e-12)
+        rt.attention.clear()
+
+
+def test_step_past_n_ctx_is_a_clear_error():
+    from little_baby.model import ContextError
+    from little_baby.runtime import Runtime
+    baby, _, _ = tiny_baby()  # n_ctx = 8
+    rt = Runtime(baby.backend)
+    with pytest.raises(ContextError, match="n_ctx = 8"):
+        baby.transformer.step(1, 8, baby.transformer.new_states(1, rt), rt)

@@ -119,3 +119,23 @@ def sdpa_backward(dy, cache):
 
     backend.map(run, range(len(chunks)))
     return dq, dk, dv
+
+
+def sdpa_step(q, k, v, scale, rt, state):
+    """One new position (generation): q, k, v (h, d) -> y (h, d).
+
+    The new key and value join the KV cache `state` (batch of one); the query sees every
+    cached key, all of which lie in its past, so no mask is needed.
+    """
+    t = state["t"]
+    keys, values = state["k"][0, :, :t + 1], state["v"][0, :, :t + 1]  # (h, t+1, d) views
+    keys[:, t], values[:, t] = k, v
+    state["t"] = t + 1
+    s = keys @ (q * scale)[:, :, None]                          # (h, t+1, 1)
+    s -= s.max(axis=1, keepdims=True)
+    xp = array_module(s)
+    xp.exp(s, out=s)
+    s /= s.sum(axis=1, keepdims=True)
+    if rt.keep_attention:
+        rt.attention.append(s[None, :, None, :, 0].copy())    # (1, h, 1, t+1)
+    return (s.swapaxes(1, 2) @ values)[:, 0]                    # (h, 1, t+1) @ (h, t+1, d)

@@ -8,7 +8,7 @@ Parameters: 3*C*S + 3*S + S*C + C, with C = n_emb and S = head_size.
 """
 from ..backend import array_module
 from ..ops import linear_backward, linear_forward
-from .core import sdpa_backward, sdpa_forward
+from .core import sdpa_backward, sdpa_forward, sdpa_step
 
 
 def init(cfg, rt):
@@ -84,6 +84,14 @@ def forward(p, x, cfg, rt, state=None):
     out = linear_forward(y2, p["proj.weight"], p["proj.bias"])      # (N, C)
     cache = None if state is not None else (y2, cfg.n_heads, heads_cache)
     return out.reshape(B, T, C), cache
+
+
+def step(p, x, cfg, rt, state):
+    """One new position (generation): x (C,) -> (C,); forward() for T = 1, on vectors."""
+    h, d = cfg.n_heads, cfg.head_dim
+    q, k, v = linear_forward(x, p["qkv.weight"], p["qkv.bias"]).reshape(3, h, d)
+    y = sdpa_step(q, k, v, 1.0 / (d ** 0.5 * cfg.r_temp), rt, state)  # (h, d)
+    return linear_forward(y.reshape(-1), p["proj.weight"], p["proj.bias"])
 
 
 def backward(p, dy, cache):

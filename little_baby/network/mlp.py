@@ -35,6 +35,12 @@ def forward(p, x, cfg, rt, state=None):
     return y.reshape(B, T, C), (x2, h, gelu_cache)
 
 
+def step(p, x, cfg, rt, state):
+    """One position (generation): x (C,) -> (C,)."""
+    h, _ = gelu_forward(linear_forward(x, p["up.weight"], p["up.bias"]))
+    return linear_forward(h, p["down.weight"], p["down.bias"])
+
+
 def backward(p, dy, cache):
     x2, h, gelu_cache = cache
     B, T, C = dy.shape
