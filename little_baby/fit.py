@@ -42,7 +42,12 @@ class TrainingDiverged(TrainingError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the run after it wrote a checkpoint; the message says how to resume."""
+    """Ctrl-C or SIGTERM stopped the run after it wrote a checkpoint; the message says how
+    to resume, `signum` which signal it was."""
+
+    def __init__(self, message, signum=signal.SIGINT):
+        super().__init__(message)
+        self.signum = signum
 
 
 @dataclasses.dataclass
@@ -203,7 +208,7 @@ class TrainingRun:
                     raise TrainingInterrupted(
                         f"stopped at step {self.step} of {plan.total_steps}; checkpoint saved in "
                         f"{self.folder}: continue with `little-baby train --resume "
-                        f"{self.folder}` or LittleBaby.resume({str(self.folder)!r}).")
+                        f"{self.folder}` or LittleBaby.resume({str(self.folder)!r}).", stop.signum)
                 if self.step % plan.checkpoint_interval == 0 and self.step < plan.total_steps:
                     self._checkpoint()
         return self._finish()
@@ -308,24 +313,33 @@ class TrainingRun:
             tqdm.write(message, file=sys.stderr)
 
 
+# Ctrl-C, and what job schedulers and notebook hosts send before they stop a process
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
 def _deferred_interrupt(say):
-    """Yield an Event that the first Ctrl-C sets (the loop then checkpoints and stops
-    between two steps, never inside one); a second Ctrl-C interrupts at once. Outside
-    the main thread, where signals cannot be caught, it only yields the Event."""
+    """Yield an Event that the first Ctrl-C or SIGTERM sets, with the signal's number in
+    its `signum` (the loop then checkpoints and stops between two steps, never inside
+    one); a second one interrupts at once. Outside the main thread, where signals cannot
+    be caught, it only yields the Event."""
     stop = threading.Event()
+    stop.signum = signal.SIGINT
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
-    def on_interrupt(signum, frame):
+    def on_signal(signum, frame):
         if stop.is_set():
             raise KeyboardInterrupt
+        stop.signum = signum
         stop.set()
-        say("Ctrl-C: stopping after this step with a checkpoint (Ctrl-C again to stop at once).")
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        say(f"{name}: stopping after this step with a checkpoint (Ctrl-C again to stop at once).")
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -217,7 +217,8 @@ def test_kill_9_and_resume_reach_the_uninterrupted_weights(tmp_path):
         [e["train"] for e in whole.report["losses"]["epochs"]]
 
 
-def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_saves_a_checkpoint_and_says_how_to_resume(signum, tmp_path):
     corpus = tmp_path / "english.txt"
     corpus.write_text(english(n_lines=300), encoding="utf-8")
     proc = subprocess.Popen(command("train", "--corpus", corpus, "--out", tmp_path / "run",
@@ -225,9 +226,9 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
                                     "--quiet"),
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_checkpoint(tmp_path / "run", proc, min_step=20)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and f"--resume {tmp_path / 'run'}" in stderr
+    assert proc.returncode == 128 + signum and f"--resume {tmp_path / 'run'}" in stderr
     report = json.loads((tmp_path / "run/report.json").read_text())
     assert report["status"].startswith("interrupted at step")
     assert (tmp_path / "run" / CHECKPOINT).is_file()

@@ -9,6 +9,9 @@ Each variant is a module with:
     backward(p, dy, cache) -> dx (B, T, C), grads (same keys as p)
     new_state(cfg, batch, rt) -> an empty generation state (a KV cache)
     n_params(cfg) -> int, the size formula from the module's docstring
+    step(p, x, cfg, rt, state) -> y (C,)   optional: one new position x (C,) in generation,
+        the same maths as forward with T = 1 on vectors; without it the model runs
+        forward on a (1, 1, C) array
 A new variant is one file here and one line in ATTENTIONS.
 """
 from . import aft, gla, gqa, mha, moh, rfa, swh

@@ -58,13 +58,13 @@ def run(args):
 
 def train_and_report(train, args, folder=None):
     """Run `train()` (which returns the model, saved in `folder`, else in --out or the
-    cache); then print a summary and write a sample to completion.json. Ctrl-C (after the
-    run's checkpoint) is exit code 130."""
+    cache); then print a summary and write a sample to completion.json. Ctrl-C or SIGTERM
+    (after the run's checkpoint) is exit code 128 + the signal's number: 130 or 143."""
     try:
         baby = train()
     except TrainingInterrupted as e:
         print(f"little-baby {args.command}: {e}", file=sys.stderr)
-        return 130
+        return 128 + e.signum
     folder = folder or Path(args.out or model_cache.model_dir(baby.guid, args.cache))
     if args.generate_tokens > 0:
         record = complete(baby, "", sample_settings(baby, args.generate_tokens))

@@ -7,6 +7,7 @@ Each variant is a module with:
     backward(p, dy, cache) -> dx (B, T, C), grads (same keys as p)
     new_state(cfg, batch, rt) -> an empty generation state (None when stateless)
     n_params(cfg) -> int, the size formula from the module's docstring
+    step(p, x, cfg, rt, state) -> y (C,)   optional: forward for one position x (C,)
 A new variant is one file here and one line in NETWORKS.
 """
 from . import ggl, gln, lor, mlp, moe, nft, swi
