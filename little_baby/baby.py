@@ -1,7 +1,7 @@
 """`LittleBaby`: a model with its config and tokenizer — the object users hold."""
 from .backend import Backend
 from .errors import BabyError
-from .config import BabyConfig
+from .config import BabyConfig, ConfigError
 from .generate import generate_ids
 from .model import Transformer, count_params, init_params, param_shapes
 from .optim import flatten_params
@@ -20,6 +20,11 @@ class LittleBaby:
         if tokenizer is None:
             raise BabyError("LittleBaby needs a tokenizer, e.g. CharTokenizer.from_text(text).")
         self.config = config if config is not None else BabyConfig()
+        if tokenizer.kind != self.config.c_tokenizer:
+            raise ConfigError(
+                f"the config says c_tokenizer={self.config.c_tokenizer!r} but the tokenizer is "
+                f"a {tokenizer.kind!r} tokenizer: set c_tokenizer={tokenizer.kind!r} in the config "
+                f"or pass a {self.config.c_tokenizer!r} tokenizer.")
         self.tokenizer = tokenizer_from_dict(tokenizer.to_dict())  # our own: finetuning grows it
         self.backend = Backend(self.config.c_device, self.config.d_type,
                                self.config.c_device_gpu_core, self.config.c_device_cpu_cores)

@@ -31,6 +31,15 @@ def atomic_path(path):
             os.remove(tmp)
 
 
+@contextlib.contextmanager
+def atomic_files(paths):
+    """atomic_path for several files that belong together: yields their temporary paths,
+    and only once every one is complete do they replace their paths, one rename after
+    another. On an error none of `paths` is touched."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(atomic_path(p)) for p in paths]
+
+
 def write_text_atomic(path, text):
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

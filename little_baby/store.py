@@ -14,7 +14,7 @@ from safetensors.numpy import load_file, save
 from .baby import LittleBaby, WeightsError
 from .config import BabyConfig
 from .errors import BabyError
-from .files import write_bytes_atomic, write_text_atomic
+from .files import atomic_files, write_text_atomic
 from .tokenizer import load_tokenizer
 
 CONFIG, TOKENIZER, WEIGHTS, REPORT, COMPLETION = (
@@ -26,17 +26,20 @@ class ModelFolderError(BabyError, FileNotFoundError):
 
 
 def save_model(baby, folder):
-    """Write the model's files into `folder` (created if needed); returns its Path."""
+    """Write the model's files into `folder` (created if needed); returns its Path.
+
+    The four files are written together: a model saved over another one is replaced
+    whole, or (on an error) not at all, never half old and half new."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     arrays = {k: numpy.ascontiguousarray(baby.backend.to_numpy(v)) for k, v in baby.params.items()}
     meta = {"format": "little_baby", "guid": baby.guid or "", "parent_guid": baby.parent_guid or ""}
-    write_bytes_atomic(folder / WEIGHTS, save(arrays, metadata=meta))
-    baby.config.to_json(folder / CONFIG)
-    baby.tokenizer.to_json(folder / TOKENIZER)
     report = {**baby.report, "guid": baby.guid, "parent_guid": baby.parent_guid,
               "n_params": baby.n_params}
-    write_json(folder / REPORT, report)
+    with atomic_files([folder / n for n in (WEIGHTS, CONFIG, TOKENIZER, REPORT)]) as tmp:
+        tmp[0].write_bytes(save(arrays, metadata=meta))
+        tmp[1].write_text(baby.config.to_json() + "\n", encoding="utf-8")
+        tmp[2].write_text(baby.tokenizer.to_json() + "\n", encoding="utf-8")
+        tmp[3].write_text(json_text(report), encoding="utf-8")
     return folder
 
 
@@ -101,8 +104,12 @@ def _cut_tensor(path):
     return cut[0] if cut else None
 
 
+def json_text(data):
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
 def write_json(path, data):
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    write_text_atomic(path, json_text(data))
 
 
 def read_json(path):

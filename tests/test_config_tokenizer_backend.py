@@ -67,6 +67,14 @@ def test_word_tokenizer_keeps_spaces_and_punctuation():
     assert "be" in tok.ids and "," in tok.ids and "\n  " in tok.ids
 
 
+def test_config_and_tokenizer_must_agree_on_the_kind():
+    from little_baby import LittleBaby
+    words = WordTokenizer.from_text("to be or not to be")
+    with pytest.raises(ConfigError, match="set c_tokenizer='word'"):
+        LittleBaby(BabyConfig(n_layers=1), words)
+    assert LittleBaby(BabyConfig(n_layers=1, c_tokenizer="word"), words).tokenizer.kind == "word"
+
+
 def test_bad_tokenizer_file(tmp_path):
     (tmp_path / "t.json").write_text(json.dumps({"chars": "abc"}))
     with pytest.raises(TokenizerError, match="not a tokenizer file"):

@@ -40,3 +40,20 @@ def test_mismatched_weights_name_the_key(tmp_path):
 def test_missing_files(tmp_path):
     with pytest.raises(ModelFolderError, match="missing"):
         LittleBaby.load(tmp_path)
+
+
+def test_a_failed_save_over_a_model_leaves_it_whole(tmp_path, monkeypatch):
+    """The four files are replaced together: an error while writing the last one leaves
+    every old file byte for byte, and no temporary file behind."""
+    old, x, _ = tiny_baby()
+    old.save(tmp_path / "m")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
+    new, _, _ = tiny_baby(n_layers=1)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+    monkeypatch.setattr("little_baby.store.json_text", broken)  # report.json is written last
+    with pytest.raises(OSError, match="disk full"):
+        new.save(tmp_path / "m")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
+    np.testing.assert_array_equal(LittleBaby.load(tmp_path / "m").logits(x), old.logits(x))
