@@ -122,20 +122,23 @@ def sdpa_backward(dy, cache):
 
 
 def sdpa_step(q, k, v, scale, rt, state):
-    """One new position (generation): q, k, v (h, d) -> y (h, d).
+    """One new position (generation): queries q (K, g, d), the new key and value
+    k, v (K, d) -> y (K, g, d).
 
-    The new key and value join the KV cache `state` (batch of one); the query sees every
-    cached key, all of which lie in its past, so no mask is needed.
+    K key/value heads, each shared by g query heads (g = 1 in mha; gqa groups them).
+    The new key and value join the KV cache `state` (batch of one); the queries see every
+    cached key, all of which lie in their past, so no mask is needed.
     """
     t = state["t"]
-    keys, values = state["k"][0, :, :t + 1], state["v"][0, :, :t + 1]  # (h, t+1, d) views
+    keys, values = state["k"][0, :, :t + 1], state["v"][0, :, :t + 1]  # (K, t+1, d) views
     keys[:, t], values[:, t] = k, v
     state["t"] = t + 1
-    s = keys @ (q * scale)[:, :, None]                          # (h, t+1, 1)
+    s = keys @ (q * scale).swapaxes(1, 2)                       # (K, t+1, g)
     s -= s.max(axis=1, keepdims=True)
     xp = array_module(s)
     xp.exp(s, out=s)
     s /= s.sum(axis=1, keepdims=True)
+    att = s.swapaxes(1, 2)                                      # (K, g, t+1)
     if rt.keep_attention:
-        rt.attention.append(s[None, :, None, :, 0].copy())    # (1, h, 1, t+1)
-    return (s.swapaxes(1, 2) @ values)[:, 0]                    # (h, 1, t+1) @ (h, t+1, d)
+        rt.attention.append(att.reshape(1, -1, 1, t + 1))      # (1, h, 1, t+1)
+    return att @ values                                         # (K, g, t+1) @ (K, t+1, d)

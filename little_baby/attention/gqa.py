@@ -13,7 +13,7 @@ d = head_dim and W = S + 2*K*d.
 from ..backend import array_module
 from ..ops import linear_backward, linear_forward
 from .mha import append_kv, new_kv_state
-from .core import sdpa_backward, sdpa_forward
+from .core import sdpa_backward, sdpa_forward, sdpa_step
 
 
 def init(cfg, rt):
@@ -56,6 +56,17 @@ def forward(p, x, cfg, rt, state=None):
     out = linear_forward(y2, p["proj.weight"], p["proj.bias"])           # (N, C)
     cache = None if state is not None else (x2, y2, h, K, sdpa_cache)
     return out.reshape(B, T, C), cache
+
+
+def step(p, x, cfg, rt, state):
+    """One new position (generation): x (C,) -> (C,); each shared key/value head meets
+    its group of queries without being repeated."""
+    h, K, d = cfg.n_heads, cfg.kv_heads, cfg.head_dim
+    qkv = linear_forward(x, p["qkv.weight"], p["qkv.bias"])             # ((h + 2K) d,)
+    q = qkv[:h * d].reshape(K, h // K, d)                               # (K, g, d)
+    k, v = qkv[h * d:].reshape(2, K, d)
+    y = sdpa_step(q, k, v, 1.0 / (d ** 0.5 * cfg.r_temp), rt, state)    # (K, g, d)
+    return linear_forward(y.reshape(-1), p["proj.weight"], p["proj.bias"])
 
 
 def repeat_heads(t, g):

@@ -90,7 +90,7 @@ def step(p, x, cfg, rt, state):
     """One new position (generation): x (C,) -> (C,); forward() for T = 1, on vectors."""
     h, d = cfg.n_heads, cfg.head_dim
     q, k, v = linear_forward(x, p["qkv.weight"], p["qkv.bias"]).reshape(3, h, d)
-    y = sdpa_step(q, k, v, 1.0 / (d ** 0.5 * cfg.r_temp), rt, state)  # (h, d)
+    y = sdpa_step(q[:, None], k, v, 1.0 / (d ** 0.5 * cfg.r_temp), rt, state)  # (h, 1, d)
     return linear_forward(y.reshape(-1), p["proj.weight"], p["proj.bias"])
 
 
