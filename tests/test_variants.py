@@ -183,3 +183,14 @@ def test_trains_on_shakespeare(attention, network):
     after = baby.loss(val_x, val_y)
     assert abs(before - math.log(tok.vocab_size)) < 0.3
     assert after < 2.8, f"{attention}/{network}: validation loss {after:.3f} did not fall enough"
+
+
+@pytest.mark.parametrize("attention", ["mha", "moh", "swh", "gqa", "rfa"])
+def test_attention_weights_are_causal_rows_that_sum_to_one(attention):
+    baby, x, _ = tiny_baby(**settings(attention, "mlp"))
+    _, weights = baby.logits(x, return_attention=True)
+    assert len(weights) == baby.config.n_layers
+    for w in weights:
+        assert w.shape == (3, baby.config.n_heads, 8, 8)
+        np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-12)
+        assert np.all(np.triu(w, k=1) == 0)

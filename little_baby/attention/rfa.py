@@ -62,8 +62,8 @@ def forward(p, x, cfg, rt, state=None):
     s[..., T_k][:, :, no_memory] = -xp.inf
     xp.add(s_all, bias, out=s[..., :T_k])
     att = softmax_forward(s, out=s)                                      # (B, h, T, T_k + 1)
-    if rt.keep_attention:
-        rt.attention.append(att[..., :T_k].copy())
+    if rt.keep_attention:  # each position's share: its window weight + its part of the memory's
+        rt.attention.append(att[..., :T_k] + att[..., T_k:] * avg)
     mask = rt.dropout_mask(att.shape)
     att_d = dropout_forward(att, mask)
     w = att_d[..., :T_k] + att_d[..., T_k:] * avg                        # (B, h, T, T_k) on values
