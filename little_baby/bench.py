@@ -42,12 +42,14 @@ def step_flops(cfg, baby):
     """Matmul FLOPs of one training step: 3x the forward's (forward + 2x backward).
 
     Forward per token: 2 x (parameters used in matmuls, not the embedding tables)
-    plus attention's q.k and att.v products, 2 x 2 x T x head_size per layer.
+    plus attention's q.k and att.v products, 2 x 2 x T x head_size per layer (as computed:
+    the full T x T, masked), which the O(T) variants gla and aft do not have.
     """
     tokens = cfg.batch_size * cfg.n_ctx
     matmul_params = sum(v.size for k, v in baby.params.items()
                         if v.ndim == 2 and not k.startswith(("wte.", "wpe.")))
-    per_token = 2 * matmul_params + cfg.n_layers * 4 * cfg.n_ctx * cfg.head_size
+    scores = cfg.c_attention not in ("gla", "aft")
+    per_token = 2 * matmul_params + scores * cfg.n_layers * 4 * cfg.n_ctx * cfg.head_size
     return 3 * per_token * tokens
 
 
