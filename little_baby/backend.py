@@ -129,7 +129,6 @@ def tune_malloc():
     libc.mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024)
 
 
-
 def usable_cores():
     """The cores this process may run on (its CPU affinity, not the machine's total)."""
     if hasattr(os, "sched_getaffinity"):
