@@ -16,28 +16,33 @@ def atomic_path(path):
 
     On an error (or Ctrl-C) the temporary file is removed and `path` is untouched.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb+") as f:  # flush to disk before the rename makes it visible
-            os.fsync(f.fileno())
-        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; give what open() would have given
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_files([path]) as (tmp,):
+        yield tmp
 
 
 @contextlib.contextmanager
 def atomic_files(paths):
-    """atomic_path for several files that belong together: yields their temporary paths,
-    and only once every one is complete do they replace their paths, one rename after
-    another. On an error none of `paths` is touched."""
-    with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(atomic_path(p)) for p in paths]
+    """atomic_path for several files that belong together: yields their temporary paths;
+    once every one is written and flushed to disk, they replace their paths one rename
+    after another. An error while writing or flushing touches none of `paths`."""
+    paths, tmps = [Path(p) for p in paths], []
+    try:
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            tmps.append(Path(tmp))
+        yield tmps
+        for tmp in tmps:
+            with open(tmp, "rb+") as f:  # on disk before a rename makes it visible
+                os.fsync(f.fileno())
+            os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; give what open() would have given
+        for tmp, path in zip(tmps, paths):
+            os.replace(tmp, path)
+    finally:
+        for tmp in tmps:
+            if tmp.exists():
+                tmp.unlink()
 
 
 def write_text_atomic(path, text):

@@ -24,12 +24,10 @@ from tqdm import tqdm
 from . import cache as model_cache
 from .baby import LittleBaby
 from .checkpoint import CHECKPOINT, load_checkpoint, remove_checkpoint, save_checkpoint
-from .config import BabyConfig
 from .data import TrainingData, load_corpus, text_sha256
 from .errors import BabyError
 from .report import LOSS_CURVE, hardware, plot_losses
-from .store import CONFIG, TOKENIZER, read_report, save_model
-from .tokenizer import load_tokenizer
+from .store import read_config_and_tokenizer, read_report, save_model
 from .train import Trainer
 
 
@@ -135,8 +133,7 @@ def resume(name, cache=None, corpus=None, quiet=False):
     if text_sha256(text) != report["corpus"]["sha256"]:
         raise TrainingError(f"the corpus differs from the one this run started on (sha256 "
                             f"{report['corpus']['sha256'][:12]}...): resume with that text.")
-    config = BabyConfig.from_json(folder / CONFIG)
-    tokenizer = load_tokenizer(folder / TOKENIZER)
+    config, tokenizer = read_config_and_tokenizer(folder)
     params = {k[len("params."):]: v for k, v in arrays.items() if k.startswith("params.")}
     baby = LittleBaby(config, tokenizer, params=params, guid=report["guid"],
                       parent_guid=report["parent_guid"])
@@ -335,7 +332,7 @@ def _deferred_interrupt(say):
         stop.signum = signum
         stop.set()
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        say(f"{name}: stopping after this step with a checkpoint (Ctrl-C again to stop at once).")
+        say(f"{name}: stopping after this step with a checkpoint ({name} again stops at once).")
 
     previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:

@@ -113,7 +113,7 @@ def layernorm_vector(x, gamma, beta, eps=1e-5):
     (generation). Vector products here cost a fraction of the (1, C) - (1, 1) broadcasts."""
     C = x.shape[0]
     xhat = x - x.sum() / C
-    xhat *= (xhat.dot(xhat) / C + eps) ** -0.5
+    xhat *= (xhat.dot(xhat * (1.0 / C)) + eps) ** -0.5  # divide first: no fp16 overflow
     xhat *= gamma
     xhat += beta
     return xhat

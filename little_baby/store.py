@@ -3,6 +3,7 @@ report.json (the original project's config/tokenizer/model/report, in one place)
 
 Every file is written atomically; weights are safetensors only (nothing is unpickled).
 """
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -28,8 +29,8 @@ class ModelFolderError(BabyError, FileNotFoundError):
 def save_model(baby, folder):
     """Write the model's files into `folder` (created if needed); returns its Path.
 
-    The four files are written together: a model saved over another one is replaced
-    whole, or (on an error) not at all, never half old and half new."""
+    The four files are written together (files.atomic_files): an error while saving
+    over another model leaves that model whole, not half old and half new."""
     folder = Path(folder)
     arrays = {k: numpy.ascontiguousarray(baby.backend.to_numpy(v)) for k, v in baby.params.items()}
     meta = {"format": "little_baby", "guid": baby.guid or "", "parent_guid": baby.parent_guid or ""}
@@ -50,8 +51,7 @@ def load_model(folder, **config_overrides):
     missing = [n for n in (CONFIG, TOKENIZER, WEIGHTS) if not (folder / n).is_file()]
     if missing:
         raise ModelFolderError(f"{str(folder)!r} is not a complete model folder: missing {missing}.")
-    config = BabyConfig.from_json(folder / CONFIG, **config_overrides)
-    tokenizer = load_tokenizer(folder / TOKENIZER)
+    config, tokenizer = read_config_and_tokenizer(folder, **config_overrides)
     params = read_weights(folder / WEIGHTS)
     baby = LittleBaby(config, tokenizer, params=params)
     report = read_report(folder)
@@ -59,6 +59,16 @@ def load_model(folder, **config_overrides):
     baby.parent_guid = report.get("parent_guid") or None
     baby.report = report
     return baby
+
+
+def read_config_and_tokenizer(folder, **config_overrides):
+    """config.json and tokenizer.json of a model folder. The tokenizer file says what the
+    token ids mean, so its kind (char or word) is the config's c_tokenizer."""
+    config = BabyConfig.from_json(Path(folder) / CONFIG, **config_overrides)
+    tokenizer = load_tokenizer(Path(folder) / TOKENIZER)
+    if config.c_tokenizer != tokenizer.kind:
+        config = dataclasses.replace(config, c_tokenizer=tokenizer.kind)
+    return config, tokenizer
 
 
 def read_report(folder):

@@ -110,3 +110,13 @@ def test_missing_config_file_is_a_config_error(tmp_path):
 def test_negative_counts_are_refused(key):
     with pytest.raises(ConfigError, match=key):
         BabyConfig.from_dict({key: -1})
+
+
+def test_layernorm_of_one_vector_does_not_overflow_in_float16():
+    from little_baby.ops import layernorm_forward, layernorm_vector
+    x = (np.random.default_rng(0).standard_normal(512) * 12).astype(np.float16)  # RMS 12
+    g, b = np.ones(512, np.float16), np.zeros(512, np.float16)
+    expected, _ = layernorm_forward(x[None].astype(np.float32), g.astype(np.float32),
+                                    b.astype(np.float32))
+    np.testing.assert_allclose(layernorm_vector(x, g, b).astype(np.float32), expected[0],
+                               atol=2e-2)

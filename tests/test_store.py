@@ -57,3 +57,34 @@ def test_a_failed_save_over_a_model_leaves_it_whole(tmp_path, monkeypatch):
         new.save(tmp_path / "m")
     assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
     np.testing.assert_array_equal(LittleBaby.load(tmp_path / "m").logits(x), old.logits(x))
+
+
+def test_the_tokenizer_file_decides_the_tokenizer_kind_on_load(tmp_path):
+    """A folder whose config.json says char next to a word tokenizer.json (written before
+    LittleBaby checked the two agree) still loads, as a word model."""
+    import json
+    from little_baby import BabyConfig, WordTokenizer
+    baby = LittleBaby(BabyConfig(n_layers=1, n_emb=8, head_size=8, n_heads=2, n_ctx=8,
+                                 c_tokenizer="word"), WordTokenizer.from_text("to be or not"))
+    baby.save(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "c_tokenizer": "char"}))
+    again = LittleBaby.load(tmp_path)
+    assert again.config.c_tokenizer == "word" and again.tokenizer == baby.tokenizer
+
+
+def test_a_save_that_fails_to_flush_leaves_the_old_model_whole(tmp_path, monkeypatch):
+    old, x, _ = tiny_baby()
+    old.save(tmp_path / "m")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
+    calls = []
+
+    def fsync_fails_the_second_time(fd):
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError("I/O error")
+    monkeypatch.setattr("little_baby.files.os.fsync", fsync_fails_the_second_time)
+    new, _, _ = tiny_baby(n_layers=1)
+    with pytest.raises(OSError, match="I/O error"):
+        new.save(tmp_path / "m")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
