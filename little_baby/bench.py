@@ -53,14 +53,19 @@ def step_flops(cfg, baby):
     return 3 * per_token * tokens
 
 
+def fresh_baby(shape, overrides):
+    """A freshly initialised model of a benchmark shape over VOCAB symbols."""
+    from . import BabyConfig, CharTokenizer, LittleBaby
+    cfg = BabyConfig(**{**SHAPES[shape], **overrides})
+    return LittleBaby(cfg, CharTokenizer([chr(32 + i) for i in range(VOCAB)]))
+
+
 def measure_training(shape, steps, overrides):
     """Median ms per training step (forward, backward, AdamW) and derived figures."""
-    from . import BabyConfig, CharTokenizer, LittleBaby
     from .train import Trainer
 
-    cfg = BabyConfig(**{**SHAPES[shape], **overrides})
-    tok = CharTokenizer([chr(32 + i) for i in range(VOCAB)])
-    baby = LittleBaby(cfg, tok)
+    baby = fresh_baby(shape, overrides)
+    cfg = baby.config
     trainer = Trainer(baby, total_steps=steps + 3)
     rng = numpy.random.default_rng(0)
     batch = lambda: rng.integers(0, VOCAB, (cfg.batch_size, cfg.n_ctx + 1))  # noqa: E731
@@ -81,10 +86,7 @@ def measure_training(shape, steps, overrides):
 def measure_generation(shape, n_tokens, overrides, repeats=3):
     """Tokens/s generating n_tokens from a one-character prompt, with and without the
     cache (the median of `repeats` runs: a run lasts well under a second)."""
-    from . import BabyConfig, CharTokenizer, LittleBaby
-
-    cfg = BabyConfig(**{**SHAPES[shape], **overrides})
-    baby = LittleBaby(cfg, CharTokenizer([chr(32 + i) for i in range(VOCAB)]))
+    baby = fresh_baby(shape, overrides)
     out = {}
     for use_cache in (True, False):
         baby.generate("A", max_new_tokens=20, seed=0, use_cache=use_cache)  # warm up

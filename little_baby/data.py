@@ -74,9 +74,12 @@ def random_batch(ids, batch_size, n_ctx, rng):
     if len(ids) < n_ctx + 1:
         raise CorpusError(f"the text has {len(ids)} tokens, fewer than one window of n_ctx + 1 = "
                           f"{n_ctx + 1}; use more text or a smaller n_ctx.")
-    starts = rng.integers(0, len(ids) - n_ctx, size=batch_size)
-    rows = starts[:, None] + numpy.arange(n_ctx + 1)
-    windows = ids[rows]
+    return windows_at(ids, rng.integers(0, len(ids) - n_ctx, size=batch_size), n_ctx)
+
+
+def windows_at(ids, starts, n_ctx):
+    """The windows of ids starting at `starts`: inputs x and next-token targets y, (B, n_ctx) each."""
+    windows = ids[starts[:, None] + numpy.arange(n_ctx + 1)]
     return windows[:, :-1], windows[:, 1:]
 
 
@@ -108,7 +111,7 @@ class TrainingData:
         """Batch `step` of the epoch walk: (x, y), each (rows, n_ctx)."""
         epoch, k = divmod(step, self.steps_per_epoch)
         rows = self._order(epoch)[k * self.batch_size:(k + 1) * self.batch_size]
-        return self._windows(self.train, rows * self.n_ctx)
+        return windows_at(self.train, rows * self.n_ctx, self.n_ctx)
 
     def _order(self, epoch):
         """The order of the windows in `epoch` (shuffled by the seed and the epoch), kept
@@ -133,9 +136,5 @@ class TrainingData:
         if len(starts) > n_windows:
             rng = numpy.random.default_rng([self.seed, 2, int(part == "val")])
             starts = numpy.sort(rng.choice(starts, n_windows, replace=False))
-        return [self._windows(ids, starts[i:i + self.batch_size])
+        return [windows_at(ids, starts[i:i + self.batch_size], self.n_ctx)
                 for i in range(0, len(starts), self.batch_size)]
-
-    def _windows(self, ids, starts):
-        windows = ids[starts[:, None] + numpy.arange(self.n_ctx + 1)]
-        return windows[:, :-1], windows[:, 1:]

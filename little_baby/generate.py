@@ -79,7 +79,7 @@ def generate_ids(model, backend, ids, max_new_tokens, temperature=1.0, top_k=Non
             logits = model.forward(xp.asarray([ids[start:]]), rt)[0][0, -1]
         elif start != cached_start:  # new window: rebuild the cache from its tokens
             states, cached_start = model.new_states(1, rt), start
-            logits = model.forward(xp.asarray([ids[start:]]), rt, states, start=0)[0][0, -1]
+            logits = model.forward(xp.asarray([ids[start:]]), rt, states)[0][0, -1]
         else:  # one new position
             logits = model.step(ids[-1], len(ids) - 1 - start, states, rt)
         row = backend.to_numpy(logits)

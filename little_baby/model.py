@@ -68,13 +68,16 @@ def _under(params, prefix):
     return {k[n:]: v for k, v in params.items() if k.startswith(prefix)}
 
 
-def _step(variant, p, x, cfg, rt, state):
-    """A variant at one position, x (C,) -> (C,): its own `step` where it has one, else
-    its forward on a (1, 1, C) array."""
+def one_position(variant):
+    """A variant's function for one position, (p, x (C,), cfg, rt, state) -> (C,): its own
+    `step` where it has one, else its forward on a (1, 1, C) array."""
     if hasattr(variant, "step"):
-        return variant.step(p, x, cfg, rt, state)
-    y, _ = variant.forward(p, x.reshape(1, 1, -1), cfg, rt, state)
-    return y.reshape(-1)
+        return variant.step
+
+    def step(p, x, cfg, rt, state):
+        y, _ = variant.forward(p, x.reshape(1, 1, -1), cfg, rt, state)
+        return y.reshape(-1)
+    return step
 
 
 class Transformer:
@@ -85,6 +88,7 @@ class Transformer:
         self.params = params
         self.attn = ATTENTIONS[cfg.c_attention]
         self.net = NETWORKS[cfg.c_network]
+        self.attn_step, self.net_step = one_position(self.attn), one_position(self.net)
         self.blocks = [{"ln1": _under(params, f"blocks.{i}.ln1."),
                         "ln2": _under(params, f"blocks.{i}.ln2."),
                         "attn": _under(params, f"blocks.{i}.attn."),
@@ -92,18 +96,18 @@ class Transformer:
                        for i in range(cfg.n_layers)]
 
     # ---- forward ----------------------------------------------------------------------
-    def forward(self, idx, rt, states=None, start=0):
+    def forward(self, idx, rt, states=None):
         """token ids (B, T) -> logits (B, T, V), cache for backward.
 
-        With `states` (one per block, from new_states) the tokens continue a cached
-        sequence at position `start`, and no backward cache is kept.
+        With `states` (one per block, from new_states) the tokens fill those empty
+        generation states (step continues from there), and no backward cache is kept.
         """
         p = self.params
         B, T = idx.shape
-        if start + T > self.cfg.n_ctx:
-            raise ContextError(f"{start + T} positions do not fit the model's context window "
+        if T > self.cfg.n_ctx:
+            raise ContextError(f"{T} positions do not fit the model's context window "
                                f"n_ctx = {self.cfg.n_ctx}: pass at most n_ctx tokens.")
-        x = embedding_forward(p["wte.weight"], p["wpe.weight"], idx, start)   # (B, T, C)
+        x = embedding_forward(p["wte.weight"], p["wpe.weight"], idx)   # (B, T, C)
         emb_mask = rt.dropout_mask(x.shape)
         x = dropout_forward(x, emb_mask)
         block_caches = []
@@ -161,13 +165,13 @@ class Transformer:
             ln1, ln2 = blk["ln1"], blk["ln2"]
             if self.cfg.c_sequence == "pre":
                 h = layernorm_vector(x, ln1["weight"], ln1["bias"])
-                x = x + _step(self.attn, blk["attn"], h, self.cfg, rt, state["attn"])
+                x = x + self.attn_step(blk["attn"], h, self.cfg, rt, state["attn"])
                 h = layernorm_vector(x, ln2["weight"], ln2["bias"])
-                x = x + _step(self.net, blk["net"], h, self.cfg, rt, state["net"])
+                x = x + self.net_step(blk["net"], h, self.cfg, rt, state["net"])
             else:
-                x = x + _step(self.attn, blk["attn"], x, self.cfg, rt, state["attn"])
+                x = x + self.attn_step(blk["attn"], x, self.cfg, rt, state["attn"])
                 x = layernorm_vector(x, ln1["weight"], ln1["bias"])
-                x = x + _step(self.net, blk["net"], x, self.cfg, rt, state["net"])
+                x = x + self.net_step(blk["net"], x, self.cfg, rt, state["net"])
                 x = layernorm_vector(x, ln2["weight"], ln2["bias"])
         x = layernorm_vector(x, p["ln_f.weight"], p["ln_f.bias"])
         return linear_forward(x, p["lm_head.weight"], p["lm_head.bias"])

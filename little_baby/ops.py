@@ -52,10 +52,9 @@ def linear_backward(dy, x, w, with_bias=True):
 
 
 # ---- embeddings -------------------------------------------------------------------------
-def embedding_forward(wte, wpe, idx, start=0):
-    """token ids (B, T) -> wte[idx] + wpe[start:start+T]  (B, T, C)"""
-    T = idx.shape[1]
-    return wte[idx] + wpe[start:start + T]
+def embedding_forward(wte, wpe, idx):
+    """token ids (B, T) -> wte[idx] + wpe[:T]  (B, T, C)"""
+    return wte[idx] + wpe[:idx.shape[1]]
 
 
 ONE_HOT_MAX_VOCAB = 1024

@@ -1,7 +1,6 @@
 """The benchmark's measurements run and count FLOPs sensibly (its figures are printed,
 never asserted: speed is measured by the benchmark, not by tests)."""
-from little_baby import BabyConfig, CharTokenizer, LittleBaby
-from little_baby.bench import SHAPES, VOCAB, measure_generation, measure_training, step_flops
+from little_baby.bench import fresh_baby, measure_generation, measure_training, step_flops
 
 
 def test_training_and_generation_measurements_run():
@@ -13,10 +12,10 @@ def test_training_and_generation_measurements_run():
 
 def test_flops_count_the_scores_only_where_they_are_computed():
     def flops(attention):
-        cfg = BabyConfig(**{**SHAPES["baby"], "c_attention": attention})
-        return step_flops(cfg, LittleBaby(cfg, CharTokenizer([chr(32 + i) for i in range(VOCAB)])))
+        baby = fresh_baby("baby", {"c_attention": attention})
+        return step_flops(baby.config, baby)
     mha, gla = flops("mha"), flops("gla")
-    cfg = BabyConfig(**SHAPES["baby"])
+    cfg = fresh_baby("baby", {}).config
     scores = 3 * cfg.batch_size * cfg.n_ctx * cfg.n_layers * 4 * cfg.n_ctx * cfg.head_size
     assert mha - gla == scores  # same parameter sizes; gla has no T x T products
     assert abs(mha / 1e9 - 3.96) < 0.01  # PERFORMANCE-NOTES: 3.96 GFLOP per baby step

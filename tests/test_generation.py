@@ -83,7 +83,10 @@ def test_more_tokens_than_n_ctx_is_a_clear_error():
 
 def test_a_prompt_longer_than_n_ctx_generates_from_its_end():
     baby, _, _ = tiny_baby()
-    assert len(baby.generate("abcdefgabcdefgabc", max_new_tokens=12, seed=1)) == 12
+    prompt = "abcdefgabcdefgabc"
+    text = baby.generate(prompt, max_new_tokens=12, seed=1)
+    assert len(text) == 12
+    assert text == baby.generate(prompt[-8:], max_new_tokens=12, seed=1)  # n_ctx = 8
 
 
 def test_negative_temperature_is_refused():

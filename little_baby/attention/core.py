@@ -133,12 +133,8 @@ def sdpa_step(q, k, v, scale, rt, state):
     keys, values = state["k"][0, :, :t + 1], state["v"][0, :, :t + 1]  # (K, t+1, d) views
     keys[:, t], values[:, t] = k, v
     state["t"] = t + 1
-    s = keys @ (q * scale).swapaxes(1, 2)                       # (K, t+1, g)
-    s -= s.max(axis=1, keepdims=True)
-    xp = array_module(s)
-    xp.exp(s, out=s)
-    s /= s.sum(axis=1, keepdims=True)
-    att = s.swapaxes(1, 2)                                      # (K, g, t+1)
+    s = (q * scale) @ keys.swapaxes(1, 2)                       # (K, g, t+1)
+    att = softmax_forward(s, out=s)
     if rt.keep_attention:
         rt.attention.append(att.reshape(1, -1, 1, t + 1))      # (1, h, 1, t+1)
     return att @ values                                         # (K, g, t+1) @ (K, t+1, d)

@@ -8,9 +8,7 @@
 import json
 
 from .. import cache as model_cache
-from ..config import BabyConfig
-from ..store import CONFIG, TOKENIZER, read_report
-from ..tokenizer import load_tokenizer
+from ..store import read_config_and_tokenizer, read_report
 from .common import (add_cache_argument, add_repo_argument, find_or_fetch, human_duration,
                      human_size)
 
@@ -26,13 +24,12 @@ def add_arguments(parser):
 
 def run(args):
     folder = find_or_fetch(args.model, args.cache, args.repo)
-    config = BabyConfig.from_json(folder / CONFIG)
+    config, tokenizer = read_config_and_tokenizer(folder)
     report = read_report(folder)
     if args.json:
         print(json.dumps({"folder": str(folder), "config": config.to_dict(), "report": report},
                          indent=2, ensure_ascii=False))
         return 0
-    tokenizer = load_tokenizer(folder / TOKENIZER)
     files = model_cache.folder_files(folder)
     print(f"model      {report.get('guid') or folder.name}")
     print(f"folder     {folder}")

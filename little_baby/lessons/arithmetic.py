@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BabyError
-from ..ops import cross_entropy_backward, cross_entropy_forward, linear_backward, linear_forward
+from ..ops import (cross_entropy_backward, cross_entropy_forward, linear_backward,
+                   linear_forward, softmax_forward as softmax)
 
 
 class SumError(BabyError, ValueError):
@@ -249,12 +250,6 @@ def mlp_predictor(w, digits=1):
         logits, _ = forward(w, contexts)                              # (N, V)
         return softmax(logits)
     return predict
-
-
-def softmax(logits):
-    """(N, V) logits -> (N, V) probabilities."""
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 @dataclass
