@@ -101,10 +101,10 @@ class LittleBaby:
         return float(loss)
 
     def fit(self, corpus, max_iters=None, n_epochs=None, eval_interval=None, eval_iters=10,
-            checkpoint_interval=None, out=None, cache=None, quiet=False):
+            checkpoint_interval=None, out=None, cache=None, quiet=False, guid=None):
         """Train on `corpus` (a text file's path or the text itself) and save the result
-        as a new model: a new GUID, the previous one recorded as its parent, in `out` or
-        cache/<guid>/. Symbols the vocabulary lacks are added first (expand_vocab).
+        as a new model: a new GUID (`guid`, else a fresh one), the previous one recorded as
+        its parent, in `out` or cache/<guid>/. Symbols the vocabulary lacks are added first (expand_vocab).
 
         max_iters steps of random windows, or n_epochs (default: the config's) epochs of
         shuffled stride-n_ctx windows; train/validation loss on fixed samples every
@@ -113,7 +113,7 @@ class LittleBaby:
         """
         from .fit import Plan, fit
         plan = Plan(max_iters, n_epochs, eval_interval, eval_iters, checkpoint_interval)
-        return fit(self, corpus, plan, out, cache, quiet)
+        return fit(self, corpus, plan, out, cache, quiet, guid)
 
     @classmethod
     def train_new(cls, config, corpus, **fit_args):

@@ -83,10 +83,10 @@ class Plan:
                                    checkpoint_interval=self.checkpoint_interval or eval_interval)
 
 
-def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False):
+def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False, guid=None):
     """Train `baby` on `corpus` (a text file's path or the text) and save it as a new model
-    in `out` or cache/<new guid>/; its previous GUID becomes its parent. Symbols the
-    vocabulary lacks are added first. Returns the report (also baby.report)."""
+    in `out` or cache/<guid>/ (`guid`: a fresh one unless given); its previous GUID becomes
+    its parent. Symbols the vocabulary lacks are added first. Returns the report."""
     text, path = load_corpus(corpus)
     tokenizer = type(baby.tokenizer)(baby.tokenizer.symbols)
     new_symbols = tokenizer.expand(text)
@@ -94,7 +94,7 @@ def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False):
     data = TrainingData(tokenizer.encode(text), cfg.n_ctx, cfg.batch_size, cfg.r_split,
                         cfg.c_shuffle, cfg.seed)
     plan = (plan or Plan()).resolve(cfg, data)
-    guid = model_cache.new_guid()
+    guid = model_cache.check_guid(guid) if guid is not None else model_cache.new_guid()
     folder = Path(out) if out is not None else model_cache.model_dir(guid, cache)
     _check_free(folder)
     # every check passed: from here on the model changes and files are written

@@ -1,0 +1,1 @@
+"""Scripts around the package: retraining the age models, the benchmark, the variants table."""
