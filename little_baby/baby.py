@@ -1,12 +1,18 @@
 """`LittleBaby`: a model with its config and tokenizer — the object users hold."""
-from .backend import Backend
-from .errors import BabyError
-from .config import BabyConfig, ConfigError
-from .generate import generate_ids
-from .model import Transformer, count_params, init_params, param_shapes
-from .optim import flatten_params
-from .runtime import Runtime
-from .tokenizer import tokenizer_from_dict
+from .config import BabyConfig
+from .engine.backend import Backend
+from .engine.ops import cross_entropy_forward
+from .engine.optim import flatten_params
+from .engine.parallel import sharded_loss_and_grads
+from .engine.runtime import Runtime
+from .engine.sampling import generate_ids
+from .engine.transformer import Transformer, check_shapes, init_params, param_shapes
+from .errors import BabyError, ConfigError
+from .io import hub
+from .io.store import read_model, save_model
+from .tokenizer import TOKENIZERS, tokenizer_from_dict
+from .training import run
+from .training.data import load_corpus
 
 
 class LittleBaby:
@@ -59,42 +65,13 @@ class LittleBaby:
     # ---- training -----------------------------------------------------------------------------
     def loss_and_grads(self, x, y):
         """Loss (float) and gradients (dict with the keys of params) for inputs x and
-        targets y, int arrays (B, T); dropout is on (r_dropout), as in training.
-
-        On the CPU the batch is cut into one shard per core and the shards run side by
-        side (data parallelism inside one step); the shards' mean losses and gradients
-        are combined weighted by their rows, which is exactly the whole batch's mean.
-        Each shard draws its dropout masks from a generator seeded by train_rng.
-        """
-        x, y = self._ids(x), self._ids(y)
-        B = x.shape[0]
-        n = min(B, self.backend.n_cores) if self.backend.device == "cpu" else 1
-        edges = [B * i // n for i in range(n + 1)]
-        shards = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
-        seeds = [int(s) for s in self.train_rng.integers(0, 2 ** 31, size=n)]
-
-        def shard_loss_and_grads(i):
-            rt = Runtime(self.backend, rng=self.backend.rng(seeds[i]), p_drop=self.config.r_dropout)
-            return self.transformer.loss_and_grads(x[shards[i]], y[shards[i]], rt)
-
-        results = self.backend.map(shard_loss_and_grads, range(n))
-        weights = [(s.stop - s.start) / B for s in shards]
-        loss = sum(float(shard_loss) * w for (shard_loss, _), w in zip(results, weights))
-        grads = results[0][1]
-        if n > 1:
-            def combine(keys):  # grads[key] = sum of w * shard gradient, in place
-                for key in keys:
-                    grads[key] *= weights[0]
-                    for (_, shard_grads), w in zip(results[1:], weights[1:]):
-                        shard_grads[key] *= w
-                        grads[key] += shard_grads[key]
-            keys = list(grads)
-            self.backend.map(combine, [keys[i::n] for i in range(n)])
-        return loss, grads
+        targets y, int arrays (B, T); dropout is on (r_dropout), as in training. On the
+        CPU the batch runs in one shard per core (engine/parallel.py)."""
+        return sharded_loss_and_grads(self.transformer, self.backend, self._ids(x),
+                                      self._ids(y), self.train_rng, self.config.r_dropout)
 
     def loss(self, x, y):
         """Loss without dropout and without gradients (evaluation)."""
-        from .ops import cross_entropy_forward
         logits = self.logits(x)
         B, T, V = logits.shape
         loss, _ = cross_entropy_forward(logits.reshape(B * T, V), self._ids(y).reshape(-1))
@@ -111,16 +88,13 @@ class LittleBaby:
         eval_interval steps; checkpoints every checkpoint_interval steps and on Ctrl-C.
         Returns the report (also self.report, saved as report.json).
         """
-        from .fit import Plan, fit
-        plan = Plan(max_iters, n_epochs, eval_interval, eval_iters, checkpoint_interval)
-        return fit(self, corpus, plan, out, cache, quiet, guid)
+        plan = run.Plan(max_iters, n_epochs, eval_interval, eval_iters, checkpoint_interval)
+        return run.fit(self, corpus, plan, out, cache, quiet, guid)
 
     @classmethod
     def train_new(cls, config, corpus, **fit_args):
         """A fresh model (config: BabyConfig or dict) with a vocabulary built from
         `corpus`, trained on it by `fit(corpus, **fit_args)`."""
-        from .data import load_corpus
-        from .tokenizer import TOKENIZERS
         if not isinstance(config, BabyConfig):
             config = BabyConfig.from_dict(config or {})
         text, _ = load_corpus(corpus)
@@ -132,8 +106,7 @@ class LittleBaby:
     def resume(cls, name, cache=None, corpus=None, quiet=False):
         """Continue the stopped training run of model folder or GUID `name` from its last
         checkpoint, exactly as if it had not stopped; returns the trained model."""
-        from .fit import resume
-        return resume(name, cache, corpus, quiet)
+        return run.resume(cls, name, cache, corpus, quiet)
 
     def expand_vocab(self, text):
         """Add the symbols of `text` the tokenizer lacks, after the existing ones (whose
@@ -183,14 +156,18 @@ class LittleBaby:
     # ---- files ------------------------------------------------------------------------------
     def save(self, folder):
         """Write config.json, tokenizer.json, model.safetensors and report.json to `folder`."""
-        from .store import save_model
         return save_model(self, folder)
 
     @classmethod
     def load(cls, folder, **config_overrides):
-        """Load a model folder written by `save`."""
-        from .store import load_model
-        return load_model(folder, **config_overrides)
+        """Load a model folder written by `save`; `config_overrides` (e.g. c_device='gpu')
+        change settings that keep the weights' shapes."""
+        parts = read_model(folder, **config_overrides)
+        report = parts.report
+        baby = cls(parts.config, parts.tokenizer, params=parts.params,
+                   guid=report.get("guid") or None, parent_guid=report.get("parent_guid") or None)
+        baby.report = report
+        return baby
 
     # ---- the Hugging Face Hub -----------------------------------------------------------------
     @classmethod
@@ -206,26 +183,23 @@ class LittleBaby:
         Offline (HF_HUB_OFFLINE=1 or local_files_only=True) only what is on this machine
         loads. `revision`, `token`, `force_download` as for huggingface_hub.
         """
-        from .hub import from_pretrained
-        return from_pretrained(name, repo=repo, revision=revision, token=token, cache=cache,
-                               cache_dir=cache_dir, force_download=force_download,
-                               local_files_only=local_files_only, **config_overrides)
+        return hub.from_pretrained(cls, name, repo=repo, revision=revision, token=token, cache=cache,
+                                   cache_dir=cache_dir, force_download=force_download,
+                                   local_files_only=local_files_only, **config_overrides)
 
     def save_pretrained(self, save_directory, metadata=None):
         """Write the model folder with its model card (README.md); returns its Path.
         `metadata`: more YAML fields for the card, e.g. {"datasets": [...]}."""
-        from .hub import save_pretrained
-        return save_pretrained(self, save_directory, metadata=metadata)
+        return hub.save_pretrained(self, save_directory, metadata=metadata)
 
     def push_to_hub(self, repo_id, token=None, private=None, commit_message=None, branch=None,
                     create_pr=False, metadata=None):
         """Upload the model folder and its card to the root of Hub repo `repo_id` (created
         if need be) in one commit; returns the commit URL. A failure is a HubError; the
         local model is untouched and pushing again retries."""
-        from .hub import push_to_hub
-        return push_to_hub(self, repo_id, token=token, private=private,
-                           commit_message=commit_message, branch=branch, create_pr=create_pr,
-                           metadata=metadata)
+        return hub.push_to_hub(self, repo_id, token=token, private=private,
+                               commit_message=commit_message, branch=branch,
+                               create_pr=create_pr, metadata=metadata)
 
     # ---- helpers ----------------------------------------------------------------------------
     def _ids(self, x):
@@ -238,25 +212,3 @@ class LittleBaby:
         c = self.config
         return (f"LittleBaby({c.c_attention}/{c.c_network}, {c.n_layers} layers, n_emb {c.n_emb}, "
                 f"n_ctx {c.n_ctx}, vocab {self.tokenizer.vocab_size}, {self.n_params:,} params)")
-
-
-class WeightsError(BabyError, ValueError):
-    """Weights that do not fit the model's config (missing, extra or misshapen keys)."""
-
-
-def check_shapes(params, expected):
-    """Raise a clear error for a missing, unexpected or wrongly shaped weight."""
-    missing = [k for k in expected if k not in params]
-    if missing:
-        raise WeightsError(f"weights are missing key(s) {missing[:5]}"
-                         f"{' ...' if len(missing) > 5 else ''}: they do not match this config.")
-    extra = [k for k in params if k not in expected]
-    if extra:
-        raise WeightsError(f"weights have unexpected key(s) {extra[:5]}: they do not match this config.")
-    for k, shape in expected.items():
-        if tuple(params[k].shape) != shape:
-            raise WeightsError(f"weight {k!r} has shape {tuple(params[k].shape)}, but the config "
-                             f"needs {shape}.")
-
-
-__all__ = ["LittleBaby", "WeightsError", "count_params"]

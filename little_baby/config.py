@@ -3,9 +3,9 @@ project's key names (so its config files load unchanged) and its older aliases."
 import dataclasses
 import json
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
-from .errors import BabyError
+from .errors import ConfigError
 
 # Older names the original project used, mapped to today's keys.
 ALIASES = {
@@ -21,8 +21,26 @@ VALUE_ALIASES = {
 }
 
 
-class ConfigError(BabyError, ValueError):
-    """A setting has an unknown name or an impossible value."""
+# The variants the engine's registries hold (engine/attention, engine/network; a test
+# checks that these names are the registries' keys).
+ATTENTION_NAMES = ("mha", "moh", "gqa", "swh", "gla", "rfa", "aft")
+NETWORK_NAMES = ("mlp", "moe", "lor", "swi", "gln", "ggl", "nft")
+
+# What a setting is about: the architecture fixes the weights' shapes and maths, so a
+# finetune keeps it; training and device settings may change between runs.
+ARCHITECTURE, TRAINING, DEVICE = "architecture", "training", "device"
+
+
+def architecture(default):
+    return field(default=default, metadata={"kind": ARCHITECTURE})
+
+
+def training(default):
+    return field(default=default, metadata={"kind": TRAINING})
+
+
+def device(default):
+    return field(default=default, metadata={"kind": DEVICE})
 
 
 @dataclass
@@ -34,39 +52,39 @@ class BabyConfig:
     """
 
     # architecture
-    c_sequence: str = "pre"  # LayerNorm before ('pre') or after ('post') each sub-layer
-    c_attention: str = "mha"  # attention variant (registry name)
-    c_network: str = "mlp"  # feed-forward variant (registry name)
-    c_tokenizer: str = "char"  # 'char' or 'word'
-    n_ctx: int = 64  # context window, in tokens
-    n_emb: int = 128  # embedding width C
-    head_size: int = 128  # total width of all attention heads together
-    n_heads: int = 4  # attention heads (head_size / n_heads each)
-    n_layers: int = 4  # transformer blocks
-    n_hidden: int = 4  # feed-forward expansion: hidden width = n_hidden * n_emb
-    n_kv_heads: int = 0  # grouped-query attention: key/value heads (0 = n_heads)
-    n_experts: int = 4  # mixture of experts: experts per layer
-    n_rank: int = 8  # low-rank network: rank of the low-rank pair
-    n_groups: int = 4  # grouped gated linear network: groups
-    s_window: int = 16  # recurrent focused attention: sliding window, in tokens
-    r_temp: float = 1.0  # attention temperature: scores are divided by it
+    c_sequence: str = architecture("pre")  # LayerNorm before ('pre') or after ('post') each sub-layer
+    c_attention: str = architecture("mha")  # attention variant (registry name)
+    c_network: str = architecture("mlp")  # feed-forward variant (registry name)
+    c_tokenizer: str = architecture("char")  # 'char' or 'word'
+    n_ctx: int = architecture(64)  # context window, in tokens
+    n_emb: int = architecture(128)  # embedding width C
+    head_size: int = architecture(128)  # total width of all attention heads together
+    n_heads: int = architecture(4)  # attention heads (head_size / n_heads each)
+    n_layers: int = architecture(4)  # transformer blocks
+    n_hidden: int = architecture(4)  # feed-forward expansion: hidden width = n_hidden * n_emb
+    n_kv_heads: int = architecture(0)  # grouped-query attention: key/value heads (0 = n_heads)
+    n_experts: int = architecture(4)  # mixture of experts: experts per layer
+    n_rank: int = architecture(8)  # low-rank network: rank of the low-rank pair
+    n_groups: int = architecture(4)  # grouped gated linear network: groups
+    s_window: int = architecture(16)  # recurrent focused attention: sliding window, in tokens
+    r_temp: float = architecture(1.0)  # attention temperature: scores are divided by it
     # training
-    n_epochs: int = 1
-    batch_size: int = 16
-    r_dropout: float = 0.1
-    r_learn: float = 1e-3
-    r_weight_decay: float = 0.1
-    r_clip: float = 1.0  # clip gradients to this global norm (0 = no clipping)
-    s_warmup: object = "auto"  # 'none', 'auto' or a fraction of all steps
-    c_shuffle: bool = True
-    r_split: float = 0.9  # fraction of the text used for training, the rest validates
-    seed: int = 1337
+    n_epochs: int = training(1)
+    batch_size: int = training(16)
+    r_dropout: float = training(0.1)
+    r_learn: float = training(1e-3)
+    r_weight_decay: float = training(0.1)
+    r_clip: float = training(1.0)  # clip gradients to this global norm (0 = no clipping)
+    s_warmup: object = training("auto")  # 'none', 'auto' or a fraction of all steps
+    c_shuffle: bool = training(True)
+    r_split: float = training(0.9)  # fraction of the text used for training, the rest validates
+    seed: int = training(1337)
     # device
-    c_device: str = "cpu"
-    d_type: str = "fp32"
-    c_device_cpu_cores: int = 0  # CPU threads (training shards, AdamW, attention); 0 = all
-    c_device_gpu_core: int = 0  # which GPU
-    c_device_gpu_tensor: int = 0  # recorded; TF32 is the GPU library's choice
+    c_device: str = device("cpu")
+    d_type: str = device("fp32")
+    c_device_cpu_cores: int = device(0)  # CPU threads (training shards, AdamW, attention); 0 = all
+    c_device_gpu_core: int = device(0)  # which GPU
+    c_device_gpu_tensor: int = device(0)  # recorded; TF32 is the GPU library's choice
 
     def __post_init__(self):
         for key, names in VALUE_ALIASES.items():
@@ -77,9 +95,6 @@ class BabyConfig:
     # ---- checks -------------------------------------------------------------------
     def validate(self):
         """Raise ConfigError naming the first impossible setting and how to fix it."""
-        from .attention import ATTENTIONS
-        from .network import NETWORKS
-
         def need(ok, message):
             if not ok:
                 raise ConfigError(message)
@@ -91,10 +106,10 @@ class BabyConfig:
                  f"{key} must be a whole number of at least 1, not {value!r}.")
         need(self.c_sequence in ("pre", "post"),
              f"c_sequence must be 'pre' or 'post', not {self.c_sequence!r}.")
-        need(self.c_attention in ATTENTIONS,
-             f"c_attention {self.c_attention!r} is unknown; choose one of {sorted(ATTENTIONS)}.")
-        need(self.c_network in NETWORKS,
-             f"c_network {self.c_network!r} is unknown; choose one of {sorted(NETWORKS)}.")
+        need(self.c_attention in ATTENTION_NAMES,
+             f"c_attention {self.c_attention!r} is unknown; choose one of {sorted(ATTENTION_NAMES)}.")
+        need(self.c_network in NETWORK_NAMES,
+             f"c_network {self.c_network!r} is unknown; choose one of {sorted(NETWORK_NAMES)}.")
         need(self.c_tokenizer in ("char", "word"),
              f"c_tokenizer must be 'char' or 'word', not {self.c_tokenizer!r}.")
         need(self.head_size % self.n_heads == 0,
@@ -148,12 +163,13 @@ class BabyConfig:
     def to_dict(self):
         return dataclasses.asdict(self)
 
-    def to_json(self, path=None):
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
-        if path is not None:
-            from .files import write_text_atomic
-            write_text_atomic(path, text + "\n")
-        return text
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def keys(cls, *kinds):
+        """The names of the settings of these kinds (ARCHITECTURE, TRAINING, DEVICE)."""
+        return tuple(f.name for f in fields(cls) if f.metadata["kind"] in kinds)
 
     @classmethod
     def from_dict(cls, data, **overrides):

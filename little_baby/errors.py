@@ -1,8 +1,86 @@
-"""The base of every error that is the user's to fix (bad input, settings or files).
+"""Every error that is the user's to fix (bad input, settings or files), in one place.
 
-The command line prints these as one clear message, without a traceback.
+All derive from BabyError; the command line prints them as one clear message, without
+a traceback. Each also derives from the built-in error it refines (ValueError,
+LookupError ...), so code that catches those keeps working.
 """
+import signal
 
 
 class BabyError(Exception):
     """Something the user can fix; the message says what and how."""
+
+
+# ---- settings and text ------------------------------------------------------------------
+class ConfigError(BabyError, ValueError):
+    """A setting has an unknown name or an impossible value."""
+
+
+class TokenizerError(BabyError, ValueError):
+    """Text the tokenizer cannot encode, or a tokenizer file it cannot read."""
+
+
+# ---- the engine -------------------------------------------------------------------------
+class BackendError(BabyError, RuntimeError):
+    """The requested device or float type cannot be used here."""
+
+
+class WeightsError(BabyError, ValueError):
+    """Weights that do not fit the model's config (missing, extra or misshapen keys), or a
+    weights file that cannot be read."""
+
+
+class ContextError(BabyError, ValueError):
+    """More tokens than the model's context window holds."""
+
+
+class GenerationError(BabyError, ValueError):
+    """Generation settings that cannot be used."""
+
+
+# ---- files, the cache and the Hub ---------------------------------------------------------
+class ModelFolderError(BabyError, FileNotFoundError):
+    """A folder that is not (or not all of) a saved model."""
+
+
+class CacheError(BabyError, LookupError):
+    """A GUID that is malformed, or a model that is not in the cache."""
+
+
+class CheckpointError(BabyError, ValueError):
+    """A missing, unreadable or foreign checkpoint."""
+
+
+class HubError(BabyError, RuntimeError):
+    """A Hub request that failed; the message says what happened and what to do."""
+
+
+class NotCachedError(HubError):
+    """Offline (or no network), and the model is not on this machine."""
+
+
+class ModelNotFoundError(BabyError, LookupError):
+    """A name that is no model folder, GUID, age or repo id; or a model that is nowhere."""
+
+
+# ---- training ---------------------------------------------------------------------------
+class CorpusError(BabyError, ValueError):
+    """A training text that cannot be used (missing, not UTF-8, empty or too small)."""
+
+
+class TrainingError(BabyError, ValueError):
+    """A run that cannot start or continue: bad settings or plan, folder taken, corpus
+    changed."""
+
+
+class TrainingDiverged(TrainingError):
+    """The loss became nan/inf or grew far past where it started."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the run after it wrote a checkpoint; the message says how
+    to resume, `signum` which signal it was."""
+
+    def __init__(self, message, signum=signal.SIGINT):
+        super().__init__(message)
+        self.signum = signum

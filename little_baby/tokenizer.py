@@ -4,12 +4,7 @@ import re
 
 import numpy
 
-from .errors import BabyError
-from .files import write_text_atomic
-
-
-class TokenizerError(BabyError, ValueError):
-    """Text the tokenizer cannot encode, or a tokenizer file it cannot read."""
+from .errors import TokenizerError
 
 
 class _Vocabulary:
@@ -81,11 +76,8 @@ class _Vocabulary:
     def to_dict(self):
         return {"type": self.kind, "symbols": self.symbols}
 
-    def to_json(self, path=None):
-        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
-        if path is not None:
-            write_text_atomic(path, text + "\n")
-        return text
+    def to_json(self):
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
 
 
 class CharTokenizer(_Vocabulary):

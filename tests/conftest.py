@@ -7,7 +7,7 @@ def pytest_configure(config):
     the shared inputs (../shared/inputs beside the checkout) are missing."""
     import os
 
-    from little_baby.data import find_input
+    from little_baby.training.data import find_input
     if os.environ.get("CI") and (find_input("shakespeare.txt") is None
                                  or find_input("sophocles.txt") is None):
         raise RuntimeError("CI is set but shakespeare.txt / sophocles.txt were not found "

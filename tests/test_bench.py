@@ -1,6 +1,6 @@
 """The benchmark's measurements run and count FLOPs sensibly (its figures are printed,
 never asserted: speed is measured by the benchmark, not by tests)."""
-from little_baby.bench import fresh_baby, measure_generation, measure_training, step_flops
+from little_baby.tools.bench import fresh_baby, measure_generation, measure_training, step_flops
 
 
 def test_training_and_generation_measurements_run():

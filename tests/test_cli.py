@@ -14,8 +14,9 @@ import pytest
 from safetensors import safe_open
 
 from little_baby import LittleBaby
-from little_baby.cache import DEFAULT_MODEL, is_model_folder
-from little_baby.checkpoint import CHECKPOINT
+from little_baby.io.cache import DEFAULT_MODEL
+from little_baby.io.store import is_model_folder
+from little_baby.io.checkpoint import CHECKPOINT
 from little_baby.cli import main
 from tests.little_texts import GREEK, TINY, english
 

@@ -11,7 +11,7 @@ from little_baby.tokenizer import load_tokenizer
 
 def test_config_json_round_trip_and_aliases(tmp_path):
     cfg = BabyConfig(n_layers=2, c_sequence="post")
-    cfg.to_json(tmp_path / "c.json")
+    (tmp_path / "c.json").write_text(cfg.to_json())
     assert BabyConfig.from_json(tmp_path / "c.json") == cfg
     old = BabyConfig.from_dict({"dropout": 0.2, "lr": 0.01, "num_epochs": 3, "s_batch": 8})
     assert (old.r_dropout, old.r_learn, old.n_epochs, old.batch_size) == (0.2, 0.01, 3, 8)
@@ -41,7 +41,7 @@ def test_char_tokenizer_sorted_round_trip_and_json(tmp_path):
     tok = CharTokenizer.from_text("hello world")
     assert tok.symbols == sorted(set("hello world"))
     assert tok.decode(tok.encode("low")) == "low"
-    tok.to_json(tmp_path / "t.json")
+    (tmp_path / "t.json").write_text(tok.to_json(), encoding="utf-8")
     assert load_tokenizer(tmp_path / "t.json") == tok
 
 
@@ -113,7 +113,7 @@ def test_negative_counts_are_refused(key):
 
 
 def test_layernorm_of_one_vector_does_not_overflow_in_float16():
-    from little_baby.ops import layernorm_forward, layernorm_vector
+    from little_baby.engine.ops import layernorm_forward, layernorm_vector
     x = (np.random.default_rng(0).standard_normal(512) * 12).astype(np.float16)  # RMS 12
     g, b = np.ones(512, np.float16), np.zeros(512, np.float16)
     expected, _ = layernorm_forward(x[None].astype(np.float32), g.astype(np.float32),

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from little_baby.generate import generate_ids, sample, window_starts
+from little_baby.engine.sampling import generate_ids, sample, window_starts
 from tests.gradcheck import tiny_baby
 
 
@@ -75,7 +75,7 @@ def test_attention_weights_on_request():
 
 
 def test_more_tokens_than_n_ctx_is_a_clear_error():
-    from little_baby.model import ContextError
+    from little_baby.errors import ContextError
     baby, _, _ = tiny_baby()  # n_ctx = 8
     with pytest.raises(ContextError, match="n_ctx = 8"):
         baby.logits(np.zeros((1, 9), dtype=np.int64))
@@ -90,7 +90,7 @@ def test_a_prompt_longer_than_n_ctx_generates_from_its_end():
 
 
 def test_negative_temperature_is_refused():
-    from little_baby.generate import GenerationError
+    from little_baby.errors import GenerationError
     baby, _, _ = tiny_baby()
     with pytest.raises(GenerationError, match="temperature"):
         baby.generate("ab", max_new_tokens=2, temperature=-1)
@@ -111,7 +111,7 @@ def test_models_do_not_share_a_tokenizer():
 @pytest.mark.parametrize("c_sequence", ["pre", "post"])
 def test_step_is_forward_at_one_position_with_its_attention_weights(c_sequence):
     """Transformer.step (one position, vectors) gives forward's last logits and attention row."""
-    from little_baby.runtime import Runtime
+    from little_baby.engine.runtime import Runtime
     baby, x, _ = tiny_baby(c_sequence=c_sequence)  # n_ctx = 8
     seq = x[:1]
     full_logits, full_attention = baby.logits(seq, return_attention=True)
@@ -131,8 +131,8 @@ def test_step_is_forward_at_one_position_with_its_attention_weights(c_sequence):
 
 
 def test_step_past_n_ctx_is_a_clear_error():
-    from little_baby.model import ContextError
-    from little_baby.runtime import Runtime
+    from little_baby.errors import ContextError
+    from little_baby.engine.runtime import Runtime
     baby, _, _ = tiny_baby()  # n_ctx = 8
     rt = Runtime(baby.backend)
     with pytest.raises(ContextError, match="n_ctx = 8"):

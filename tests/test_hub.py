@@ -11,13 +11,14 @@ from huggingface_hub import HfApi, ModelCard, snapshot_download
 from safetensors.numpy import load
 
 from little_baby import LittleBaby
-from little_baby.baby import WeightsError
-from little_baby.cache import new_guid
-from little_baby.config import ConfigError
-from little_baby.hub import AGES, REPO_ENV, HubError, ModelNotFoundError, NotCachedError
-from little_baby.original import original_tokenizer, read_original
-from little_baby.tokenizer import TokenizerError
-from little_baby.train import Trainer
+from little_baby.errors import WeightsError
+from little_baby.io.cache import new_guid
+from little_baby.errors import ConfigError
+from little_baby.errors import HubError, ModelNotFoundError, NotCachedError
+from little_baby.io.hub import AGES, REPO_ENV
+from little_baby.io.original import original_tokenizer, read_original
+from little_baby.errors import TokenizerError
+from little_baby.training.trainer import Trainer
 from tests.gradcheck import tiny_baby
 
 GUID = AGES["age-3-months"]

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from little_baby import ops
-from little_baby.attention.core import sdpa_backward, sdpa_forward
-from little_baby.backend import Backend
-from little_baby.runtime import Runtime
+from little_baby.engine import ops
+from little_baby.engine.attention.sdpa import sdpa_backward, sdpa_forward
+from little_baby.engine.backend import Backend
+from little_baby.engine.runtime import Runtime
 from tests.gradcheck import assert_close, numerical_grad
 
 rng = np.random.default_rng(0)

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from little_baby.optim import AdamW, decays, flatten_params, lr_at
+from little_baby.engine.optim import AdamW, decays, flatten_params, lr_at
 
 
 def reference_adamw(params, grads_seq, lrs, wd, b1, b2, eps, clip):

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
-from little_baby.cache import CacheError, delete_model, find_model, list_models, model_dir
-from little_baby.checkpoint import CHECKPOINT, load_checkpoint
-from little_baby.data import CorpusError, TrainingData, find_input, read_corpus
-from little_baby.fit import TrainingDiverged, TrainingError, TrainingInterrupted
+from little_baby.errors import CacheError
+from little_baby.io.cache import delete_model, find_model, list_models, model_dir
+from little_baby.io.checkpoint import CHECKPOINT, load_checkpoint
+from little_baby.errors import CorpusError
+from little_baby.training.data import TrainingData, find_input, read_corpus
+from little_baby.errors import TrainingDiverged, TrainingError, TrainingInterrupted
 from tests.little_texts import GREEK, TINY, english
 
 

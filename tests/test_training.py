@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
-from little_baby.data import find_input, random_batch, read_corpus
-from little_baby.train import Trainer
+from little_baby.training.data import find_input, random_batch, read_corpus
+from little_baby.training.trainer import Trainer
 
 SHAKESPEARE = find_input("shakespeare.txt")
 

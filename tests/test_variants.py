@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
-from little_baby.attention import ATTENTIONS, swh
-from little_baby.config import ConfigError
-from little_baby.data import find_input, random_batch, read_corpus
-from little_baby.model import count_params
-from little_baby.network import NETWORKS
-from little_baby.ops import softmax_forward
-from little_baby.train import Trainer
+from little_baby.engine.attention import ATTENTIONS, swh
+from little_baby.errors import ConfigError
+from little_baby.training.data import find_input, random_batch, read_corpus
+from little_baby.engine.transformer import count_params
+from little_baby.engine.network import NETWORKS
+from little_baby.engine.ops import softmax_forward
+from little_baby.training.trainer import Trainer
 from tests.gradcheck import assert_close, check_model_gradients, numerical_grad, tiny_baby
 from tests.test_generation import collected_logits
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BabyError
-from ..ops import (cross_entropy_backward, cross_entropy_forward, linear_backward,
+from ..engine.ops import (cross_entropy_backward, cross_entropy_forward, linear_backward,
                    linear_forward, softmax_forward as softmax)
 
 

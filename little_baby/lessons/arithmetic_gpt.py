@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import BabyConfig, CharTokenizer, LittleBaby
-from ..train import Trainer
+from ..training.trainer import Trainer
 from .arithmetic import BLANK, VOCAB, context_length, encode, equation, question, softmax
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from ..baby import LittleBaby
 from ..config import BabyConfig
-from ..data import find_input, load_corpus
-from ..fit import TrainingInterrupted
-from ..store import read_report
+from ..training.data import find_input, load_corpus
+from ..errors import TrainingInterrupted
+from ..io.store import read_report
 from ..tokenizer import CharTokenizer
-from ..checkpoint import CHECKPOINT
+from ..io.checkpoint import CHECKPOINT
 
 # age in months -> (GUID, n_ctx), from the original project's model card
 AGES = {

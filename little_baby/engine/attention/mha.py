@@ -8,7 +8,7 @@ Parameters: 3*C*S + 3*S + S*C + C, with C = n_emb and S = head_size.
 """
 from ..backend import array_module
 from ..ops import linear_backward, linear_forward
-from .core import sdpa_backward, sdpa_forward, sdpa_step
+from .sdpa import sdpa_backward, sdpa_forward, sdpa_step
 
 
 def init(cfg, rt):

@@ -5,7 +5,7 @@
 """
 import time
 
-from .. import cache as model_cache
+from ...io import cache as model_cache
 from .common import add_cache_argument, human_size
 
 

@@ -4,11 +4,12 @@ clear line and exit code 2."""
 import argparse
 import sys
 
-from . import __version__, bench
+from .. import __version__
+from ..tools import bench
 from .commands import delete, finetune, generate, info, train
 from .commands import list as list_models
 from .commands import arithmetic
-from .errors import BabyError
+from ..errors import BabyError
 
 # name -> (module, one-line help)
 COMMANDS = {

@@ -13,12 +13,11 @@ steps and on Ctrl-C), from which --resume continues exactly where the run stoppe
 import sys
 from pathlib import Path
 
-from .. import cache as model_cache
-from ..baby import LittleBaby
-from ..config import BabyConfig
-from ..errors import BabyError
-from ..fit import TrainingInterrupted
-from ..store import write_completion
+from ...io import cache as model_cache
+from ...baby import LittleBaby
+from ...config import BabyConfig
+from ...errors import BabyError, TrainingInterrupted
+from ...io.store import write_completion
 from .common import (PLAN_KEYS, add_cache_argument, add_config_arguments, add_plan_arguments,
                      config_overrides, human_duration, plan_arguments)
 from .generate import complete, sample_settings

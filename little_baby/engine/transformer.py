@@ -14,12 +14,8 @@ from .network import NETWORKS
 from .ops import (cross_entropy_backward, cross_entropy_forward, dropout_backward,
                   dropout_forward, embedding_backward, embedding_forward, layernorm_backward,
                   layernorm_forward, layernorm_vector, linear_backward, linear_forward)
-from .errors import BabyError
+from ..errors import ContextError, WeightsError
 from .runtime import Runtime
-
-
-class ContextError(BabyError, ValueError):
-    """More tokens than the model's context window holds."""
 
 
 def init_params(cfg, vocab_size, rt):
@@ -53,6 +49,21 @@ def param_shapes(cfg, vocab_size):
     """{key: shape} of a model's parameters, in their order."""
     params = init_params(cfg, vocab_size, _ShapesOnly(Backend("cpu", "fp32")))
     return {k: tuple(v.shape) for k, v in params.items()}
+
+
+def check_shapes(params, expected):
+    """Raise a clear error for a missing, unexpected or wrongly shaped weight."""
+    missing = [k for k in expected if k not in params]
+    if missing:
+        raise WeightsError(f"weights are missing key(s) {missing[:5]}"
+                         f"{' ...' if len(missing) > 5 else ''}: they do not match this config.")
+    extra = [k for k in params if k not in expected]
+    if extra:
+        raise WeightsError(f"weights have unexpected key(s) {extra[:5]}: they do not match this config.")
+    for k, shape in expected.items():
+        if tuple(params[k].shape) != shape:
+            raise WeightsError(f"weight {k!r} has shape {tuple(params[k].shape)}, but the config "
+                             f"needs {shape}.")
 
 
 def count_params(cfg, vocab_size):

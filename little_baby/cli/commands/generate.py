@@ -12,9 +12,9 @@ for the packaged default model or a model in the Hub cache, whose folders are le
 import time
 from datetime import datetime, timezone
 
-from .. import cache as model_cache
-from ..baby import LittleBaby
-from ..store import write_completion
+from ...io import cache as model_cache
+from ...baby import LittleBaby
+from ...io.store import write_completion
 from .common import add_cache_argument, add_repo_argument, find_or_fetch, in_hub_cache
 
 

@@ -1,11 +1,7 @@
 """The training step: loss and gradients, learning-rate schedule, AdamW; and the state
 a checkpoint needs to continue a run exactly where it stopped."""
-from .errors import BabyError
-from .optim import AdamW, lr_at
-
-
-class TrainingSettingsError(BabyError, ValueError):
-    """Settings a training run cannot use."""
+from ..engine.optim import AdamW, lr_at
+from ..errors import TrainingError
 
 
 class Trainer:
@@ -14,7 +10,7 @@ class Trainer:
     def __init__(self, baby, total_steps):
         cfg = baby.config
         if cfg.d_type == "fp16":
-            raise TrainingSettingsError(
+            raise TrainingError(
                 "d_type='fp16' is for generation on a GPU: AdamW's small updates vanish in "
                 "float16. Train in fp32 (the default), then load the model with d_type='fp16'.")
         self.baby = baby
@@ -30,6 +26,10 @@ class Trainer:
 
     def step(self, x, y):
         """One optimisation step on inputs x and targets y (B, T); returns (loss, grad norm)."""
+        if self.baby.flat is not self.optimizer.flat:
+            raise TrainingError(
+                "the model's parameters were replaced (expand_vocab, or params set) after this "
+                "Trainer was made, so it would update stale copies: make a new Trainer.")
         loss, grads = self.baby.loss_and_grads(x, y)
         norm = self.optimizer.step(grads, self.lr())
         self.step_count += 1

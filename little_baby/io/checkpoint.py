@@ -10,15 +10,11 @@ import numpy
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save
 
-from .errors import BabyError
+from ..errors import CheckpointError
 from .files import write_bytes_atomic
 
 CHECKPOINT = "checkpoint.safetensors"
 FORMAT = "little_baby.checkpoint/1"
-
-
-class CheckpointError(BabyError, ValueError):
-    """A missing, unreadable or foreign checkpoint."""
 
 
 def save_checkpoint(folder, trainer, state):

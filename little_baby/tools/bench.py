@@ -16,6 +16,11 @@ import time
 
 import numpy
 
+from ..baby import LittleBaby
+from ..config import BabyConfig
+from ..tokenizer import CharTokenizer
+from ..training.trainer import Trainer
+
 SHAPES = {
     "baby": dict(batch_size=12, n_ctx=64, n_emb=128, head_size=128, n_heads=4, n_layers=4),
     "age48": dict(batch_size=16, n_ctx=128, n_emb=128, head_size=128, n_heads=16, n_layers=16),
@@ -55,14 +60,12 @@ def step_flops(cfg, baby):
 
 def fresh_baby(shape, overrides):
     """A freshly initialised model of a benchmark shape over VOCAB symbols."""
-    from . import BabyConfig, CharTokenizer, LittleBaby
     cfg = BabyConfig(**{**SHAPES[shape], **overrides})
     return LittleBaby(cfg, CharTokenizer([chr(32 + i) for i in range(VOCAB)]))
 
 
 def measure_training(shape, steps, overrides):
     """Median ms per training step (forward, backward, AdamW) and derived figures."""
-    from .train import Trainer
 
     baby = fresh_baby(shape, overrides)
     cfg = baby.config

@@ -15,9 +15,14 @@ import time
 
 import numpy
 
-from .attention import ATTENTIONS
-from .errors import BabyError
-from .network import NETWORKS
+from ..baby import LittleBaby
+from ..config import BabyConfig
+from ..engine.attention import ATTENTIONS
+from ..engine.network import NETWORKS
+from ..errors import BabyError
+from ..tokenizer import CharTokenizer
+from ..training.data import find_input, random_batch, read_corpus
+from ..training.trainer import Trainer
 
 SHAPE = dict(n_ctx=64, n_emb=64, head_size=64, n_heads=4, n_layers=2, batch_size=16,
              r_dropout=0.0, r_learn=3e-3, n_kv_heads=2, s_window=16)
@@ -31,9 +36,6 @@ def variants():
 
 def train_one(attention, network, steps, tok, train, val_x, val_y):
     """Train a fresh model for `steps` steps -> (params, median ms per step, val loss)."""
-    from . import BabyConfig, LittleBaby
-    from .data import random_batch
-    from .train import Trainer
 
     baby = LittleBaby(BabyConfig(c_attention=attention, c_network=network, **SHAPE), tok)
     trainer = Trainer(baby, total_steps=steps)
@@ -54,8 +56,6 @@ def first_line(module):
 
 
 def run(steps):
-    from .data import find_input, random_batch, read_corpus
-    from .tokenizer import CharTokenizer
 
     path = find_input("shakespeare.txt")
     if path is None:

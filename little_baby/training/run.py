@@ -21,31 +21,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import cache as model_cache
-from .baby import LittleBaby
-from .checkpoint import CHECKPOINT, load_checkpoint, remove_checkpoint, save_checkpoint
+from ..errors import TrainingDiverged, TrainingError, TrainingInterrupted
+from ..io import cache as model_cache
+from ..io.checkpoint import CHECKPOINT, load_checkpoint, remove_checkpoint, save_checkpoint
+from ..io.store import LOSS_CURVE, read_config_and_tokenizer, read_report, save_model
 from .data import TrainingData, load_corpus, text_sha256
-from .errors import BabyError
-from .report import LOSS_CURVE, hardware, plot_losses
-from .store import read_config_and_tokenizer, read_report, save_model
-from .train import Trainer
-
-
-class TrainingError(BabyError, ValueError):
-    """A run that cannot start or continue: bad plan, folder taken, corpus changed."""
-
-
-class TrainingDiverged(TrainingError):
-    """The loss became nan/inf or grew far past where it started."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM stopped the run after it wrote a checkpoint; the message says how
-    to resume, `signum` which signal it was."""
-
-    def __init__(self, message, signum=signal.SIGINT):
-        super().__init__(message)
-        self.signum = signum
+from .report import hardware, plot_losses
+from .trainer import Trainer
 
 
 @dataclasses.dataclass
@@ -116,10 +98,10 @@ def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False, guid=None):
     return TrainingRun(baby, data, plan, folder, quiet).run()
 
 
-def resume(name, cache=None, corpus=None, quiet=False):
+def resume(cls, name, cache=None, corpus=None, quiet=False):
     """Continue the stopped run in folder / GUID `name` from its checkpoint, on its corpus
     (read again from its recorded path unless `corpus` is given; it must be unchanged).
-    Returns the model; its report is baby.report."""
+    Returns the model, a `cls` (LittleBaby); its report is baby.report."""
     folder = model_cache.find_model(name, cache)
     if read_report(folder).get("status") == "complete":
         raise TrainingError(f"the run in {folder} is complete: nothing to resume "
@@ -135,8 +117,8 @@ def resume(name, cache=None, corpus=None, quiet=False):
                             f"{report['corpus']['sha256'][:12]}...): resume with that text.")
     config, tokenizer = read_config_and_tokenizer(folder)
     params = {k[len("params."):]: v for k, v in arrays.items() if k.startswith("params.")}
-    baby = LittleBaby(config, tokenizer, params=params, guid=report["guid"],
-                      parent_guid=report["parent_guid"])
+    baby = cls(config, tokenizer, params=params, guid=report["guid"],
+               parent_guid=report["parent_guid"])
     baby.report = report
     data = TrainingData(tokenizer.encode(text), config.n_ctx, config.batch_size, config.r_split,
                         config.c_shuffle, config.seed)

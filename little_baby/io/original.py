@@ -31,12 +31,12 @@ from pathlib import Path
 
 import numpy
 
-from .baby import LittleBaby, WeightsError
-from .config import BabyConfig, ConfigError
+from ..config import BabyConfig
+from ..engine.transformer import param_shapes
+from ..errors import ConfigError, ModelFolderError, TokenizerError, WeightsError
+from ..tokenizer import TOKENIZERS, tokenizer_from_dict
 from .files import atomic_folder
-from .model import param_shapes
-from .store import ModelFolderError, save_model
-from .tokenizer import TOKENIZERS, TokenizerError, tokenizer_from_dict
+from .store import ModelParts, write_model
 
 
 def original_files(guid):
@@ -51,14 +51,14 @@ def convert_original(config_path, tokenizer_path, model_path, guid, folder):
     if Path(folder).exists():
         raise ModelFolderError(f"{folder} exists but is not a complete model: delete it, and the "
                                f"original's files are converted into it again.")
-    baby = read_original(config_path, tokenizer_path, model_path, guid)
+    parts = read_original(config_path, tokenizer_path, model_path, guid)
     with atomic_folder(folder) as tmp:
-        save_model(baby, tmp)
+        write_model(tmp, parts)
     return Path(folder)
 
 
 def read_original(config_path, tokenizer_path, model_path, guid=None):
-    """A LittleBaby from the original's config, tokenizer and model JSON files."""
+    """The ModelParts of the original's config, tokenizer and model JSON files."""
     config, vocab_size = original_config(_read_json(config_path, ConfigError))
     # on the CPU (NumPy has no fp16 matmul)
     config = config.replace(c_device="cpu",
@@ -72,9 +72,9 @@ def read_original(config_path, tokenizer_path, model_path, guid=None):
         raise WeightsError(f"{model_path} must hold an object of named weights, e.g. "
                            f"{{\"wte_weight\": [[...]]}}.")
     params = original_params(weights, config, tokenizer.vocab_size)
-    baby = LittleBaby(config, tokenizer, params=params, guid=guid)
-    baby.report = {"guid": guid, "converted_from": "the original project's JSON files"}
-    return baby
+    report = {"guid": guid, "parent_guid": None,
+              "converted_from": "the original project's JSON files"}
+    return ModelParts(config, tokenizer, params, report)
 
 
 # ---- config and tokenizer --------------------------------------------------------------------

@@ -5,13 +5,9 @@ from pathlib import Path
 
 import numpy
 
-from .errors import BabyError
+from ..errors import CorpusError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-class CorpusError(BabyError, ValueError):
-    """A training text that cannot be used (missing, not UTF-8, empty or too small)."""
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def read_corpus(path):

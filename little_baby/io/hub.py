@@ -33,15 +33,14 @@ from pathlib import Path
 
 from . import cache as model_cache
 from .card import model_card
-from .errors import BabyError
+from ..errors import HubError, ModelNotFoundError, NotCachedError
 from .files import write_bytes_atomic, write_text_atomic
 from .original import convert_original, original_files
-from .report import LOSS_CURVE
-from .store import CONFIG, REPORT, TOKENIZER, WEIGHTS, load_model, read_report, save_model
+from .store import (CARD, CONFIG, LOSS_CURVE, REPORT, TOKENIZER, WEIGHTS, read_report,
+                    save_model)
 
 REPO_ENV = "LITTLE_BABY_REPO"
 DEFAULT_REPO = "koureasstavros/TheLittleBaby"
-CARD = "README.md"
 # The original project's pre-trained models, by age.
 AGES = {
     "age-3-months": "33bd6583-1b87-4469-b55e-0ccb8fd0441c",
@@ -54,31 +53,21 @@ MODEL_FILES = (CONFIG, TOKENIZER, WEIGHTS)  # what loading needs
 EXTRA_FILES = (REPORT, LOSS_CURVE)  # fetched beside them when there
 
 
-class HubError(BabyError, RuntimeError):
-    """A Hub request that failed; the message says what happened and what to do."""
-
-
-class NotCachedError(HubError):
-    """Offline (or no network), and the model is not on this machine."""
-
-
-class ModelNotFoundError(BabyError, LookupError):
-    """A name that is no model folder, GUID, age or repo id; or a model that is nowhere."""
-
-
 def default_repo():
     """The Hub repo GUIDs are looked up in: $LITTLE_BABY_REPO, else DEFAULT_REPO."""
     return os.environ.get(REPO_ENV) or DEFAULT_REPO
 
 
 # ---- from_pretrained -------------------------------------------------------------------------
-def from_pretrained(name, repo=None, revision=None, token=None, cache=None, cache_dir=None,
-                    force_download=False, local_files_only=False, **config_overrides):
-    """The model `name` names (see the module's docstring); `config_overrides` as for
-    LittleBaby.load. Sets `baby.source`: its guid, folder and Hub repo (None if local)."""
+def from_pretrained(cls, name, repo=None, revision=None, token=None, cache=None,
+                    cache_dir=None, force_download=False, local_files_only=False,
+                    **config_overrides):
+    """The model `name` names (see the module's docstring), as a `cls` (LittleBaby) built
+    by cls.load; `config_overrides` as for that. Sets `baby.source`: its guid, folder and
+    Hub repo (None if local)."""
     folder, guid, repo_id = locate(name, repo, revision, token, cache, cache_dir,
                                    force_download, local_files_only)
-    baby = load_model(folder, **config_overrides)
+    baby = cls.load(folder, **config_overrides)
     baby.guid = baby.guid or guid
     baby.source = {"guid": baby.guid, "folder": folder, "repo_id": repo_id}
     return baby

@@ -4,18 +4,17 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from .. import cache as model_cache
-from ..config import BabyConfig
-from ..errors import BabyError
+from ...config import DEVICE, TRAINING, BabyConfig
+from ...errors import BabyError
+from ...io import cache as model_cache
+from ...io.hub import AGES, locate
 
 # names people know from nanoGPT-style scripts, beside the config's own
 FLAG_ALIASES = {"n_ctx": ["--block-size"], "n_layers": ["--n-layer"], "n_heads": ["--n-head"],
                 "n_emb": ["--n-embd", "--n-embed"], "r_learn": ["--lr", "--learning-rate"],
                 "r_dropout": ["--dropout"], "n_epochs": ["--epochs"]}
-# settings a finetune may change: they do not alter the weights' shapes
-TRAINING_KEYS = ("n_epochs", "batch_size", "r_dropout", "r_learn", "r_weight_decay", "r_clip",
-                 "s_warmup", "c_shuffle", "r_split", "seed", "c_device", "d_type",
-                 "c_device_cpu_cores", "c_device_gpu_core")
+# settings a finetune may change: they do not alter the weights' shapes or maths
+TRAINING_KEYS = BabyConfig.keys(TRAINING, DEVICE)
 PLAN_KEYS = ("max_iters", "eval_interval", "eval_iters", "checkpoint_interval")
 
 
@@ -35,7 +34,6 @@ def find_or_fetch(name, cache, repo=None):
     """The folder of model `name`: in the cache or a folder (cache.find_model), else what
     LittleBaby.from_pretrained finds for an age, a GUID or a Hub repo id (downloaded into
     the Hub cache, or converted into the cache)."""
-    from ..hub import AGES, locate
     try:
         return model_cache.find_model(name, cache)
     except model_cache.CacheError:

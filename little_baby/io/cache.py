@@ -9,15 +9,12 @@ import shutil
 import uuid
 from pathlib import Path
 
-from .errors import BabyError
+from ..errors import CacheError
+from .store import is_model_folder, read_report
 
 CACHE_ENV = "LITTLE_BABY_CACHE"
-DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model"
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "default_model"
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-class CacheError(BabyError, LookupError):
-    """A GUID that is malformed, or a model that is not in the cache."""
 
 
 def cache_dir(cache=None):
@@ -47,11 +44,6 @@ def model_dir(guid, cache=None):
     return cache_dir(cache) / check_guid(guid)
 
 
-def is_model_folder(folder):
-    folder = Path(folder)
-    return (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file()
-
-
 def find_model(name=None, cache=None):
     """The folder of an existing model: a model folder's path, a GUID in the cache, a
     unique GUID prefix (at least 4 characters), or None for the packaged default model."""
@@ -78,7 +70,6 @@ def find_model(name=None, cache=None):
 def list_models(cache=None):
     """The models in the cache, oldest first: dicts with guid, path, parent_guid,
     status, n_params, val_loss, size (bytes) and modified (seconds since the epoch)."""
-    from .store import read_report
     folder = cache_dir(cache)
     models = []
     for guid in _guids(folder):

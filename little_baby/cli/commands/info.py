@@ -7,8 +7,8 @@
 """
 import json
 
-from .. import cache as model_cache
-from ..store import read_config_and_tokenizer, read_report
+from ...io import cache as model_cache
+from ...io.store import read_config_and_tokenizer, read_report
 from .common import (add_cache_argument, add_repo_argument, find_or_fetch, human_duration,
                      human_size)
 

@@ -10,12 +10,8 @@ without the cache follows the same windows, so both give the same logits, token 
 """
 import numpy
 
-from .errors import BabyError
+from ..errors import GenerationError
 from .runtime import Runtime
-
-
-class GenerationError(BabyError, ValueError):
-    """Generation settings that cannot be used."""
 
 
 def sample(logits, rng, temperature=1.0, top_k=None, top_p=None):

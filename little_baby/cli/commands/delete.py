@@ -8,8 +8,8 @@ is deleted.
 """
 import sys
 
-from .. import cache as model_cache
-from ..errors import BabyError
+from ...io import cache as model_cache
+from ...errors import BabyError
 from .common import add_cache_argument, human_size
 
 

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy
 
-from .errors import BabyError
+from ..errors import BackendError
 
 DTYPES = {"fp16": "float16", "fp32": "float32", "fp64": "float64"}
 
@@ -25,10 +25,6 @@ GPU_HELP = (
     "`nvidia-smi` shows the driver's CUDA version. "
     "Or use c_device='cpu' to run on NumPy."
 )
-
-
-class BackendError(BabyError, RuntimeError):
-    """The requested device or float type cannot be used here."""
 
 
 class Backend:

@@ -10,9 +10,9 @@ parent's. A stopped finetune continues with `little-baby train --resume GUID`.
 """
 from pathlib import Path
 
-from .. import cache as model_cache
-from ..baby import LittleBaby
-from ..errors import BabyError
+from ...io import cache as model_cache
+from ...baby import LittleBaby
+from ...errors import BabyError
 from .common import (TRAINING_KEYS, add_cache_argument, add_config_arguments, add_plan_arguments,
                      config_overrides, plan_arguments)
 from .train import train_and_report

@@ -6,9 +6,7 @@ import sys
 
 import numpy
 
-from .files import atomic_path
-
-LOSS_CURVE = "loss_curve.png"
+from ..io.files import atomic_path
 
 
 def hardware(backend):

@@ -7,58 +7,74 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save
 
-from .baby import LittleBaby, WeightsError
-from .config import BabyConfig
-from .errors import BabyError
+from ..config import BabyConfig
+from ..errors import ModelFolderError, WeightsError
+from ..tokenizer import load_tokenizer
 from .files import atomic_files, write_text_atomic
-from .tokenizer import load_tokenizer
 
 CONFIG, TOKENIZER, WEIGHTS, REPORT, COMPLETION = (
     "config.json", "tokenizer.json", "model.safetensors", "report.json", "completion.json")
+LOSS_CURVE, CARD = "loss_curve.png", "README.md"
 
 
-class ModelFolderError(BabyError, FileNotFoundError):
-    """A folder that is not (or not all of) a saved model."""
+class ModelParts(NamedTuple):
+    """What a model folder holds, without the model: settings, vocabulary, weights
+    (safetensors key -> host array) and the training report."""
+
+    config: BabyConfig
+    tokenizer: object
+    params: dict
+    report: dict
+
+
+def is_model_folder(folder):
+    """Whether `folder` holds a model's config and tokenizer (its weights may be missing)."""
+    folder = Path(folder)
+    return (folder / CONFIG).is_file() and (folder / TOKENIZER).is_file()
 
 
 def save_model(baby, folder):
-    """Write the model's files into `folder` (created if needed); returns its Path.
+    """Write a model's (a LittleBaby's) files into `folder`; returns its Path."""
+    arrays = {k: baby.backend.to_numpy(v) for k, v in baby.params.items()}
+    report = {**baby.report, "guid": baby.guid, "parent_guid": baby.parent_guid,
+              "n_params": baby.n_params}
+    return write_model(folder, ModelParts(baby.config, baby.tokenizer, arrays, report))
+
+
+def write_model(folder, parts):
+    """Write config.json, tokenizer.json, model.safetensors and report.json into `folder`
+    (created if needed); returns its Path.
 
     The four files are written together (files.atomic_files): an error while saving
     over another model leaves that model whole, not half old and half new."""
     folder = Path(folder)
-    arrays = {k: numpy.ascontiguousarray(baby.backend.to_numpy(v)) for k, v in baby.params.items()}
-    meta = {"format": "little_baby", "guid": baby.guid or "", "parent_guid": baby.parent_guid or ""}
-    report = {**baby.report, "guid": baby.guid, "parent_guid": baby.parent_guid,
-              "n_params": baby.n_params}
+    arrays = {k: numpy.ascontiguousarray(v) for k, v in parts.params.items()}
+    report = parts.report
+    meta = {"format": "little_baby", "guid": report.get("guid") or "",
+            "parent_guid": report.get("parent_guid") or ""}
     with atomic_files([folder / n for n in (WEIGHTS, CONFIG, TOKENIZER, REPORT)]) as tmp:
         tmp[0].write_bytes(save(arrays, metadata=meta))
-        tmp[1].write_text(baby.config.to_json() + "\n", encoding="utf-8")
-        tmp[2].write_text(baby.tokenizer.to_json() + "\n", encoding="utf-8")
+        tmp[1].write_text(parts.config.to_json() + "\n", encoding="utf-8")
+        tmp[2].write_text(parts.tokenizer.to_json() + "\n", encoding="utf-8")
         tmp[3].write_text(json_text(report), encoding="utf-8")
     return folder
 
 
-def load_model(folder, **config_overrides):
-    """Load a model saved by save_model. `config_overrides` (e.g. c_device='gpu') change
-    settings that do not alter the weights' shapes."""
+def read_model(folder, **config_overrides):
+    """The ModelParts of a folder written by write_model. `config_overrides` (e.g.
+    c_device='gpu') change settings that do not alter the weights' shapes."""
     folder = Path(folder)
     missing = [n for n in (CONFIG, TOKENIZER, WEIGHTS) if not (folder / n).is_file()]
     if missing:
         raise ModelFolderError(f"{str(folder)!r} is not a complete model folder: missing {missing}.")
     config, tokenizer = read_config_and_tokenizer(folder, **config_overrides)
-    params = read_weights(folder / WEIGHTS)
-    baby = LittleBaby(config, tokenizer, params=params)
-    report = read_report(folder)
-    baby.guid = report.get("guid") or None
-    baby.parent_guid = report.get("parent_guid") or None
-    baby.report = report
-    return baby
+    return ModelParts(config, tokenizer, read_weights(folder / WEIGHTS), read_report(folder))
 
 
 def read_config_and_tokenizer(folder, **config_overrides):

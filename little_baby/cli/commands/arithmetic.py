@@ -10,8 +10,9 @@ at a time, always the most likely one (greedy), until the model writes the blank
 ends it; its probability is the product of those steps' probabilities. The code to read
 is little_baby/lessons/arithmetic.py (and arithmetic_gpt.py for --model gpt).
 """
-from ..errors import BabyError
-from ..lessons import arithmetic as lesson
+from ...errors import BabyError
+from ...lessons import arithmetic as lesson
+from ...lessons import arithmetic_gpt as gpt
 
 MLP_ONLY = ("embedding_dim", "hidden_dim", "init_scale")
 GPT_ONLY = ("n_emb", "n_heads", "n_layers")
@@ -112,7 +113,6 @@ def train_mlp(changes, training, digits):
 
 
 def train_gpt(changes, training, digits):
-    from ..lessons import arithmetic_gpt as gpt
     hp = gpt.GPTHyperparameters.for_digits(digits, **changes)
     print(f"Model: gpt: n_ctx {lesson.context_length(digits)}, n_emb {hp.n_emb}, {hp.n_heads} "
           f"heads, {hp.n_layers} layers; {hp.epochs} epochs of AdamW, lr {hp.lr}, batch "

@@ -13,7 +13,7 @@ d = head_dim and W = S + 2*K*d.
 from ..backend import array_module
 from ..ops import linear_backward, linear_forward
 from .mha import append_kv, new_kv_state
-from .core import sdpa_backward, sdpa_forward, sdpa_step
+from .sdpa import sdpa_backward, sdpa_forward, sdpa_step
 
 
 def init(cfg, rt):

@@ -1,0 +1,45 @@
+"""Data parallelism inside one training step: the batch is cut into one shard per CPU
+core, the shards run forward and backward side by side in threads (NumPy releases the
+GIL in its loops and BLAS calls; Backend.map holds BLAS to one thread each), and their
+gradients are combined in place. On a GPU the batch runs whole.
+"""
+from .runtime import Runtime
+
+
+def shards(B, n):
+    """n slices cutting the batch axis 0..B as evenly as possible."""
+    edges = [B * i // n for i in range(n + 1)]
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop):
+    """Loss (float) and gradients (dict with the parameters' keys) of the whole batch
+    x, y (B, T), computed shard by shard on all cores.
+
+    The shards' mean losses and gradients are combined weighted by their rows, which is
+    exactly the whole batch's mean. Each shard draws its dropout masks from a generator
+    seeded by `rng` (the model's dropout stream).
+    """
+    B = x.shape[0]
+    n = min(B, backend.n_cores) if backend.device == "cpu" else 1
+    parts = shards(B, n)
+    seeds = [int(s) for s in rng.integers(0, 2 ** 31, size=n)]
+
+    def shard_loss_and_grads(i):
+        rt = Runtime(backend, rng=backend.rng(seeds[i]), p_drop=p_drop)
+        return transformer.loss_and_grads(x[parts[i]], y[parts[i]], rt)
+
+    results = backend.map(shard_loss_and_grads, range(n))
+    weights = [(s.stop - s.start) / B for s in parts]
+    loss = sum(float(shard_loss) * w for (shard_loss, _), w in zip(results, weights))
+    grads = results[0][1]
+    if n > 1:
+        def combine(keys):  # grads[key] = sum of w * shard gradient, in place
+            for key in keys:
+                grads[key] *= weights[0]
+                for (_, shard_grads), w in zip(results[1:], weights[1:]):
+                    shard_grads[key] *= w
+                    grads[key] += shard_grads[key]
+        keys = list(grads)
+        backend.map(combine, [keys[i::n] for i in range(n)])
+    return loss, grads
