@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 TEMPLATE = "model_cards/model_card.md"
-SAMPLE = {"max_new_tokens": 200, "temperature": 0.8, "top_k": 40, "seed": 0}  # empty prompt
+SAMPLE = {"prompt": "", "max_new_tokens": 200, "temperature": 0.8, "top_k": 40, "seed": 0}
 MAX_EVAL_ROWS = 20
 COUNTS = {"n_chars", "n_train", "n_val", "total_steps", "tokens_per_s", "tokens"}  # 1,234,567
 
@@ -46,7 +46,8 @@ def model_card(baby, repo_id=None, loss_curve=None, metadata=None):
     template = resources.files("little_baby").joinpath(TEMPLATE).read_text(encoding="utf-8")
     card = ModelCard.from_template(
         card_data, template_str=template, title=title, guid=baby.guid,
-        converted_from=report.get("converted_from"), architecture=_architecture(baby),
+        converted_from=report.get("converted_from"), about=report.get("card", {}).get("about"),
+        architecture=_architecture(baby),
         training=_training(report), results=_results(report), evals=_evals(report),
         loss_curve=loss_curve, hardware=_rows(report.get("hardware", {}), HARDWARE),
         sample=_sample(baby), lineage=lineage, how_to_load=_how_to_load(baby, repo_id))
@@ -70,14 +71,17 @@ def _base_model(baby):
 def _eval_results(report):
     from huggingface_hub import EvalResult
 
-    val_loss = report.get("final", {}).get("val_loss")
+    heldout = report.get("heldout")
+    val_loss = heldout["loss"] if heldout else report.get("final", {}).get("val_loss")
     if val_loss is None:
         return None
     corpus = report.get("corpus", {})
     name = Path(corpus["path"]).name if corpus.get("path") else "training text"
+    what = ("every full window of the held-out text" if heldout else "a fixed sample of "
+            "held-out windows")
     return [EvalResult(task_type="text-generation", dataset_type="text", dataset_name=name,
                        dataset_split="validation", metric_type="loss",
-                       metric_name="validation loss (nats per token)",
+                       metric_name=f"validation loss (nats per token, {what})",
                        metric_value=round(val_loss, 4))]
 
 
@@ -87,7 +91,14 @@ def _architecture(baby):
                  + VARIANT_SETTINGS.get(cfg["c_network"], []))
     return rows + [("tokenizer", f"{cfg['c_tokenizer']}, {baby.tokenizer.vocab_size} symbols"),
                    ("parameters", f"{baby.n_params:,}"),
-                   ("weights", f"{cfg['d_type']}, safetensors")]
+                   ("weights", _weights(baby))]
+
+
+def _weights(baby):
+    stored = baby.report.get("heldout", {}).get("weights")
+    if stored and stored != baby.backend.dtype.name:
+        return f"{stored} safetensors (computed in {baby.config.d_type})"
+    return f"{baby.config.d_type}, safetensors"
 
 
 def _training(report):
@@ -117,6 +128,11 @@ def _results(report):
     rows += [(label, f"{final[key]:.4f}") for label, key in
              [("final train loss", "train_loss"), ("final validation loss", "val_loss")]
              if final.get(key) is not None]
+    heldout = report.get("heldout")
+    if heldout:
+        rows += [(f"held-out loss, all {heldout['windows']:,} windows (nats / token)",
+                  f"{heldout['loss']:.4f}"),
+                 ("held-out bits per token", f"{heldout['bits_per_token']:.4f}")]
     if final.get("best_val_loss") is not None:
         rows.append(("best validation loss", f"{final['best_val_loss']:.4f}"
                      + (f" (step {final['best_step']})" if "best_step" in final else "")))
@@ -134,10 +150,14 @@ def _evals(report):
 
 
 def _sample(baby):
-    text = baby.generate("", **SAMPLE)
+    """A sample with the settings the report's card asks for (else SAMPLE's)."""
+    settings = {**SAMPLE, **baby.report.get("card", {}).get("sample", {})}
+    prompt = settings.pop("prompt")
+    text = prompt + baby.generate(prompt, **settings)
     longest = max((len(run) for run in re.findall("`+", text)), default=0)
-    settings = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in SAMPLE.items())
-    return {"intro": f"What this model writes from an empty prompt ({settings}):",
+    described = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in settings.items())
+    start = f"the prompt {prompt!r}, shown first" if prompt else "an empty prompt"
+    return {"intro": f"What this model writes from {start} ({described}):",
             "fence": "`" * max(3, longest + 1), "text": text}
 
 

@@ -39,22 +39,24 @@ def is_model_folder(folder):
     return (folder / CONFIG).is_file() and (folder / TOKENIZER).is_file()
 
 
-def save_model(baby, folder):
+def save_model(baby, folder, weights_dtype=None):
     """Write a model's (a LittleBaby's) files into `folder`; returns its Path."""
     arrays = {k: baby.backend.to_numpy(v) for k, v in baby.params.items()}
     report = {**baby.report, "guid": baby.guid, "parent_guid": baby.parent_guid,
               "n_params": baby.n_params}
-    return write_model(folder, ModelParts(baby.config, baby.tokenizer, arrays, report))
+    return write_model(folder, ModelParts(baby.config, baby.tokenizer, arrays, report),
+                       weights_dtype)
 
 
-def write_model(folder, parts):
+def write_model(folder, parts, weights_dtype=None):
     """Write config.json, tokenizer.json, model.safetensors and report.json into `folder`
-    (created if needed); returns its Path.
+    (created if needed); returns its Path. `weights_dtype` ("float16" ...): store the
+    weights in that type (they load in the config's d_type); None keeps theirs.
 
     The four files are written together (files.atomic_files): an error while saving
     over another model leaves that model whole, not half old and half new."""
     folder = Path(folder)
-    arrays = {k: numpy.ascontiguousarray(v) for k, v in parts.params.items()}
+    arrays = {k: numpy.ascontiguousarray(v, dtype=weights_dtype) for k, v in parts.params.items()}
     report = parts.report
     meta = {"format": "little_baby", "guid": report.get("guid") or "",
             "parent_guid": report.get("parent_guid") or ""}

@@ -5,7 +5,9 @@ Repeat.": same GUIDs, same architectures) on Tiny Shakespeare, into cache/<guid>
     python -m little_baby.tools.train_ages --ages 3 6      # some of them
 
 Resumable: a model whose run is complete is skipped, one with a checkpoint continues
-from it (Ctrl-C or SIGTERM stops with a checkpoint), the others start.
+from it (Ctrl-C or SIGTERM stops with a checkpoint), the others start. A finished run is
+then finalised once: its loss over every full window of the held-out text, its weights
+stored as float16 when that leaves the loss the same to 3 decimals, its model card.
 """
 import argparse
 import sys
@@ -13,11 +15,14 @@ from pathlib import Path
 
 from ..baby import LittleBaby
 from ..config import BabyConfig
-from ..training.data import find_input, load_corpus
 from ..errors import TrainingInterrupted
-from ..io.store import read_report
-from ..tokenizer import CharTokenizer
+from ..io.card import model_card
 from ..io.checkpoint import CHECKPOINT
+from ..io.files import write_text_atomic
+from ..io.store import CARD, LOSS_CURVE, read_report, save_model
+from ..tokenizer import CharTokenizer
+from ..training.data import find_input, load_corpus, read_corpus
+from ..training.evaluate import heldout_loss
 
 # age in months -> (GUID, n_ctx), from the original project's model card
 AGES = {
@@ -35,6 +40,20 @@ TOKENS_PER_STEP = 4096  # batch_size = TOKENS_PER_STEP / n_ctx windows
 TRAINING = {3: (800, 2e-3, 0.0), 6: (1200, 2e-3, 0.0), 12: (1500, 2e-3, 0.05),
             24: (2500, 1.5e-3, 0.1), 48: (5000, 1.5e-3, 0.1)}
 SEED = 1337
+SAMPLE = {"prompt": "ROMEO:", "max_new_tokens": 500, "temperature": 0.8, "top_k": 40, "seed": 1}
+ORIGINAL_REPO = "koureasstavros/TheLittleBaby"
+ABOUT = """\
+**The {age}-month baby** of the original project, [The Little Baby](https://github.com/{repo})
+by Koureas Stavros (Apache-2.0; its model card asks that the original author and project
+be credited, as here): same GUID, same architecture (pre-norm, mha, mlp, {n_layers} layers,
+{n_heads} heads, n_emb {n_emb}, context {n_ctx}, a character tokenizer), **retrained by
+this project**, not the original's weights. Trained on Tiny Shakespeare for {steps:,} steps
+of {batch} windows of {n_ctx} characters ({tokens:,} tokens seen, {passes:.1f} passes over
+the training text), AdamW with peak learning rate {lr:g}, warm-up and cosine decay, dropout
+{dropout:g}, in {hours:.1f} hours on {cpu} ({cores} cores, NumPy {numpy}). Loss over every
+full window of the held-out last 10 % of the text: **{loss:.4f} nats, {bits:.3f} bits per
+character**. The original's own weights for this GUID load with
+`LittleBaby.from_pretrained("{guid}", repo="{repo}")` where the Hub is reachable."""
 
 
 def age_config(age):
@@ -62,6 +81,40 @@ def train_age(age, corpus, cache, quiet=False):
     return folder
 
 
+def finalize(age, folder, corpus):
+    """Held-out loss, float16 weights when they keep it, and the card, once per model."""
+    folder = Path(folder)
+    baby = LittleBaby.load(folder)
+    if baby.report.get("status") != "complete" or "heldout" in baby.report:
+        return
+    text = read_corpus(corpus)
+    fp32 = heldout_loss(baby, text)
+    halved = {k: v.astype("float16") for k, v in baby.params.items()}
+    baby16 = LittleBaby(baby.config, baby.tokenizer, params=halved)
+    fp16 = heldout_loss(baby16, text)
+    keep16 = round(fp16["loss"], 3) == round(fp32["loss"], 3)
+    heldout = fp16 if keep16 else fp32
+    report, cfg, hw = baby.report, baby.config, baby.report.get("hardware", {})
+    steps, tokens = report["final"]["step"], report["timings"]["tokens"]
+    report["heldout"] = {**heldout, "fp32_loss": fp32["loss"],
+                         "weights": "float16" if keep16 else "float32"}
+    report["card"] = {"sample": SAMPLE, "about": ABOUT.format(
+        age=age, repo=ORIGINAL_REPO, guid=baby.guid, n_layers=cfg.n_layers, n_heads=cfg.n_heads,
+        n_emb=cfg.n_emb, n_ctx=cfg.n_ctx, steps=steps, batch=cfg.batch_size, tokens=tokens,
+        passes=tokens / report["corpus"]["n_train"], lr=cfg.r_learn, dropout=cfg.r_dropout,
+        hours=report["timings"]["seconds"] / 3600, cpu=hw.get("cpu", "a CPU"),
+        cores=hw.get("cpu_count", "?"), numpy=hw.get("numpy", "?"), loss=heldout["loss"],
+        bits=heldout["bits_per_token"])}
+    if keep16:
+        baby.params = halved  # the card's sample comes from the weights that ship
+    save_model(baby, folder, "float16" if keep16 else None)
+    curve = LOSS_CURVE if (folder / LOSS_CURVE).is_file() else None
+    write_text_atomic(folder / CARD, model_card(baby, loss_curve=curve))
+    print(f"age {age} months: held-out loss {heldout['loss']:.4f} nats "
+          f"({heldout['bits_per_token']:.3f} bits/char; fp32 {fp32['loss']:.4f}, "
+          f"{report['heldout']['weights']} weights)", file=sys.stderr)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m little_baby.tools.train_ages",
                                      description=__doc__.split("\n\n")[0])
@@ -76,7 +129,9 @@ def main(argv=None):
         parser.error("no shakespeare.txt in inputs/: give --corpus PATH.")
     try:
         for age in args.ages:
-            print(train_age(age, corpus, args.cache, args.quiet))
+            folder = train_age(age, corpus, args.cache, args.quiet)
+            finalize(age, folder, corpus)
+            print(folder)
     except TrainingInterrupted as e:
         print(e, file=sys.stderr)
         return 130
