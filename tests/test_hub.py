@@ -1,7 +1,7 @@
 """LittleBaby on the Hugging Face Hub: the real huggingface_hub client against the test
 server (tests/hub_server.py) — push, download, snapshot, model info, the two caches,
 offline mode, auth errors, failed uploads — and the original project's files."""
-import json
+import hashlib
 import socket
 from pathlib import Path
 
@@ -13,13 +13,12 @@ from safetensors.numpy import load
 from little_baby import LittleBaby
 from little_baby.errors import WeightsError
 from little_baby.io.cache import new_guid
-from little_baby.errors import ConfigError
 from little_baby.errors import HubError, ModelNotFoundError, NotCachedError
 from little_baby.io.hub import AGES, REPO_ENV
-from little_baby.io.original import original_tokenizer, read_original
-from little_baby.errors import TokenizerError
+from little_baby.io.original import original_files
 from little_baby.training.trainer import Trainer
 from tests.gradcheck import tiny_baby
+from tests.test_original import original_like, write_original
 
 GUID = AGES["age-3-months"]
 MODEL_FILES = {"config.json", "tokenizer.json", "model.safetensors", "report.json", "README.md"}
@@ -127,125 +126,35 @@ def test_missing_guid_and_bad_names(hub_env, tmp_path):
 
 
 # ---- the original project's files -------------------------------------------------------------
-def write_original(baby, folder, guid, tokenizer=None):
-    """The original project's three files for `baby`, its weights under the original's names
-    (q, k, v apart; gamma/beta; experts apart), matrices (in, out). Returns `folder`."""
-    cfg, p = baby.config, {k: np.asarray(v) for k, v in baby.params.items()}
-    w = {"wte_weight": p["wte.weight"], "wpe_weight": p["wpe.weight"]}
-
-    def put(name, key, weight="weight", bias="bias"):  # name_weight, name_bias <- key.weight, .bias
-        w[f"{name}_{weight}"], w[f"{name}_{bias}"] = p[f"{key}.weight"], p[f"{key}.bias"]
-
-    put("ln_f", "ln_f", "gamma", "beta")
-    put("lm_head", "lm_head")
-    cuts = np.cumsum([cfg.head_size, cfg.kv_heads * cfg.head_dim])  # q | k | v of our fused qkv
-    for i in range(cfg.n_layers):
-        b, o, att = f"blocks.{i}.", f"block_{i}_", f"block_{i}_{cfg.c_attention}_"
-        put(o + "ln1", b + "ln1", "gamma", "beta")
-        put(o + "ln2", b + "ln2", "gamma", "beta")
-        for part, weight, bias in zip("qkv", np.split(p[b + "attn.qkv.weight"], cuts, axis=1),
-                                      np.split(p[b + "attn.qkv.bias"], cuts)):
-            w[f"{att}{part}_weight"], w[f"{att}{part}_bias"] = weight, bias
-        put(att + "proj", b + "attn.proj")
-        if cfg.c_network == "mlp":
-            put(o + "mlp_proj_up", b + "net.up")
-            put(o + "mlp_proj_down", b + "net.down")
-        else:  # moe: expert e owns columns e*H:(e+1)*H of up, those rows of down, row e of down.bias
-            put(o + "moe_gate", b + "net.gate")
-            E = cfg.n_experts
-            pieces = zip(np.split(p[b + "net.up.weight"], E, axis=1), np.split(p[b + "net.up.bias"], E),
-                         np.split(p[b + "net.down.weight"], E), p[b + "net.down.bias"])
-            for e, piece in enumerate(pieces):
-                for name, value in zip(("up_weight", "up_bias", "down_weight", "down_bias"), piece):
-                    w[f"{o}moe_expert_{e}_{name}"] = value
-    keys = ("c_sequence", "c_attention", "c_network", "c_tokenizer", "n_ctx", "n_emb", "head_size",
-            "n_heads", "n_layers", "n_kv_heads", "n_experts", "r_temp", "d_type", "batch_size")
-    config = {**{k: getattr(cfg, k) for k in keys}, "dropout": cfg.r_dropout, "lr": cfg.r_learn,
-              "num_epochs": cfg.n_epochs, "vocab_size": baby.tokenizer.vocab_size}
-    symbols = baby.tokenizer.symbols
-    files = {f"configs/config_{guid}.json": config,
-             f"tokenizers/tokenizer_{guid}.json": tokenizer if tokenizer is not None else {
-                 "stoi": {s: i for i, s in enumerate(symbols)}, "itos": dict(enumerate(symbols))},
-             f"models/model_{guid}.json": {"guid": guid, **{k: v.tolist() for k, v in w.items()}}}
-    for path, data in files.items():
-        (folder / path).parent.mkdir(parents=True, exist_ok=True)
-        (folder / path).write_text(json.dumps(data))
-    return folder
-
-
-def test_original_layout_on_the_hub_is_converted_once(hub_env, tmp_path, model_store):
-    baby, x, _ = tiny_baby()
+# Its layout and round trips in all variants: tests/test_original.py. Here: from a Hub repo.
+def test_original_layout_on_the_hub_is_converted_once(hub_env, tmp_path, model_store, capsys):
+    from little_baby.cli import main
+    baby, x = original_like(c_attention="moh", c_network="moe")
     guid = new_guid()
     repo_id = f"{hub_env.server.user}/TheLittleBaby"
-    upload(write_original(baby, tmp_path / "original", guid), repo_id)
+    commit = upload(write_original(baby, tmp_path / "original", guid), repo_id).oid
 
-    converted = LittleBaby.from_pretrained(guid, repo=repo_id)
+    converted = LittleBaby.from_pretrained(guid, repo=repo_id, d_type="fp64")
     np.testing.assert_array_equal(converted.logits(x), baby.logits(x))
     assert converted.tokenizer == baby.tokenizer and converted.guid == guid
     assert {f.name for f in (model_store / guid).iterdir()} == MODEL_FILES - {"README.md"}
+    original = converted.report["original"]
+    assert (original["repo"], original["commit"]) == (repo_id, commit)
+    assert original["files"] == {name: hashlib.sha256((tmp_path / "original" / name).read_bytes())
+                                 .hexdigest() for name in original_files(guid)}
+    assert f"in the Hub repo {repo_id}" in converted.report["converted_from"]
 
     hub_env.server.requests.clear()
     hub_env.setenv("HF_HUB_OFFLINE", "1")
-    again = LittleBaby.from_pretrained(guid, repo=repo_id)  # from cache/<guid>/, no request
+    again = LittleBaby.from_pretrained(guid, repo=repo_id, d_type="fp64")  # cache/<guid>/, no request
     np.testing.assert_array_equal(again.logits(x), baby.logits(x))
     assert again.source["folder"] == model_store / guid and hub_env.server.requests == []
-
-
-@pytest.mark.parametrize("overrides", [{}, {"c_network": "moe", "n_experts": 3},
-                                       {"c_attention": "gqa", "n_heads": 4, "n_kv_heads": 2}])
-def test_original_layout_in_a_local_folder(tmp_path, model_store, overrides):
-    baby, x, _ = tiny_baby(**overrides)
-    guid = new_guid()
-    clone = write_original(baby, tmp_path / "clone", guid, tokenizer=list("abcdefg"))
-    converted = LittleBaby.from_pretrained(guid, repo=clone)
-    np.testing.assert_array_equal(converted.logits(x), baby.logits(x))
-    assert (model_store / guid / "model.safetensors").is_file()
-
-
-def test_original_tokenizer_shapes():
-    symbols = list("\n !ab")
-    for data in (symbols, {"itos": symbols}, {"itos": {str(i): s for i, s in enumerate(symbols)}},
-                 {"stoi": {s: i for i, s in enumerate(symbols)}}, {"chars": symbols},
-                 {"vocab": {s: i for i, s in enumerate(symbols)}},
-                 {"type": "char", "symbols": symbols}):
-        assert original_tokenizer(data).symbols == symbols, data
-    assert original_tokenizer(["to", " ", "be"], kind="word").decode([0, 1, 2]) == "to be"
-    for bad, message in (({"itos": ["a", "b"], "stoi": {"b": 0, "a": 1}}, "disagree"),
-                         ({"stoi": {"a": 0, "b": 2}}, "without gaps"),
-                         (["ab"], "single characters"), ({"what": 1}, "not a tokenizer")):
-        with pytest.raises(TokenizerError, match=message):
-            original_tokenizer(bad)
-
-
-def test_original_weights_that_do_not_fit_are_named(tmp_path):
-    baby, _, _ = tiny_baby()
-    guid = new_guid()
-    folder = write_original(baby, tmp_path, guid)
-    paths = [folder / f"configs/config_{guid}.json", folder / f"tokenizers/tokenizer_{guid}.json",
-             folder / f"models/model_{guid}.json"]
-    weights = json.loads(paths[2].read_text())
-
-    def fails_with(changes, message):  # a None change removes the weight
-        changed = {k: v for k, v in {**weights, **changes}.items() if v is not None}
-        paths[2].write_text(json.dumps(changed))
-        with pytest.raises(WeightsError, match=message):
-            read_original(*paths)
-
-    up = np.asarray(weights["block_1_mlp_proj_up_weight"])  # (8, 32)
-    fails_with({"block_1_mlp_proj_up_weight": up.T.tolist()}, r"block_1_mlp_proj_up_weight \(32, 8\)"
-               r".*blocks\.1\.net\.up\.weight.*\(8, 32\).*\(out, in\)\?")
-    fails_with({"block_0_mha_k_weight": None}, "no 'block_0_mha_k_weight' .for blocks.0.attn.qkv")
-    fails_with({"block_2_mha_q_weight": [[0.0]]}, "does not use: .'block_2_mha_q_weight'")
-    fails_with({"wpe_weight": [[0.0, 1.0], [2.0]]}, "'wpe_weight' is not a rectangular list")
-    fails_with({"ln_f_beta": [float("nan")] * 8}, "'ln_f_beta' holds nan")
-    fails_with({"ln_f_bias": weights["ln_f_beta"]}, "twice .'ln_f_beta' and 'ln_f_bias'")
-    paths[2].write_text(json.dumps(weights))
-    config = json.loads(paths[0].read_text())
-    paths[0].write_text(json.dumps({**config, "c_device": "gpu", "d_type": "fp16"}))
-    assert read_original(*paths).config.replace(d_type="fp64") == baby.config  # runs on the CPU
-    paths[0].write_text(json.dumps({"n_layers": 2, "n_leyers": 3}))
-    with pytest.raises(ConfigError, match="n_leyers"):
-        read_original(*paths)
+    # the command converts from the Hub cache while offline, and says what it lacks
+    assert main(["convert", repo_id, guid, "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "model.safetensors").is_file() and hub_env.server.requests == []
+    assert main(["convert", repo_id, new_guid(), "--out", str(tmp_path / "none")]) == 2
+    assert "HF_HUB_OFFLINE is set" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
 
 
 # ---- offline ---------------------------------------------------------------------------------
@@ -408,7 +317,7 @@ def test_the_command_line_fetches_what_the_cache_lacks(hub_env, trained, tmp_pat
     assert not list(hub_env.cache_dir.rglob("completion.json"))  # the Hub cache is left alone
 
     guid = new_guid()
-    clone = write_original(baby, tmp_path / "clone", guid)
+    clone = write_original(original_like()[0], tmp_path / "clone", guid)
     assert main(["info", guid, "--repo", str(clone)]) == 0
     assert guid in capsys.readouterr().out
     assert main(["generate", guid, "--max-tokens", "3"]) == 0  # converted: now in the cache

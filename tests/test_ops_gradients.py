@@ -62,6 +62,17 @@ def test_gelu_matches_the_exact_formula():
     np.testing.assert_allclose(y, expected, rtol=1e-12)
 
 
+def test_sigmoid():
+    x = rng.normal(size=(4, 7)) * 3
+    check(lambda x: ops.sigmoid_forward(x),
+          lambda dy: [ops.sigmoid_backward(dy, ops.sigmoid_forward(x))], [x], ["x"])
+    big = np.array([-800.0, -30.0, 0.0, 30.0, 800.0])  # exp(800) would overflow
+    with np.errstate(all="raise"):
+        s = ops.sigmoid_forward(big)
+    np.testing.assert_allclose(s, [0.0, 1 / (1 + np.exp(30.0)), 0.5, 1 / (1 + np.exp(-30.0)), 1.0],
+                               rtol=1e-12, atol=1e-15)
+
+
 def test_softmax():
     s = rng.normal(size=(3, 5))
     state = {}

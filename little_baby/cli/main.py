@@ -9,6 +9,7 @@ from ..tools import bench
 from .commands import delete, finetune, generate, info, train
 from .commands import list as list_models
 from .commands import arithmetic
+from .commands import convert
 from ..errors import BabyError
 
 # name -> (module, one-line help)
@@ -19,6 +20,7 @@ COMMANDS = {
     "info": (info, "show a model's settings, size, losses and lineage"),
     "list": (list_models, "list the models in the cache"),
     "delete": (delete, "delete a model from the cache"),
+    "convert": (convert, "convert a model saved by the original project into a model folder"),
     "bench": (bench, "measure training and generation speed"),
     "arithmetic": (arithmetic, "the first lesson: a tiny network learns to add"),
 }

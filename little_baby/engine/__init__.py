@@ -4,8 +4,10 @@ hand. It reads no files and knows no Hub: arrays in, arrays out.
 Reading order for a learner:
     reference.py    the model (mha + mlp, pre and post) as a dozen plain functions: the maths
     ops.py          every operation as a forward/backward pair
-    attention/      attention variants (sdpa.py: causal scaled dot-product attention)
+    attention/      attention variants (sdpa.py: causal scaled dot-product attention;
+                    heads.py, gated_heads.py, kv_cache.py: what the variants share)
     network/        feed-forward variants
+    scans.py        the causal average (AFT) and the gated scan (GLA) some variants use
     block.py        one block: two residual sub-layers, pre- or post-norm
     transformer.py  parameters, forward, backward, one-position step
     parallel.py     a training step's batch on all cores

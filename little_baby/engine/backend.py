@@ -1,8 +1,9 @@
 """One array module for the whole engine: NumPy on the CPU, CuPy on a GPU.
 
-The engine never imports numpy for its maths; it asks a `Backend` for `xp` (numpy or
-cupy) and the float type, so the same lines run on both. Host-side code (saving,
-JSON, plots) converts with `to_numpy`.
+This is the only module of the engine that names numpy. The others ask a `Backend` for
+`xp` (numpy or cupy) and the float type, or `array_module(a)` for an array's module, so
+the same lines run on both; what is computed on the host whatever the device (sampling)
+uses `host_xp`. Host-side code (saving, JSON, plots) converts with `to_numpy`.
 """
 import contextlib
 import ctypes
@@ -18,6 +19,7 @@ import numpy
 from ..errors import BackendError
 
 DTYPES = {"fp16": "float16", "fp32": "float32", "fp64": "float64"}
+host_xp = numpy  # the host's array module, for work done on the CPU even with a GPU backend
 
 GPU_HELP = (
     "Install the CuPy wheel that matches your CUDA driver, e.g. "

@@ -150,6 +150,21 @@ def gelu_backward(dy, cache):
     return dx
 
 
+# ---- sigmoid ------------------------------------------------------------------------------
+def sigmoid_forward(x):
+    """s = 1 / (1 + exp(-x)), computed as (1 + tanh(x / 2)) / 2, which never overflows.
+    Its backward needs only s, so s is its own cache."""
+    s = array_module(x).tanh(x * 0.5)
+    s += 1.0
+    s *= 0.5
+    return s
+
+
+def sigmoid_backward(ds, s):
+    """ds -> dx = ds * s * (1 - s)"""
+    return ds * s * (1.0 - s)
+
+
 # ---- dropout ------------------------------------------------------------------------------
 def dropout_forward(x, mask):
     """x * mask, where the mask (from Backend.dropout_mask) holds 0 or 1/(1-p)."""

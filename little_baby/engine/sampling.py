@@ -8,9 +8,8 @@ then costs one position most of the time, and a rebuild every n_ctx/2 tokens cos
 about as much again; the model always sees between n_ctx/2 and n_ctx tokens. Generation
 without the cache follows the same windows, so both give the same logits, token for token.
 """
-import numpy
-
 from ..errors import GenerationError
+from .backend import host_xp
 from .runtime import Runtime
 
 
@@ -22,25 +21,25 @@ def sample(logits, rng, temperature=1.0, top_k=None, top_p=None):
     """
     if temperature < 0:
         raise GenerationError(f"temperature must be 0 (greedy) or more, not {temperature!r}.")
-    logits = numpy.asarray(logits, dtype=numpy.float64)
+    logits = host_xp.asarray(logits, dtype=host_xp.float64)
     if temperature == 0:
         return int(logits.argmax())
     if temperature != 1:
         logits = logits / temperature
     if top_k is not None and 0 < top_k < len(logits):
-        kth = numpy.partition(logits, -top_k)[-top_k]
-        logits = numpy.where(logits < kth, -numpy.inf, logits)
-    probs = numpy.exp(logits - logits.max())  # unnormalised: the draw below scales by the sum
+        kth = host_xp.partition(logits, -top_k)[-top_k]
+        logits = host_xp.where(logits < kth, -host_xp.inf, logits)
+    probs = host_xp.exp(logits - logits.max())  # unnormalised: the draw below scales by the sum
     if top_p is not None and 0 < top_p < 1:
         probs /= probs.sum()
-        order = numpy.argsort(-probs)
-        cumulative = numpy.cumsum(probs[order])
-        cut = int(numpy.searchsorted(cumulative, top_p)) + 1   # keep up to and including it
-        kept = numpy.zeros_like(probs)
+        order = host_xp.argsort(-probs)
+        cumulative = host_xp.cumsum(probs[order])
+        cut = int(host_xp.searchsorted(cumulative, top_p)) + 1   # keep up to and including it
+        kept = host_xp.zeros_like(probs)
         kept[order[:cut]] = probs[order[:cut]]
         probs = kept / kept.sum()
-    cumulative = numpy.cumsum(probs)  # inverse-CDF draw: cheaper than rng.choice
-    return int(min(numpy.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"),
+    cumulative = host_xp.cumsum(probs)  # inverse-CDF draw: cheaper than rng.choice
+    return int(min(host_xp.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"),
                    len(probs) - 1))
 
 
@@ -66,7 +65,7 @@ def generate_ids(model, backend, ids, max_new_tokens, temperature=1.0, top_k=Non
     """
     ids = list(ids)
     n_ctx = model.cfg.n_ctx
-    rng = numpy.random.default_rng(seed)
+    rng = host_xp.random.default_rng(seed)
     rt = Runtime(backend)
     xp = backend.xp
     states, cached_start = None, None

@@ -6,15 +6,20 @@ Parameters live in one flat dict whose keys are the safetensors keys:
     ln_f.weight/bias (C,)  lm_head.weight (C, V)  lm_head.bias (V,)
 Each block is  pre:  x = x + drop(attn(ln1(x)));  x = x + drop(net(ln2(x)))
            or  post: x = ln1(x + drop(attn(x)));  x = ln2(x + drop(net(x)))
-and a final LayerNorm and a linear head give the logits.
+(block.py: one sub-layer, forward, backward and one-position step), and a final
+LayerNorm and a linear head give the logits. reference.py is the same model (mha + mlp)
+as plain functions.
 """
+from typing import NamedTuple
+
+from ..errors import ContextError, WeightsError
 from .attention import ATTENTIONS
 from .backend import Backend, array_module
+from .block import SUBLAYERS
 from .network import NETWORKS
 from .ops import (cross_entropy_backward, cross_entropy_forward, dropout_backward,
                   dropout_forward, embedding_backward, embedding_forward, layernorm_backward,
                   layernorm_forward, layernorm_vector, linear_backward, linear_forward)
-from ..errors import ContextError, WeightsError
 from .runtime import Runtime
 
 
@@ -91,6 +96,19 @@ def one_position(variant):
     return step
 
 
+class BlockCache(NamedTuple):
+    attn: tuple  # block.SublayerCache of the attention sub-layer
+    net: tuple   # ... and of the network sub-layer
+
+
+class ForwardCache(NamedTuple):
+    idx: object       # (B, T) token ids
+    emb_mask: object  # dropout mask of the embeddings, or None
+    blocks: list      # one BlockCache per block
+    xf: object        # (N, C) the final LayerNorm's output
+    lnf: tuple        # the final LayerNorm's cache
+
+
 class Transformer:
     """Forward and backward passes over a parameter dict (which it reads, never copies)."""
 
@@ -99,6 +117,7 @@ class Transformer:
         self.params = params
         self.attn = ATTENTIONS[cfg.c_attention]
         self.net = NETWORKS[cfg.c_network]
+        self.sublayer = SUBLAYERS[cfg.c_sequence]  # pre- or post-norm (block.py)
         self.attn_step, self.net_step = one_position(self.attn), one_position(self.net)
         self.blocks = [{"ln1": _under(params, f"blocks.{i}.ln1."),
                         "ln2": _under(params, f"blocks.{i}.ln2."),
@@ -113,50 +132,27 @@ class Transformer:
         With `states` (one per block, from new_states) the tokens fill those empty
         generation states (step continues from there), and no backward cache is kept.
         """
-        p = self.params
+        p, cfg, forward = self.params, self.cfg, self.sublayer.forward
         B, T = idx.shape
-        if T > self.cfg.n_ctx:
+        if T > cfg.n_ctx:
             raise ContextError(f"{T} positions do not fit the model's context window "
-                               f"n_ctx = {self.cfg.n_ctx}: pass at most n_ctx tokens.")
+                               f"n_ctx = {cfg.n_ctx}: pass at most n_ctx tokens.")
         x = embedding_forward(p["wte.weight"], p["wpe.weight"], idx)   # (B, T, C)
         emb_mask = rt.dropout_mask(x.shape)
         x = dropout_forward(x, emb_mask)
         block_caches = []
         for i, blk in enumerate(self.blocks):
-            x, c = self._block_forward(blk, x, rt, states[i] if states else {})
-            block_caches.append(c)
+            state = states[i] if states else {}
+            x, attn_cache = forward(self.attn, blk["attn"], blk["ln1"], x, cfg, rt,
+                                    state.get("attn"))
+            x, net_cache = forward(self.net, blk["net"], blk["ln2"], x, cfg, rt, state.get("net"))
+            block_caches.append(BlockCache(attn_cache, net_cache))
         C = x.shape[-1]
         xf, lnf_cache = layernorm_forward(x.reshape(B * T, C), p["ln_f.weight"], p["ln_f.bias"])
         logits = linear_forward(xf, p["lm_head.weight"], p["lm_head.bias"])   # (N, V)
-        cache = None if states is not None else (idx, emb_mask, block_caches, xf, lnf_cache)
+        cache = None if states is not None else ForwardCache(idx, emb_mask, block_caches, xf,
+                                                             lnf_cache)
         return logits.reshape(B, T, -1), cache
-
-    def _block_forward(self, blk, x, rt, state):
-        B, T, C = x.shape
-        ln1, ln2 = blk["ln1"], blk["ln2"]
-        if self.cfg.c_sequence == "pre":
-            h, ln1_cache = layernorm_forward(x.reshape(B * T, C), ln1["weight"], ln1["bias"])
-            a, attn_cache = self.attn.forward(blk["attn"], h.reshape(B, T, C), self.cfg, rt,
-                                              state.get("attn"))
-            a_mask = rt.dropout_mask(a.shape)
-            x = x + dropout_forward(a, a_mask)
-            h, ln2_cache = layernorm_forward(x.reshape(B * T, C), ln2["weight"], ln2["bias"])
-            m, net_cache = self.net.forward(blk["net"], h.reshape(B, T, C), self.cfg, rt,
-                                            state.get("net"))
-            m_mask = rt.dropout_mask(m.shape)
-            x = x + dropout_forward(m, m_mask)
-        else:
-            a, attn_cache = self.attn.forward(blk["attn"], x, self.cfg, rt, state.get("attn"))
-            a_mask = rt.dropout_mask(a.shape)
-            r = x + dropout_forward(a, a_mask)
-            x, ln1_cache = layernorm_forward(r.reshape(B * T, C), ln1["weight"], ln1["bias"])
-            x = x.reshape(B, T, C)
-            m, net_cache = self.net.forward(blk["net"], x, self.cfg, rt, state.get("net"))
-            m_mask = rt.dropout_mask(m.shape)
-            r = x + dropout_forward(m, m_mask)
-            x, ln2_cache = layernorm_forward(r.reshape(B * T, C), ln2["weight"], ln2["bias"])
-            x = x.reshape(B, T, C)
-        return x, (ln1_cache, attn_cache, a_mask, ln2_cache, net_cache, m_mask)
 
     # ---- one position at a time (generation) ----------------------------------------------
     def step(self, token, position, states, rt):
@@ -170,39 +166,36 @@ class Transformer:
         if position >= self.cfg.n_ctx:
             raise ContextError(f"position {position} lies outside the model's context window "
                                f"n_ctx = {self.cfg.n_ctx}.")
-        p = self.params
+        p, cfg, step = self.params, self.cfg, self.sublayer.step
+        attn_step, net_step = self.attn_step, self.net_step
         x = p["wte.weight"][token] + p["wpe.weight"][position]    # (C,)
         for blk, state in zip(self.blocks, states):
-            ln1, ln2 = blk["ln1"], blk["ln2"]
-            if self.cfg.c_sequence == "pre":
-                h = layernorm_vector(x, ln1["weight"], ln1["bias"])
-                x = x + self.attn_step(blk["attn"], h, self.cfg, rt, state["attn"])
-                h = layernorm_vector(x, ln2["weight"], ln2["bias"])
-                x = x + self.net_step(blk["net"], h, self.cfg, rt, state["net"])
-            else:
-                x = x + self.attn_step(blk["attn"], x, self.cfg, rt, state["attn"])
-                x = layernorm_vector(x, ln1["weight"], ln1["bias"])
-                x = x + self.net_step(blk["net"], x, self.cfg, rt, state["net"])
-                x = layernorm_vector(x, ln2["weight"], ln2["bias"])
+            x = step(attn_step, blk["attn"], blk["ln1"], x, cfg, rt, state["attn"])
+            x = step(net_step, blk["net"], blk["ln2"], x, cfg, rt, state["net"])
         x = layernorm_vector(x, p["ln_f.weight"], p["ln_f.bias"])
         return linear_forward(x, p["lm_head.weight"], p["lm_head.bias"])
 
     # ---- backward ---------------------------------------------------------------------
     def backward(self, dlogits, cache):
         """dlogits (B, T, V) -> gradients, a dict with the keys of the parameters."""
-        p = self.params
-        idx, emb_mask, block_caches, xf, lnf_cache = cache
+        p, backward = self.params, self.sublayer.backward
         B, T, V = dlogits.shape
         grads = {}
         dxf, grads["lm_head.weight"], grads["lm_head.bias"] = linear_backward(
-            dlogits.reshape(B * T, V), xf, p["lm_head.weight"])
+            dlogits.reshape(B * T, V), cache.xf, p["lm_head.weight"])
         dx, grads["ln_f.weight"], grads["ln_f.bias"] = layernorm_backward(
-            dxf, p["ln_f.weight"], lnf_cache)
+            dxf, p["ln_f.weight"], cache.lnf)
         dx = dx.reshape(B, T, -1)
         for i in reversed(range(self.cfg.n_layers)):
-            dx = self._block_backward(i, dx, block_caches[i], grads)
-        dx = dropout_backward(dx, emb_mask)
-        d_wte, d_wpe = embedding_backward(dx, idx, p["wte.weight"].shape[0])
+            blk, block_cache, pre = self.blocks[i], cache.blocks[i], f"blocks.{i}."
+            dx, g_net, grads[pre + "ln2.weight"], grads[pre + "ln2.bias"] = backward(
+                self.net, blk["net"], blk["ln2"], dx, block_cache.net)
+            dx, g_attn, grads[pre + "ln1.weight"], grads[pre + "ln1.bias"] = backward(
+                self.attn, blk["attn"], blk["ln1"], dx, block_cache.attn)
+            grads.update({pre + "attn." + k: v for k, v in g_attn.items()})
+            grads.update({pre + "net." + k: v for k, v in g_net.items()})
+        dx = dropout_backward(dx, cache.emb_mask)
+        d_wte, d_wpe = embedding_backward(dx, cache.idx, p["wte.weight"].shape[0])
         grads["wte.weight"] = d_wte
         grads["wpe.weight"] = self._pad_rows(d_wpe, p["wpe.weight"])
         return {k: grads[k] for k in p}  # the parameters' order
@@ -215,35 +208,6 @@ class Transformer:
         full = array_module(weight).zeros_like(weight)
         full[:d_rows.shape[0]] = d_rows
         return full
-
-    def _block_backward(self, i, dx, cache, grads):
-        blk, (ln1_cache, attn_cache, a_mask, ln2_cache, net_cache, m_mask) = self.blocks[i], cache
-        B, T, C = dx.shape
-        pre = f"blocks.{i}."
-        if self.cfg.c_sequence == "pre":
-            dm = dropout_backward(dx, m_mask)
-            dh, g_net = self.net.backward(blk["net"], dm, net_cache)
-            dh, grads[pre + "ln2.weight"], grads[pre + "ln2.bias"] = layernorm_backward(
-                dh.reshape(B * T, C), blk["ln2"]["weight"], ln2_cache)
-            dx = dx + dh.reshape(B, T, C)
-            da = dropout_backward(dx, a_mask)
-            dh, g_attn = self.attn.backward(blk["attn"], da, attn_cache)
-            dh, grads[pre + "ln1.weight"], grads[pre + "ln1.bias"] = layernorm_backward(
-                dh.reshape(B * T, C), blk["ln1"]["weight"], ln1_cache)
-            dx = dx + dh.reshape(B, T, C)
-        else:
-            dr, grads[pre + "ln2.weight"], grads[pre + "ln2.bias"] = layernorm_backward(
-                dx.reshape(B * T, C), blk["ln2"]["weight"], ln2_cache)
-            dr = dr.reshape(B, T, C)
-            dh, g_net = self.net.backward(blk["net"], dropout_backward(dr, m_mask), net_cache)
-            dr, grads[pre + "ln1.weight"], grads[pre + "ln1.bias"] = layernorm_backward(
-                (dr + dh).reshape(B * T, C), blk["ln1"]["weight"], ln1_cache)
-            dr = dr.reshape(B, T, C)
-            dh, g_attn = self.attn.backward(blk["attn"], dropout_backward(dr, a_mask), attn_cache)
-            dx = dr + dh
-        grads.update({pre + "attn." + k: v for k, v in g_attn.items()})
-        grads.update({pre + "net." + k: v for k, v in g_net.items()})
-        return dx
 
     # ---- loss -------------------------------------------------------------------------
     def loss_and_grads(self, idx, targets, rt):

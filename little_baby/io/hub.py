@@ -9,7 +9,8 @@
 and, inside a repo, in one of three layouts:
     ours       <guid>/config.json, tokenizer.json, model.safetensors (+ report.json)
     original   configs/config_<guid>.json, tokenizers/tokenizer_<guid>.json and
-               models/model_<guid>.json, converted once into cache/<guid>/ (original.py)
+               models/model_<guid>.json, converted once into cache/<guid>/ (original.py;
+               its report records the repo or folder, the files and their sha256)
     root       the repo's own model (what push_to_hub writes), if its report names the GUID
 A repo id is read from the repo's root through the Hub cache (online, the client checks
 for a newer commit). Offline (HF_HUB_OFFLINE=1, local_files_only=True, or no network)
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from . import cache as model_cache
 from .card import model_card
-from ..errors import HubError, ModelNotFoundError, NotCachedError
+from ..errors import HubError, ModelFolderError, ModelNotFoundError, NotCachedError
 from .files import write_bytes_atomic, write_text_atomic
 from .original import convert_original, original_files
 from .store import (CARD, CONFIG, LOSS_CURVE, REPORT, TOKENIZER, WEIGHTS, read_report,
@@ -77,14 +78,9 @@ def locate(name, repo=None, revision=None, token=None, cache=None, cache_dir=Non
            force_download=False, local_files_only=False):
     """(folder, GUID or None, Hub repo id or None) of the model `name` names, downloaded
     or converted into a folder on this machine if need be."""
-    from huggingface_hub import constants
-
     name = str(name)
     guid = AGES.get(name) or (name.lower() if model_cache.is_guid(name.lower()) else None)
-    offline = ("local_files_only=True" if local_files_only else
-               "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else None)
-    hub = dict(revision=revision, token=token, cache_dir=cache_dir,
-               force_download=force_download, local_files_only=offline is not None)
+    hub, offline = _hub_options(revision, token, cache_dir, force_download, local_files_only)
     if guid is None and repo is not None:
         raise ModelNotFoundError(f"repo= says where to look for a GUID, but {name!r} is not "
                                  f"a GUID or an age ({', '.join(AGES)}).")
@@ -94,6 +90,17 @@ def locate(name, repo=None, revision=None, token=None, cache=None, cache_dir=Non
         folder, repo_id = _find_guid(guid, str(repo or default_repo()), cache, hub, offline)
         return folder, guid, repo_id
     return _find_repo_model(name, hub, offline), None, name
+
+
+def _hub_options(revision, token, cache_dir, force_download, local_files_only):
+    """(hf_hub_download's options, why the Hub is not to be asked or None)."""
+    from huggingface_hub import constants
+
+    offline = ("local_files_only=True" if local_files_only else
+               "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else None)
+    hub = dict(revision=revision, token=token, cache_dir=cache_dir,
+               force_download=force_download, local_files_only=offline is not None)
+    return hub, offline
 
 
 def _find_guid(guid, repo, cache, hub, offline):
@@ -159,11 +166,42 @@ def _in_repo(guid, source, stored):
         return folder
     original = source.get_all(original_files(guid))
     if original is not None:
-        return convert_original(*original, guid, stored)
+        return convert_original(original, guid, stored, source.origin(original[0]))
     report = source.get(REPORT, optional=True)
     if report is not None and read_report(report.parent).get("guid") == guid:
         return _get_model(source, "")
     return None
+
+
+def convert(repo, guid, out=None, cache=None, revision=None, token=None, cache_dir=None,
+            force_download=False, local_files_only=False):
+    """Convert the original project's files of model `guid` in `repo` (a Hub repo id, or a
+    folder laid out like one) into the model folder `out` (default cache/<guid>/), which
+    must not exist yet; returns its Path. A Hub repo's files come from the Hub cache when
+    they are there, else are downloaded into it. Nothing is written when anything fails."""
+    guid = model_cache.check_guid(str(guid).lower())
+    folder = Path(out) if out is not None else model_cache.model_dir(guid, cache)
+    if folder.exists():
+        raise ModelFolderError(f"{folder} already exists: delete it (`little-baby delete {guid}` "
+                               f"in the cache) or convert into another folder with --out.")
+    names, repo = original_files(guid), str(repo)
+    if os.path.isdir(repo):
+        sources = [_Folder(repo)]
+    else:
+        _check_repo_id(repo)
+        hub, offline = _hub_options(revision, token, cache_dir, force_download, local_files_only)
+        sources = [] if force_download else [_HubCache(repo, hub)]
+        sources.append(_Hub(repo, hub, (
+            f"the original files of model {guid} are not in the Hub cache of {repo}, and "
+            f"{offline or 'the Hub cannot be reached'}. Download them while online "
+            f"(`hf download {repo} --include '*_{guid}.json'`), or put them in a folder laid "
+            f"out like the repo and convert that.")))
+    for source in sources:
+        files = source.get_all(names)
+        if files is not None:
+            return convert_original(files, guid, folder, source.origin(files[0]))
+    raise ModelNotFoundError(f"{sources[-1].where} has no {names[0]}: model {guid} is not there "
+                             f"in the original project's layout ({', '.join(names)}).")
 
 
 def _get_model(source, prefix):
@@ -212,6 +250,10 @@ class _Folder(_Source):
         file = self.root / path
         return file if file.is_file() else None
 
+    def origin(self, path):
+        """Where `path` came from, for a converted model's report."""
+        return {"folder": str(self.root.resolve())}
+
 
 class _HubCache(_Source):
     """What the Hub cache holds of a repo, read without the network."""
@@ -220,6 +262,7 @@ class _HubCache(_Source):
 
     def __init__(self, repo_id, hub):
         self.repo_id, self.hub = repo_id, hub
+        self.where = f"the Hub cache of {repo_id}"
 
     def get(self, path, optional=False):
         from huggingface_hub import try_to_load_from_cache
@@ -227,9 +270,19 @@ class _HubCache(_Source):
                                        revision=self.hub["revision"])
         return Path(found) if isinstance(found, str) else None
 
+    def origin(self, path):
+        """Where `path` came from: the repo, the revision asked for and the commit (the
+        Hub cache keeps each commit's files under snapshots/<commit>/)."""
+        parts = Path(path).parts
+        commit = parts[parts.index("snapshots") + 1] if "snapshots" in parts else None
+        return {k: v for k, v in (("repo", self.repo_id), ("revision", self.hub["revision"]),
+                                  ("commit", commit)) if v}
+
 
 class _Hub(_Source):
     """A Hub repo's files, downloaded into the Hub cache (or found there when offline)."""
+
+    origin = _HubCache.origin
 
     def __init__(self, repo_id, hub, not_cached):
         self.repo_id, self.hub, self.not_cached = repo_id, hub, not_cached

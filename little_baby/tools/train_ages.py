@@ -16,6 +16,7 @@ from pathlib import Path
 from ..baby import LittleBaby
 from ..config import BabyConfig
 from ..errors import TrainingInterrupted
+from ..io.ages import AGES
 from ..io.card import model_card
 from ..io.checkpoint import CHECKPOINT
 from ..io.files import write_text_atomic
@@ -24,14 +25,7 @@ from ..tokenizer import CharTokenizer
 from ..training.data import find_input, load_corpus, read_corpus
 from ..training.evaluate import heldout_loss
 
-# age in months -> (GUID, n_ctx), from the original project's model card
-AGES = {
-    3: ("33bd6583-1b87-4469-b55e-0ccb8fd0441c", 8),
-    6: ("180eeb27-b1b4-4427-9734-c70e10da2005", 16),
-    12: ("5f13a2ab-113a-4c2c-8abd-40384bdd8854", 32),
-    24: ("cb632ce3-3f3b-432b-b24f-9171005f205e", 64),
-    48: ("12b8b053-6c14-42aa-a957-89b809e6f785", 128),
-}
+BY_MONTHS = {age.months: age for age in AGES.values()}
 # every age: pre-norm, mha, mlp, a character tokenizer
 ARCHITECTURE = dict(c_sequence="pre", c_attention="mha", c_network="mlp", c_tokenizer="char",
                     n_emb=128, head_size=128, n_heads=16, n_layers=16)
@@ -58,7 +52,7 @@ character**. The original's own weights for this GUID load with
 
 def age_config(age):
     """The BabyConfig the age-`age` model is trained with."""
-    _, n_ctx = AGES[age]
+    n_ctx = BY_MONTHS[age].n_ctx
     steps, lr, dropout = TRAINING[age]
     return BabyConfig(**ARCHITECTURE, n_ctx=n_ctx, batch_size=TOKENS_PER_STEP // n_ctx,
                       r_learn=lr, r_dropout=dropout, seed=SEED)
@@ -66,7 +60,7 @@ def age_config(age):
 
 def train_age(age, corpus, cache, quiet=False):
     """Train (or continue, or skip when done) the age-`age` model; returns its folder."""
-    guid, _ = AGES[age]
+    guid = BY_MONTHS[age].guid
     folder = Path(cache) / guid
     if read_report(folder).get("status") == "complete":
         print(f"age {age} months ({guid}): complete, skipped", file=sys.stderr)
@@ -118,8 +112,8 @@ def finalize(age, folder, corpus):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m little_baby.tools.train_ages",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ages", type=int, nargs="+", choices=sorted(AGES),
-                        default=sorted(AGES, reverse=True))
+    parser.add_argument("--ages", type=int, nargs="+", choices=sorted(BY_MONTHS),
+                        default=sorted(BY_MONTHS, reverse=True))
     parser.add_argument("--corpus", default=None, help="Tiny Shakespeare (default: inputs/)")
     parser.add_argument("--cache", default=str(Path(__file__).resolve().parents[2] / "cache"))
     parser.add_argument("--quiet", action="store_true")

@@ -35,6 +35,8 @@ def run(args):
     print(f"folder     {folder}")
     print(f"status     {report.get('status', 'unknown')}")
     print(f"lineage    {lineage(report, args.cache)}")
+    if report.get("original"):  # converted by `little-baby convert` or from_pretrained
+        print(f"converted  from {report['converted_from']}")
     if report.get("n_params"):
         print(f"parameters {report['n_params']:,}")
     print(f"size       {human_size(sum(st.st_size for _, st in files))} on disk: "
@@ -60,7 +62,8 @@ def lineage(report, cache):
     """'guid <- parent <- grandparent', each marked when it is not in the cache."""
     chain = [report.get("guid") or "?", *report.get("lineage", [])]
     return " <- ".join([chain[0], *(_where(g, cache) for g in chain[1:])]) + (
-        "" if len(chain) > 1 else " (trained from scratch)")
+        "" if len(chain) > 1 else " (converted from the original project)"
+        if report.get("original") else " (trained from scratch)")
 
 
 def _where(guid, cache):

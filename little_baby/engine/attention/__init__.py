@@ -13,6 +13,10 @@ Each variant is a module with:
         the same maths as forward with T = 1 on vectors; without it the model runs
         forward on a (1, 1, C) array
 A new variant is one file here and one line in ATTENTIONS.
+
+The other modules here are what variants share, not variants: sdpa.py (causal scaled
+dot-product attention), heads.py (the heads and the projections around them),
+gated_heads.py (heads weighted by a gate: moh, swh) and kv_cache.py (generation's cache).
 """
 from . import aft, gla, gqa, mha, moh, rfa, swh
 

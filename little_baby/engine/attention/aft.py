@@ -2,7 +2,8 @@
 output is an average of the past values weighted by exp(key), O(T) with cumulative sums.
 
 AFT-simple, causal (Zhai et al. 2021, "An Attention Free Transformer"), without the
-query gate sigmoid(Q), as the seed describes it ("K/V projections only; no Q used"):
+query gate sigmoid(Q), as the original project's model card describes it ("K/V
+projections only; no Q used"):
     y_t = (sum_{j<=t} exp(k_j) * v_j / sum_{j<=t} exp(k_j)) W_O + b_O
 with k and v of width head_size and k clipped to [-20, 20] before exp. (The network
 variant `nft` is the same mixing with the query gate.) The generation state is the two
@@ -11,23 +12,16 @@ Parameters: 2*C*S + 2*S + S*C + C, with C = n_emb, S = head_size.
 """
 from ..backend import array_module
 from ..ops import linear_backward, linear_forward
-from .common import causal_average_backward, causal_average_forward, new_average_state
+from ..scans import causal_average_backward, causal_average_forward, new_average_state
+from . import heads
 
 
 def init(cfg, rt):
-    C, S = cfg.n_emb, cfg.head_size
-    xp, dt = rt.xp, rt.backend.dtype
-    return {
-        "kv.weight": rt.normal((C, 2 * S), 0.02),
-        "kv.bias": xp.zeros(2 * S, dtype=dt),
-        "proj.weight": rt.normal((S, C), 0.02 / (2 * cfg.n_layers) ** 0.5),
-        "proj.bias": xp.zeros(C, dtype=dt),
-    }
+    return heads.init(cfg, rt, name="kv", width=2 * cfg.head_size)
 
 
 def n_params(cfg):
-    C, S = cfg.n_emb, cfg.head_size
-    return 2 * C * S + 2 * S + S * C + C
+    return heads.n_params(cfg, width=2 * cfg.head_size)
 
 
 def new_state(cfg, batch, rt):

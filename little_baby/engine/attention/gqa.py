@@ -10,28 +10,34 @@ group, and its gradient sums over the group. One fused matrix projects x to the 
 Parameters: C*W + W + S*C + C, with C = n_emb, S = head_size, K = n_kv_heads,
 d = head_dim and W = S + 2*K*d.
 """
+from typing import NamedTuple
+
 from ..backend import array_module
 from ..ops import linear_backward, linear_forward
-from .mha import append_kv, new_kv_state
+from . import heads
+from .kv_cache import append_kv, append_position, new_kv_state
 from .sdpa import sdpa_backward, sdpa_forward, sdpa_step
 
 
+class GqaCache(NamedTuple):
+    x2: object          # (N, C) the input
+    y2: object          # (N, S) the heads side by side
+    n_heads: int        # h
+    n_kv_heads: int     # K
+    sdpa: tuple         # sdpa_forward's cache (keys and values repeated for their groups)
+
+
+def qkv_width(cfg):
+    """W = S + 2*K*d: the queries (S wide), then K keys and K values (d wide each)."""
+    return cfg.head_size + 2 * cfg.kv_heads * cfg.head_dim
+
+
 def init(cfg, rt):
-    C, S = cfg.n_emb, cfg.head_size
-    W = S + 2 * cfg.kv_heads * cfg.head_dim
-    xp, dt = rt.xp, rt.backend.dtype
-    return {
-        "qkv.weight": rt.normal((C, W), 0.02),
-        "qkv.bias": xp.zeros(W, dtype=dt),
-        "proj.weight": rt.normal((S, C), 0.02 / (2 * cfg.n_layers) ** 0.5),
-        "proj.bias": xp.zeros(C, dtype=dt),
-    }
+    return heads.init(cfg, rt, width=qkv_width(cfg))
 
 
 def n_params(cfg):
-    C, S = cfg.n_emb, cfg.head_size
-    W = S + 2 * cfg.kv_heads * cfg.head_dim
-    return C * W + W + S * C + C
+    return heads.n_params(cfg, width=qkv_width(cfg))
 
 
 def new_state(cfg, batch, rt):
@@ -54,7 +60,7 @@ def forward(p, x, cfg, rt, state=None):
     y, sdpa_cache = sdpa_forward(q, k, v, 1.0 / (d ** 0.5 * cfg.r_temp), rt, offset)
     y2 = y.transpose(0, 2, 1, 3).reshape(B * T, h * d)                   # (N, S)
     out = linear_forward(y2, p["proj.weight"], p["proj.bias"])           # (N, C)
-    cache = None if state is not None else (x2, y2, h, K, sdpa_cache)
+    cache = None if state is not None else GqaCache(x2, y2, h, K, sdpa_cache)
     return out.reshape(B, T, C), cache
 
 
@@ -65,7 +71,8 @@ def step(p, x, cfg, rt, state):
     qkv = linear_forward(x, p["qkv.weight"], p["qkv.bias"])             # ((h + 2K) d,)
     q = qkv[:h * d].reshape(K, h // K, d)                               # (K, g, d)
     k, v = qkv[h * d:].reshape(2, K, d)
-    y = sdpa_step(q, k, v, 1.0 / (d ** 0.5 * cfg.r_temp), rt, state)    # (K, g, d)
+    keys, values = append_position(state, k, v)                         # (K, t+1, d)
+    y = sdpa_step(q, keys, values, 1.0 / (d ** 0.5 * cfg.r_temp), rt)   # (K, g, d)
     return linear_forward(y.reshape(-1), p["proj.weight"], p["proj.bias"])
 
 
@@ -75,18 +82,19 @@ def repeat_heads(t, g):
 
 
 def backward(p, dy, cache):
-    x2, y2, h, K, sdpa_cache = cache
+    c = cache
+    h, K = c.n_heads, c.n_kv_heads
     B, T, C = dy.shape
-    dy2, dw_proj, db_proj = linear_backward(dy.reshape(B * T, C), y2, p["proj.weight"])
+    dy2, dw_proj, db_proj = linear_backward(dy.reshape(B * T, C), c.y2, p["proj.weight"])
     S = dy2.shape[1]
     d = S // h
-    dq, dk, dv = sdpa_backward(dy2.reshape(B, T, h, d).transpose(0, 2, 1, 3), sdpa_cache)
+    dq, dk, dv = sdpa_backward(dy2.reshape(B, T, h, d).transpose(0, 2, 1, 3), c.sdpa)
     dqkv = array_module(dy).empty((B, T, S + 2 * K * d), dtype=dy.dtype)  # (N, (h + 2K) d) as 3-D
     dqkv[:, :, :S] = dq.transpose(0, 2, 1, 3).reshape(B, T, S)
     for i, dkv in enumerate((dk, dv)):  # a shared head's gradient sums over its group
         shared = dkv.reshape(B, K, h // K, T, d).sum(axis=2)             # (B, K, T, d)
         start = S + i * K * d
         dqkv[:, :, start:start + K * d] = shared.transpose(0, 2, 1, 3).reshape(B, T, K * d)
-    dx, dw_qkv, db_qkv = linear_backward(dqkv.reshape(B * T, -1), x2, p["qkv.weight"])
+    dx, dw_qkv, db_qkv = linear_backward(dqkv.reshape(B * T, -1), c.x2, p["qkv.weight"])
     grads = {"qkv.weight": dw_qkv, "qkv.bias": db_qkv, "proj.weight": dw_proj, "proj.bias": db_proj}
     return dx.reshape(B, T, C), grads

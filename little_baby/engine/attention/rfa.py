@@ -15,12 +15,34 @@ windows). The generation state is mha's KV cache.
 Parameters: 3*C*S + 3*S + S*C + C, with C = n_emb, S = head_size.
 """
 import functools
+from typing import NamedTuple
 
 from ..backend import array_module
 from ..ops import (dropout_backward, dropout_forward, linear_backward, linear_forward,
                    softmax_backward, softmax_forward)
-from .mha import append_kv, new_kv_state
-from .mha import init, n_params  # noqa: F401  (the same parameters as mha)
+from . import heads
+from .kv_cache import append_kv, new_kv_state
+
+
+class RfaCache(NamedTuple):
+    x2: object     # (N, C) the input
+    qs: object     # (B, h, T, d) q * scale
+    k: object      # (B, h, T, d)
+    v: object      # (B, h, T, d)
+    avg: object    # (T, T) the memory's averaging weights
+    att: object    # (B, h, T, T + 1) softmax over the window's keys and the memory
+    mask: object   # dropout mask of att, or None
+    w: object      # (B, h, T, T) the weights on the values (memory spread back over them)
+    y2: object     # (N, S) the heads side by side
+    scale: float
+
+
+def init(cfg, rt):
+    return heads.init(cfg, rt)  # mha's parameters
+
+
+def n_params(cfg):
+    return heads.n_params(cfg)
 
 
 def new_state(cfg, batch, rt):
@@ -46,9 +68,7 @@ def forward(p, x, cfg, rt, state=None):
     h, d = cfg.n_heads, cfg.head_dim
     xp = array_module(x)
     x2 = x.reshape(B * T, C)                                             # (N, C)
-    qkv = linear_forward(x2, p["qkv.weight"], p["qkv.bias"])             # (N, 3*S)
-    qkv = qkv.reshape(B, T, 3, h, d).transpose(2, 0, 3, 1, 4)           # (3, B, h, T, d) view
-    q, k, v = qkv[0], qkv[1], qkv[2]
+    q, k, v = heads.project_heads(p, x2, B, T, cfg)                      # (B, h, T, d) views
     offset = 0
     if state is not None:
         offset, k, v = append_kv(state, k, v)
@@ -70,30 +90,26 @@ def forward(p, x, cfg, rt, state=None):
     y = w @ v                                                            # (B, h, T, d)
     y2 = y.transpose(0, 2, 1, 3).reshape(B * T, h * d)                   # (N, S)
     out = linear_forward(y2, p["proj.weight"], p["proj.bias"])           # (N, C)
-    cache = None if state is not None else (x2, qs, k, v, avg, att, mask, w, y2, scale)
+    cache = None if state is not None else RfaCache(x2, qs, k, v, avg, att, mask, w, y2, scale)
     return out.reshape(B, T, C), cache
 
 
 def backward(p, dy, cache):
-    x2, qs, k, v, avg, att, mask, w, y2, scale = cache
+    c = cache
     xp = array_module(dy)
-    B, h, T, d = qs.shape
-    dy2, dw_proj, db_proj = linear_backward(dy.reshape(B * T, -1), y2, p["proj.weight"])
+    B, h, T, d = c.qs.shape
+    dy2, dw_proj, db_proj = linear_backward(dy.reshape(B * T, -1), c.y2, p["proj.weight"])
     dyh = dy2.reshape(B, T, h, d).transpose(0, 2, 1, 3)                  # (B, h, T, d)
-    dv = w.swapaxes(-1, -2) @ dyh                                        # (B, h, T, d)
-    dw = dyh @ v.swapaxes(-1, -2)                                        # (B, h, T, T)
-    datt = xp.empty_like(att)                                            # (B, h, T, T + 1)
+    dv = c.w.swapaxes(-1, -2) @ dyh                                      # (B, h, T, d)
+    dw = dyh @ c.v.swapaxes(-1, -2)                                      # (B, h, T, T)
+    datt = xp.empty_like(c.att)                                          # (B, h, T, T + 1)
     datt[..., :T] = dw
-    datt[..., T] = (dw * avg).sum(axis=-1)
-    datt = dropout_backward(datt, mask)
-    ds = softmax_backward(datt, att, out=datt)                           # (B, h, T, T + 1)
-    ds_all = ds[..., :T] + ds[..., T:] * avg                             # d (q k^T), (B, h, T, T)
-    dqs = ds_all @ k                                                     # (B, h, T, d)
-    dk = ds_all.swapaxes(-1, -2) @ qs                                    # (B, h, T, d)
-    dqkv = xp.empty((B, T, 3, h, d), dtype=dy.dtype)                     # (N, 3*S) as 5-D
-    dqkv[:, :, 0] = (dqs * scale).transpose(0, 2, 1, 3)
-    dqkv[:, :, 1] = dk.transpose(0, 2, 1, 3)
-    dqkv[:, :, 2] = dv.transpose(0, 2, 1, 3)
-    dx, dw_qkv, db_qkv = linear_backward(dqkv.reshape(B * T, 3 * h * d), x2, p["qkv.weight"])
+    datt[..., T] = (dw * c.avg).sum(axis=-1)
+    datt = dropout_backward(datt, c.mask)
+    ds = softmax_backward(datt, c.att, out=datt)                         # (B, h, T, T + 1)
+    ds_all = ds[..., :T] + ds[..., T:] * c.avg                           # d (q k^T), (B, h, T, T)
+    dqs = ds_all @ c.k                                                   # (B, h, T, d)
+    dk = ds_all.swapaxes(-1, -2) @ c.qs                                  # (B, h, T, d)
+    dx, dw_qkv, db_qkv = heads.project_heads_backward(p, c.x2, dqs * c.scale, dk, dv)
     grads = {"qkv.weight": dw_qkv, "qkv.bias": db_qkv, "proj.weight": dw_proj, "proj.bias": db_proj}
     return dx.reshape(B, T, -1), grads

@@ -9,8 +9,8 @@ groups. No expansion: G times fewer weights than `gln`. The weight is stored 2-D
 (C, 2g): rows i*g .. i*g+g-1 are group i's [W_i | V_i]; n_groups must divide n_emb.
 Parameters: 2*C*C/G + 2*C, with C = n_emb, G = n_groups.
 """
-from ..attention.common import sigmoid
 from ..backend import array_module
+from ..ops import sigmoid_backward, sigmoid_forward
 
 
 def init(cfg, rt):
@@ -37,7 +37,7 @@ def forward(p, x, cfg, rt, state=None):
     xg = x.reshape(B * T, G, g).transpose(1, 0, 2)                       # (G, N, g)
     lg = xg @ p["proj.weight"].reshape(G, g, 2 * g)                      # (G, N, 2g) per group
     lg += p["proj.bias"].reshape(G, 1, 2 * g)
-    lin, sg = lg[:, :, :g], sigmoid(lg[:, :, g:])                        # (G, N, g) each
+    lin, sg = lg[:, :, :g], sigmoid_forward(lg[:, :, g:])                # (G, N, g) each
     y = (lin * sg).transpose(1, 2, 0)                                    # (N, g, G): shuffled
     return y.reshape(B, T, C), (xg, lin, sg)
 
@@ -49,7 +49,7 @@ def backward(p, dy, cache):
     dyg = dy.reshape(N, g, G).transpose(2, 0, 1)                         # (G, N, g): unshuffled
     dlg = array_module(dy).empty((G, N, 2 * g), dtype=dy.dtype)
     dlg[:, :, :g] = dyg * sg
-    dlg[:, :, g:] = dyg * lin * sg * (1.0 - sg)                          # sigmoid' = s (1 - s)
+    dlg[:, :, g:] = sigmoid_backward(dyg * lin, sg)
     dw = xg.transpose(0, 2, 1) @ dlg                                     # (G, g, 2g)
     dxg = dlg @ p["proj.weight"].reshape(G, g, 2 * g).transpose(0, 2, 1)  # (G, N, g)
     dx = dxg.transpose(1, 0, 2).reshape(B, T, C)

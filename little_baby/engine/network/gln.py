@@ -6,9 +6,8 @@ projection (always on), their element-wise product. W and V sit side by side in 
 matrix.
 Parameters: 2*C*C + 2*C, with C = n_emb.
 """
-from ..attention.common import sigmoid
 from ..backend import array_module
-from ..ops import linear_backward, linear_forward
+from ..ops import linear_backward, linear_forward, sigmoid_backward, sigmoid_forward
 
 
 def init(cfg, rt):
@@ -32,7 +31,7 @@ def forward(p, x, cfg, rt, state=None):
     B, T, C = x.shape
     x2 = x.reshape(B * T, C)                                             # (N, C)
     lg = linear_forward(x2, p["proj.weight"], p["proj.bias"])            # (N, 2*C)
-    lin, sg = lg[:, :C], sigmoid(lg[:, C:])                              # (N, C) each
+    lin, sg = lg[:, :C], sigmoid_forward(lg[:, C:])                      # (N, C) each
     return (lin * sg).reshape(B, T, C), (x2, lin, sg)
 
 
@@ -42,6 +41,6 @@ def backward(p, dy, cache):
     dy2 = dy.reshape(B * T, C)
     dlg = array_module(dy).empty((B * T, 2 * C), dtype=dy.dtype)
     dlg[:, :C] = dy2 * sg
-    dlg[:, C:] = dy2 * lin * sg * (1.0 - sg)                             # sigmoid' = s (1 - s)
+    dlg[:, C:] = sigmoid_backward(dy2 * lin, sg)
     dx, dw, db = linear_backward(dlg, x2, p["proj.weight"])
     return dx.reshape(B, T, C), {"proj.weight": dw, "proj.bias": db}

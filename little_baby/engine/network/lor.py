@@ -1,10 +1,11 @@
 """`lor`: low-rank network — a full C x C projection plus a low-rank pair with a scale,
 y = x W + b + (alpha / r) * (x A) B, no expansion and no non-linearity.
 
-LoRA (Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large Language Models") as the seed
-describes it: a full projection with bias, two bias-free low-rank projections of rank
-r = n_rank, and the scale alpha / r with alpha = 1 (the original project's value). B
-starts at zero, as in the paper, so the pair starts as no change. Here every part trains
+LoRA (Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large Language Models") as the original
+project's model card describes it: a full projection with bias, two bias-free low-rank
+projections of rank r = n_rank, and the scale alpha / r with alpha = 1 (the original
+project's value). B starts at zero, as in the paper, so the pair starts as no change. Here
+every part trains
 (LoRA freezes W when finetuning a pretrained model; from scratch there is nothing to
 freeze).
 Parameters: C*C + C + 2*C*r, with C = n_emb, r = n_rank.

@@ -1,8 +1,9 @@
 """`moe`: mixture of experts — n_experts GELU MLPs, mixed per token by a softmax gate.
 
-Dense (soft) routing, as the seed describes ("dense routing to all E experts"): the gate
-of the sparsely-gated mixture of experts (Shazeer et al. 2017, "Outrageously Large Neural
-Networks") without the top-k cut, so every expert runs and every gradient is exact:
+Dense (soft) routing, as the original project's model card describes ("dense routing to
+all E experts"): the gate of the sparsely-gated mixture of experts (Shazeer et al. 2017,
+"Outrageously Large Neural Networks") without the top-k cut, so every expert runs and
+every gradient is exact:
     y = sum_e g_e(x) * (GELU(x U_e + c_e) D_e + d_e),   g = softmax(x W_g + b_g)
 Each expert is an `mlp` of hidden width H = n_hidden * n_emb. The experts' up
 projections sit side by side in one (C, E*H) matrix and their down projections on top
@@ -10,8 +11,18 @@ of each other in one (E*H, C) matrix, so each is a single 2-D matmul: the gate s
 each expert's hidden units before the shared down projection.
 Parameters: C*E + E + E*(2*C*H + H + C), with C = n_emb, E = n_experts.
 """
+from typing import NamedTuple
+
 from ..ops import (gelu_backward, gelu_forward, linear_backward, linear_forward,
                    softmax_backward, softmax_forward)
+
+
+class MoeCache(NamedTuple):
+    x2: object     # (N, C) the input
+    g: object      # (N, E) the gate's weights
+    hid: object    # (N, E*H) every expert's hidden units
+    hg: object     # (N, E*H) the hidden units scaled by their expert's weight
+    gelu: tuple    # gelu_forward's cache
 
 
 def init(cfg, rt):
@@ -46,23 +57,23 @@ def forward(p, x, cfg, rt, state=None):
     hg = (hid.reshape(B * T, E, -1) * g[:, :, None]).reshape(B * T, -1)  # (N, E*H) gated
     y = linear_forward(hg, p["down.weight"])                             # (N, C)
     y += g @ p["down.bias"]                                              # sum_e g_e d_e
-    return y.reshape(B, T, C), (x2, g, hid, hg, gelu_cache)
+    return y.reshape(B, T, C), MoeCache(x2, g, hid, hg, gelu_cache)
 
 
 def backward(p, dy, cache):
-    x2, g, hid, hg, gelu_cache = cache
+    c = cache
     B, T, C = dy.shape
-    N, E = g.shape
+    N, E = c.g.shape
     dy2 = dy.reshape(N, C)
-    dhg, dw_down, _ = linear_backward(dy2, hg, p["down.weight"], with_bias=False)   # (N, E*H)
+    dhg, dw_down, _ = linear_backward(dy2, c.hg, p["down.weight"], with_bias=False)   # (N, E*H)
     dhg = dhg.reshape(N, E, -1)                                          # (N, E, H)
-    dg = (dhg * hid.reshape(N, E, -1)).sum(axis=-1)                      # (N, E)
+    dg = (dhg * c.hid.reshape(N, E, -1)).sum(axis=-1)                    # (N, E)
     dg += dy2 @ p["down.bias"].T
-    dhid = (dhg * g[:, :, None]).reshape(N, -1)                          # (N, E*H)
-    du = gelu_backward(dhid, gelu_cache)
-    dx, dw_up, db_up = linear_backward(du, x2, p["up.weight"])
-    dx_gate, dw_gate, db_gate = linear_backward(softmax_backward(dg, g), x2, p["gate.weight"])
+    dhid = (dhg * c.g[:, :, None]).reshape(N, -1)                        # (N, E*H)
+    du = gelu_backward(dhid, c.gelu)
+    dx, dw_up, db_up = linear_backward(du, c.x2, p["up.weight"])
+    dx_gate, dw_gate, db_gate = linear_backward(softmax_backward(dg, c.g), c.x2, p["gate.weight"])
     dx += dx_gate
     grads = {"gate.weight": dw_gate, "gate.bias": db_gate, "up.weight": dw_up, "up.bias": db_up,
-             "down.weight": dw_down, "down.bias": g.T @ dy2}
+             "down.weight": dw_down, "down.bias": c.g.T @ dy2}
     return dx.reshape(B, T, C), grads

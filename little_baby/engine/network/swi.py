@@ -5,9 +5,18 @@ width is H = n_hidden * n_emb, as for `mlp` (the paper shrinks it by 2/3 to matc
 parameters; here n_hidden says the width). W_g and W_u sit side by side in one matrix.
 Parameters: 3*C*H, with C = n_emb.
 """
-from ..attention.common import sigmoid
+from typing import NamedTuple
+
 from ..backend import array_module
-from ..ops import linear_backward, linear_forward
+from ..ops import linear_backward, linear_forward, sigmoid_forward
+
+
+class SwiCache(NamedTuple):
+    x2: object   # (N, C) the input
+    z: object    # (N, H) the gate's pre-activation
+    u: object    # (N, H) the linear unit
+    sz: object   # (N, H) sigmoid(z)
+    hid: object  # (N, H) swish(z) * u
 
 
 def init(cfg, rt):
@@ -33,20 +42,20 @@ def forward(p, x, cfg, rt, state=None):
     gu = linear_forward(x2, p["up.weight"])                              # (N, 2*H)
     H = gu.shape[1] // 2
     z, u = gu[:, :H], gu[:, H:]                                          # (N, H) views
-    sz = sigmoid(z)
+    sz = sigmoid_forward(z)
     hid = z * sz
     hid *= u                                                             # (N, H)
     y = linear_forward(hid, p["down.weight"])                            # (N, C)
-    return y.reshape(B, T, C), (x2, z, u, sz, hid)
+    return y.reshape(B, T, C), SwiCache(x2, z, u, sz, hid)
 
 
 def backward(p, dy, cache):
-    x2, z, u, sz, hid = cache
+    c = cache
     B, T, C = dy.shape
-    dhid, dw_down, _ = linear_backward(dy.reshape(B * T, C), hid, p["down.weight"], with_bias=False)
+    dhid, dw_down, _ = linear_backward(dy.reshape(B * T, C), c.hid, p["down.weight"], with_bias=False)
     N, H = dhid.shape
     dgu = array_module(dy).empty((N, 2 * H), dtype=dy.dtype)
-    dgu[:, H:] = dhid * z * sz                                           # d u = dhid * swish(z)
-    dgu[:, :H] = dhid * u * sz * (1.0 + z * (1.0 - sz))                  # swish'(z)
-    dx, dw_up, _ = linear_backward(dgu, x2, p["up.weight"], with_bias=False)
+    dgu[:, H:] = dhid * c.z * c.sz                                       # d u = dhid * swish(z)
+    dgu[:, :H] = dhid * c.u * c.sz * (1.0 + c.z * (1.0 - c.sz))          # swish'(z) = s (1 + z (1 - s))
+    dx, dw_up, _ = linear_backward(dgu, c.x2, p["up.weight"], with_bias=False)
     return dx.reshape(B, T, C), {"up.weight": dw_up, "down.weight": dw_down}

@@ -1,24 +1,30 @@
-"""Pieces shared by the variants (attention and network), each a forward/backward pair:
-the sigmoid, the causal exp-weighted average of AFT and the gated linear scan of GLA.
-(The KV cache and the attention heads before their projection live in mha.py.)
+"""Two causal scans over time, each a forward/backward pair, shared by attention and
+network variants:
 
-Shapes: B batch, T time, h heads, d head width, D channels, N = B*T rows.
+    causal average (AFT; aft, nft):  y_t = sum_{j<=t} exp(k_j) v_j / sum_{j<=t} exp(k_j)
+    gated scan (GLA; gla):           s_t = a_t * s_{t-1} + u_t
+
+Both run per channel and cost O(T); in generation each new position continues them from
+a state of O(1) size (the running sums, the last s).
+
+Shapes: B batch, T time, D channels.
 """
-from ..backend import array_module
+from typing import NamedTuple
+
+from .backend import array_module
 
 EXP_CLIP = 20.0  # exp(k) is taken of k clipped to [-20, 20]: no overflow in float32 sums
 
 
-# ---- sigmoid ----------------------------------------------------------------------------
-def sigmoid(x):
-    """1 / (1 + exp(-x)), written with tanh so that it never overflows."""
-    s = array_module(x).tanh(x * 0.5)
-    s += 1.0
-    s *= 0.5
-    return s
+# ---- causal exp-weighted average (AFT: Zhai et al. 2021, "An Attention Free Transformer") ----
+class AverageCache(NamedTuple):
+    k: object    # (B, T, D) the keys as given (the clip's backward needs them)
+    v: object    # (B, T, D)
+    e: object    # (B, T, D) exp(clip(k))
+    den: object  # (B, T, D) running sums of e
+    y: object    # (B, T, D) the averages
 
 
-# ---- causal exp-weighted average (AFT) --------------------------------------------------
 def new_average_state(batch, width, rt):
     """Running sums of exp(k)*v and exp(k) over the positions seen so far, (B, D) each."""
     xp, dt = rt.xp, rt.backend.dtype
@@ -26,8 +32,7 @@ def new_average_state(batch, width, rt):
 
 
 def causal_average_forward(k, v, state=None):
-    """y_t = sum_{j<=t} exp(k_j) v_j / sum_{j<=t} exp(k_j), per channel.
-    k, v (B, T, D) -> y (B, T, D), cache. With `state` the sums continue it (updated)."""
+    """k, v (B, T, D) -> y (B, T, D), cache. With `state` the sums continue it (updated)."""
     xp = array_module(k)
     e = xp.exp(xp.clip(k, -EXP_CLIP, EXP_CLIP))                     # (B, T, D)
     num = xp.cumsum(e * v, axis=1)                                  # (B, T, D)
@@ -36,8 +41,8 @@ def causal_average_forward(k, v, state=None):
         num += state["num"][:, None]
         den += state["den"][:, None]
         state["num"], state["den"] = num[:, -1], den[:, -1]
-    y = num / den
-    return y, (k, v, e, den, y)
+    y = num / den                                                   # (B, T, D)
+    return y, AverageCache(k, v, e, den, y)
 
 
 def _reverse_cumsum(g):
@@ -47,18 +52,18 @@ def _reverse_cumsum(g):
 
 def causal_average_backward(dy, cache):
     """dy (B, T, D) -> dk, dv (B, T, D)"""
-    k, v, e, den, y = cache
-    dnum = dy / den                                                 # d y / d num = 1 / den
+    c = cache
+    dnum = dy / c.den                                               # d y / d num = 1 / den
     dev = _reverse_cumsum(dnum)                                     # d (e*v)
-    de = _reverse_cumsum(-dnum * y)                                 # d y / d den = -y / den
-    de += dev * v
-    dv = dev * e
-    dk = de * e
-    dk *= (k > -EXP_CLIP) & (k < EXP_CLIP)                          # clip passes no gradient
+    de = _reverse_cumsum(-dnum * c.y)                               # d y / d den = -y / den
+    de += dev * c.v
+    dv = dev * c.e
+    dk = de * c.e
+    dk *= (c.k > -EXP_CLIP) & (c.k < EXP_CLIP)                      # clip passes no gradient
     return dk, dv
 
 
-# ---- gated linear scan (GLA) ------------------------------------------------------------
+# ---- gated linear scan (GLA: Yang et al. 2024, "Gated Linear Attention Transformers") ------
 def gated_scan_forward(a, u, s0=None):
     """s_t = a_t * s_{t-1} + u_t, from s_{-1} = s0 (zeros when None).
     a, u (B, T, D) -> all states s (B, T, D), computed one step at a time."""

@@ -1,0 +1,82 @@
+"""The five age models ship with the package and load offline, by age and by GUID, from
+any working directory, with the architecture of the original's table and the held-out
+loss their cards state."""
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from little_baby import LittleBaby
+from little_baby.io.ages import AGES, shipped_folder
+from little_baby.training.data import find_input, read_corpus
+from little_baby.training.evaluate import heldout_loss
+
+# the original project's model card: every age has this shape, with its own context
+TABLE = dict(c_sequence="pre", c_attention="mha", c_network="mlp", c_tokenizer="char",
+             n_emb=128, head_size=128, n_heads=16, n_layers=16)
+SLICE_TOKENS = 40_000  # of the held-out text: enough for 0.02, quick enough for CI
+
+
+def shipped_or_skip(age):
+    if shipped_folder(age.guid) is None:
+        pytest.skip(f"{age.name} is not trained yet: python -m little_baby.tools.train_ages "
+                    f"--ages {age.months}")
+    return shipped_folder(age.guid)
+
+
+@pytest.fixture
+def offline_elsewhere(tmp_path, monkeypatch):
+    """No network, an empty Hub cache and model store, and a working directory with no
+    cache/ of its own."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.setenv("LITTLE_BABY_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize("name", list(AGES))
+def test_age_model_loads_offline_by_age_and_guid(name, offline_elsewhere):
+    age = AGES[name]
+    shipped_or_skip(age)
+    by_age = LittleBaby.from_pretrained(age.name)
+    by_guid = LittleBaby.from_pretrained(age.guid)
+    assert by_age.guid == by_guid.guid == age.guid
+    for key, value in {**TABLE, "n_ctx": age.n_ctx}.items():
+        assert getattr(by_age.config, key) == value, key
+    for key, value in by_age.params.items():
+        assert (value == by_guid.params[key]).all()
+
+
+@pytest.mark.parametrize("name", list(AGES))
+def test_age_model_heldout_loss_matches_its_card(name):
+    age = AGES[name]
+    folder = shipped_or_skip(age)
+    text = find_input("shakespeare.txt")
+    if text is None:
+        pytest.skip("shakespeare.txt not found (inputs/README.md says how to get it)")
+    baby = LittleBaby.load(folder)
+    stated = json.loads((folder / "report.json").read_text())["heldout"]["loss"]
+    assert f"{stated:.4f}" in (folder / "README.md").read_text()  # the card states it
+    measured = heldout_loss(baby, read_corpus(text), max_tokens=SLICE_TOKENS)["loss"]
+    assert abs(measured - stated) < 0.02
+
+
+def test_older_babies_are_better():
+    losses = [json.loads((shipped_or_skip(a) / "report.json").read_text())["heldout"]["loss"]
+              for a in sorted(AGES.values(), key=lambda a: a.months)]
+    assert losses == sorted(losses, reverse=True)
+
+
+def test_a_wheel_ships_the_age_models(tmp_path):
+    shipped = [a for a in AGES.values() if shipped_folder(a.guid) is not None]
+    if not shipped:
+        pytest.skip("no age model is trained yet")
+    root = shipped_folder(shipped[0].guid).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "-q",
+                    "-w", str(tmp_path)], check=True, capture_output=True)
+    names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
+    for age in shipped:
+        for part in ("config.json", "tokenizer.json", "model.safetensors", "README.md"):
+            assert f"little_baby/shipped/{age.guid}/{part}" in names
