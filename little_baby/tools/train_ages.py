@@ -109,6 +109,30 @@ def finalize(age, folder, corpus):
           f"{report['heldout']['weights']} weights)", file=sys.stderr)
 
 
+def table(cache):
+    """The README's table of the finished age models in `cache`, as Markdown."""
+    rows = ["| age | GUID | n_ctx | parameters | tokens seen | training time | held-out loss "
+            "(nats) | bits / char | sample (after \"ROMEO:\") |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    total = 0
+    for age in sorted(BY_MONTHS):
+        folder = Path(cache) / BY_MONTHS[age].guid
+        report = read_report(folder)
+        if "heldout" not in report:
+            rows.append(f"| {age} months | `{BY_MONTHS[age].guid}` | {BY_MONTHS[age].n_ctx} "
+                        f"| | | | not trained yet | | |")
+            continue
+        total += sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        baby = LittleBaby.load(folder)
+        line = baby.generate(SAMPLE["prompt"], max_new_tokens=60, temperature=0.8, top_k=40,
+                             seed=1).split("\n")[0].strip().replace("|", "\\|")
+        h = report["heldout"]
+        rows.append(f"| {age} months | `{baby.guid}` | {baby.config.n_ctx} | {baby.n_params:,} "
+                    f"| {report['timings']['tokens']:,} | {report['timings']['seconds'] / 3600:.1f} h "
+                    f"| {h['loss']:.3f} | {h['bits_per_token']:.3f} | {line} |")
+    return "\n".join(rows) + f"\n\nOn disk: {total / 2 ** 20:.1f} MiB in all.\n"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m little_baby.tools.train_ages",
                                      description=__doc__.split("\n\n")[0])
@@ -117,7 +141,12 @@ def main(argv=None):
     parser.add_argument("--corpus", default=None, help="Tiny Shakespeare (default: inputs/)")
     parser.add_argument("--cache", default=str(Path(__file__).resolve().parents[2] / "cache"))
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--table", action="store_true",
+                        help="print the README's table of the finished models, train nothing")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(args.cache))
+        return 0
     corpus = args.corpus or find_input("shakespeare.txt")
     if corpus is None:
         parser.error("no shakespeare.txt in inputs/: give --corpus PATH.")
