@@ -5,10 +5,11 @@ from .engine.ops import cross_entropy_forward
 from .engine.optim import flatten_params
 from .engine.parallel import sharded_loss_and_grads
 from .engine.runtime import Runtime
-from .engine.sampling import generate_ids
+from .engine.sampling import DEFAULTS, check_settings, generate_ids
 from .engine.transformer import Transformer, check_shapes, init_params, param_shapes
 from .errors import BabyError, ConfigError
 from .io import hub
+from .io.resolve import find_model
 from .io.store import read_model, save_model
 from .tokenizer import TOKENIZERS, tokenizer_from_dict
 from .training import run
@@ -19,7 +20,7 @@ class LittleBaby:
     """A small GPT: config + tokenizer + weights, with training and generation helpers.
 
     >>> baby = LittleBaby(BabyConfig(n_layers=2), CharTokenizer.from_text(text))
-    >>> baby.generate("ROMEO:", max_new_tokens=100, temperature=0.8, seed=1)
+    >>> baby.generate("ROMEO:", max_new_tokens=100, seed=1)
     """
 
     def __init__(self, config=None, tokenizer=None, params=None, guid=None, parent_guid=None):
@@ -104,8 +105,9 @@ class LittleBaby:
 
     @classmethod
     def resume(cls, name, cache=None, corpus=None, quiet=False):
-        """Continue the stopped training run of model folder or GUID `name` from its last
-        checkpoint, exactly as if it had not stopped; returns the trained model."""
+        """Continue the stopped training run of model folder or GUID (or unique start of
+        one) `name` from its last checkpoint, exactly as if it had not stopped; returns
+        the trained model."""
         return run.resume(cls, name, cache, corpus, quiet)
 
     def expand_vocab(self, text):
@@ -135,19 +137,27 @@ class LittleBaby:
         logits, _ = self.transformer.forward(self._ids(x), rt)
         return (logits, rt.attention) if return_attention else logits
 
-    def stream(self, prompt="", max_new_tokens=200, temperature=1.0, top_k=None, top_p=None,
-               seed=None, use_cache=True, unknown="error"):
-        """Yield the generated text piece by piece (one token each) as it is made."""
+    def stream(self, prompt="", max_new_tokens=DEFAULTS.max_new_tokens,
+               temperature=DEFAULTS.temperature, top_k=DEFAULTS.top_k, top_p=DEFAULTS.top_p,
+               seed=DEFAULTS.seed, use_cache=True, unknown="error"):
+        """An iterator over the generated text, piece by piece (one token each) as it is
+        made. The settings and the prompt are checked now, before any piece is made."""
+        settings = check_settings(max_new_tokens, temperature, top_k, top_p, seed)
         ids = list(self.tokenizer.encode(prompt, unknown=unknown)) or [self._start_id()]
-        for i in generate_ids(self.transformer, self.backend, ids, max_new_tokens, temperature,
-                              top_k, top_p, seed, use_cache):
+        return self._pieces(ids, settings, use_cache)
+
+    def _pieces(self, ids, settings, use_cache):
+        for i in generate_ids(self.transformer, self.backend, ids, *settings, use_cache):
             yield self.tokenizer.decode([i])
 
-    def generate(self, prompt="", max_new_tokens=200, temperature=1.0, top_k=None, top_p=None,
-                 seed=None, use_cache=True, unknown="error"):
+    def generate(self, prompt="", max_new_tokens=DEFAULTS.max_new_tokens,
+                 temperature=DEFAULTS.temperature, top_k=DEFAULTS.top_k, top_p=DEFAULTS.top_p,
+                 seed=DEFAULTS.seed, use_cache=True, unknown="error"):
         """The text that follows `prompt` (without the prompt itself).
 
-        temperature 0 is greedy; top_k / top_p narrow the choice; `seed` makes it repeatable.
+        max_new_tokens a whole number >= 0; temperature a finite number >= 0, 0 greedy;
+        top_k None (off) or >= 1 and top_p None (off) or in (0, 1] narrow the choice;
+        `seed` (None or >= 0) makes it repeatable (engine/sampling.py checks them all).
         An empty prompt starts from a newline (or the first symbol).
         """
         return "".join(self.stream(prompt, max_new_tokens, temperature, top_k, top_p, seed,
@@ -159,10 +169,12 @@ class LittleBaby:
         return save_model(self, folder)
 
     @classmethod
-    def load(cls, folder, **config_overrides):
-        """Load a model folder written by `save`; `config_overrides` (e.g. c_device='gpu')
-        change settings that keep the weights' shapes."""
-        parts = read_model(folder, **config_overrides)
+    def load(cls, name, cache=None, **config_overrides):
+        """Load a model on this machine: a folder written by `save`, or a GUID (a unique
+        start of one), an age, in the cache (`cache`) or shipped with the package
+        (io/resolve.py; from_pretrained also fetches from the Hub). `config_overrides`
+        (e.g. c_device='gpu') change settings that keep the weights' shapes."""
+        parts = read_model(find_model(name, cache), **config_overrides)
         report = parts.report
         baby = cls(parts.config, parts.tokenizer, params=parts.params,
                    guid=report.get("guid") or None, parent_guid=report.get("parent_guid") or None)
@@ -174,10 +186,12 @@ class LittleBaby:
     def from_pretrained(cls, name, repo=None, revision=None, token=None, cache=None,
                         cache_dir=None, force_download=False, local_files_only=False,
                         **config_overrides):
-        """A model by GUID, age ('age-48-months'), folder path or Hub repo id.
+        """A model by GUID (or a unique start of one, 4+ characters, any case), age
+        ('age-48-months'), folder path or Hub repo id (owner/name): io/resolve.py.
 
-        A GUID is looked for in cache/<guid>/ (`cache`: the model store), then in the Hub
-        cache (`cache_dir`), then in the Hub repo `repo` (default $LITTLE_BABY_REPO, else
+        A GUID is looked for in cache/<guid>/ (`cache`: the model store), then among the
+        age models shipped with the package, then in the Hub cache (`cache_dir`), then in
+        the Hub repo `repo` (default $LITTLE_BABY_REPO, else
         koureasstavros/TheLittleBaby; a local folder laid out like a repo also works),
         in our layout or the original project's (converted once into cache/<guid>/).
         Offline (HF_HUB_OFFLINE=1 or local_files_only=True) only what is on this machine

@@ -43,6 +43,11 @@ class ModelFolderError(BabyError, FileNotFoundError):
     """A folder that is not (or not all of) a saved model."""
 
 
+class FolderTakenError(BabyError, FileExistsError):
+    """A folder that cannot become this run's model folder: another live run (training or
+    conversion) holds it, named in the message, or it holds files that are not a model."""
+
+
 class CacheError(BabyError, LookupError):
     """A GUID that is malformed, or a model that is not in the cache."""
 
@@ -59,8 +64,19 @@ class NotCachedError(HubError):
     """Offline (or no network), and the model is not on this machine."""
 
 
-class ModelNotFoundError(BabyError, LookupError):
-    """A name that is no model folder, GUID, age or repo id; or a model that is nowhere."""
+class ModelNotFoundError(CacheError):
+    """A name that is no model folder, GUID, age or repo id; or a model that is nowhere
+    (a CacheError too: code that catches "not in the cache" keeps working)."""
+
+
+class DatasetError(BabyError, RuntimeError):
+    """A named data set (tools/datasets.py) that cannot be downloaded, or a file that is not
+    the data set it should be (its sha256 differs)."""
+
+
+class NotEnoughMemoryError(BabyError, MemoryError):
+    """A training step or a generation that would need more memory than this machine has
+    (estimated before anything is allocated); the message says how much of each."""
 
 
 # ---- training ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from little_baby import LittleBaby
 from little_baby.io.ages import AGES, shipped_folder
+from little_baby.io.datasets import how_to_get
 from little_baby.training.data import find_input, read_corpus
 from little_baby.training.evaluate import heldout_loss
 
@@ -55,7 +56,7 @@ def test_age_model_heldout_loss_matches_its_card(name):
     folder = shipped_or_skip(age)
     text = find_input("shakespeare.txt")
     if text is None:
-        pytest.skip("shakespeare.txt not found (inputs/README.md says how to get it)")
+        pytest.skip("shakespeare.txt not found: " + how_to_get("shakespeare"))
     baby = LittleBaby.load(folder)
     stated = json.loads((folder / "report.json").read_text())["heldout"]["loss"]
     assert f"{stated:.4f}" in (folder / "README.md").read_text()  # the card states it

@@ -14,13 +14,14 @@ from little_baby import LittleBaby
 from little_baby.errors import WeightsError
 from little_baby.io.cache import new_guid
 from little_baby.errors import HubError, ModelNotFoundError, NotCachedError
-from little_baby.io.hub import AGES, REPO_ENV
+from little_baby.io.ages import AGES
+from little_baby.io.hub import REPO_ENV
 from little_baby.io.original import original_files
 from little_baby.training.trainer import Trainer
 from tests.gradcheck import tiny_baby
 from tests.test_original import original_like, write_original
 
-GUID = AGES["age-3-months"]
+GUID = AGES["age-3-months"].guid
 MODEL_FILES = {"config.json", "tokenizer.json", "model.safetensors", "report.json", "README.md"}
 
 

@@ -10,9 +10,11 @@ import pytest
 
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
 from little_baby.errors import CacheError
-from little_baby.io.cache import delete_model, find_model, list_models, model_dir
+from little_baby.io.cache import delete_model, list_models, model_dir
+from little_baby.io.resolve import find_model
 from little_baby.io.checkpoint import CHECKPOINT, load_checkpoint
 from little_baby.errors import CorpusError
+from little_baby.io.datasets import how_to_get
 from little_baby.training.data import TrainingData, find_input, read_corpus
 from little_baby.errors import TrainingDiverged, TrainingError, TrainingInterrupted
 from tests.little_texts import GREEK, TINY, english
@@ -133,7 +135,9 @@ def test_finetune_grows_the_vocabulary_and_records_its_parent(tmp_path):
 SHAKESPEARE, SOPHOCLES = find_input("shakespeare.txt"), find_input("sophocles.txt")
 
 
-@pytest.mark.skipif(SHAKESPEARE is None or SOPHOCLES is None, reason="shared inputs not found")
+@pytest.mark.skipif(SHAKESPEARE is None or SOPHOCLES is None, reason=(
+    "shakespeare.txt or sophocles.txt not found: " + how_to_get("shakespeare") + " " +
+    how_to_get("sophocles")))
 def test_finetune_a_shakespeare_model_on_sophocles(tmp_path):
     shakespeare = read_corpus(SHAKESPEARE)[:20_000]
     parent = LittleBaby.train_new(TINY, shakespeare, max_iters=5, cache=tmp_path, quiet=True)

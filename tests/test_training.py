@@ -5,14 +5,15 @@ import numpy as np
 import pytest
 
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
+from little_baby.io.datasets import how_to_get
 from little_baby.training.data import find_input, random_batch, read_corpus
 from little_baby.training.trainer import Trainer
 
 SHAKESPEARE = find_input("shakespeare.txt")
 
 
-@pytest.mark.skipif(SHAKESPEARE is None, reason="Tiny Shakespeare not found: put shakespeare.txt "
-                    "in ./inputs or point LITTLE_BABY_INPUTS at its folder")
+@pytest.mark.skipif(SHAKESPEARE is None, reason="shakespeare.txt not found: " +
+                    how_to_get("shakespeare"))
 def test_validation_loss_falls_on_shakespeare():
     text = read_corpus(SHAKESPEARE)
     tok = CharTokenizer.from_text(text)

@@ -14,6 +14,7 @@ import pytest
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
 from little_baby.engine.attention import ATTENTIONS, swh
 from little_baby.errors import ConfigError
+from little_baby.io.datasets import how_to_get
 from little_baby.training.data import find_input, random_batch, read_corpus
 from little_baby.engine.transformer import count_params
 from little_baby.engine.network import NETWORKS
@@ -158,8 +159,8 @@ def test_variant_settings_are_checked_and_old_names_accepted():
 
 
 # ---- training ---------------------------------------------------------------------------
-@pytest.mark.skipif(SHAKESPEARE is None, reason="Tiny Shakespeare not found: put shakespeare.txt "
-                    "in ./inputs or point LITTLE_BABY_INPUTS at its folder")
+@pytest.mark.skipif(SHAKESPEARE is None, reason="shakespeare.txt not found: " +
+                    how_to_get("shakespeare"))
 @pytest.mark.parametrize("attention,network", VARIANTS, ids=IDS)
 def test_trains_on_shakespeare(attention, network):
     """120 steps of a 2-layer, n_emb 48 model: the validation loss starts at the uniform

@@ -2,6 +2,7 @@
 and `run(args)`; this file only wires them together and turns user errors into one
 clear line and exit code 2."""
 import argparse
+import os
 import sys
 
 from .. import __version__
@@ -10,6 +11,7 @@ from .commands import delete, finetune, generate, info, train
 from .commands import list as list_models
 from .commands import arithmetic
 from .commands import convert
+from .commands import doctor
 from ..errors import BabyError
 
 # name -> (module, one-line help)
@@ -22,6 +24,7 @@ COMMANDS = {
     "delete": (delete, "delete a model from the cache"),
     "convert": (convert, "convert a model saved by the original project into a model folder"),
     "bench": (bench, "measure training and generation speed"),
+    "doctor": (doctor, "check the platform, GPU, CUDA and CuPy, and say what to install"),
     "arithmetic": (arithmetic, "the first lesson: a tiny network learns to add"),
 }
 
@@ -42,9 +45,17 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args) or 0
+        code = args.run(args) or 0
+        sys.stdout.flush()  # here, so a closed pipe is caught below, not at exit
+        return code
     except BabyError as e:
         print(f"little-baby {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `little-baby info | head`: the reader left; stop quietly
+        return _stdout_gone()
+    except MemoryError as e:  # what the estimate before a run (resources.py) did not foresee
+        print(f"little-baby {args.command}: error: out of memory ({e or 'MemoryError'}): use "
+              f"smaller settings (n_ctx, batch_size, n_emb, n_layers).", file=sys.stderr)
         return 2
     except OSError as e:  # a file or folder the system refused: say which, no traceback
         print(f"little-baby {args.command}: error: {e}", file=sys.stderr)
@@ -52,6 +63,18 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"little-baby {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _stdout_gone():
+    """Exit code 141 (128 + SIGPIPE, what a shell reports for a writer whose reader left),
+    with stdout pointed at /dev/null so the flush at exit raises nothing (the Python
+    docs' recipe, "Note on SIGPIPE" in the signal module)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file (captured in a test, say)
+        pass
+    return 141
 
 
 if __name__ == "__main__":

@@ -1,4 +1,15 @@
-"""Text generation: sampling, and the loop with or without a KV cache.
+"""Text generation: its settings, sampling, and the loop with or without a KV cache.
+
+The settings are checked in one place, `check_settings`, which LittleBaby.generate and
+.stream and the `generate` command call before anything is made or printed; DEFAULTS
+are the same for Python and the command line, so one seed gives one text both ways:
+    max_new_tokens  a whole number >= 0 (0: no text)                       default 200
+    temperature     a finite number >= 0; 0 is greedy (argmax)             default 0.8
+    top_k           None (off) or a whole number >= 1: the k likeliest    default 40
+    top_p           None (off) or 0 < top_p <= 1: the likeliest tokens     default None
+                    whose probabilities add up to top_p (nucleus sampling; 1 keeps all)
+    seed            None (a fresh draw) or a whole number >= 0             default None
+A bool is not a number here (True is not 1 token).
 
 The context window: the model sees at most n_ctx tokens (its position table has n_ctx
 rows). When the text grows past that, the window slides: the oldest half of the window
@@ -8,29 +19,82 @@ then costs one position most of the time, and a rebuild every n_ctx/2 tokens cos
 about as much again; the model always sees between n_ctx/2 and n_ctx tokens. Generation
 without the cache follows the same windows, so both give the same logits, token for token.
 """
+import math
+import numbers
+from typing import NamedTuple
+
 from ..errors import GenerationError
 from .backend import host_xp
 from .runtime import Runtime
 
 
+class Settings(NamedTuple):
+    """Sampling settings, checked (check_settings)."""
+
+    max_new_tokens: int = 200
+    temperature: float = 0.8
+    top_k: int | None = 40
+    top_p: float | None = None
+    seed: int | None = None
+
+
+DEFAULTS = Settings()
+
+
+def check_settings(max_new_tokens=DEFAULTS.max_new_tokens, temperature=DEFAULTS.temperature,
+                   top_k=DEFAULTS.top_k, top_p=DEFAULTS.top_p, seed=DEFAULTS.seed, names=None,
+                   off=None):
+    """The Settings, or a GenerationError that names the first bad one and its range.
+    `names` maps a setting to what the caller calls it (the command's '--top-k'), `off`
+    to how the caller turns it off (default 'None')."""
+    names, off = names or {}, {"top_k": "None", "top_p": "None", "seed": "None", **(off or {})}
+
+    def bad(key, value, wanted):
+        raise GenerationError(f"{names.get(key, key)} must be {wanted}, not {value!r}.")
+
+    def whole(key, value, least, extra=""):
+        if not _is_int(value) or value < least:
+            bad(key, value, f"a whole number >= {least}{extra}")
+        return int(value)
+
+    max_new_tokens = whole("max_new_tokens", max_new_tokens, 0)
+    if not _is_real(temperature) or not math.isfinite(temperature) or temperature < 0:
+        bad("temperature", temperature, "a finite number >= 0 (0 is greedy)")
+    if top_k is not None:
+        top_k = whole("top_k", top_k, 1, f" ({off['top_k']}: off)")
+    if top_p is not None and not (_is_real(top_p) and 0 < top_p <= 1):
+        bad("top_p", top_p, f"a number in (0, 1] ({off['top_p']}: off)")
+    if seed is not None:
+        seed = whole("seed", seed, 0, f" ({off['seed']}: a fresh draw)")
+    return Settings(max_new_tokens, float(temperature), top_k,
+                    None if top_p is None else float(top_p), seed)
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def sample(logits, rng, temperature=1.0, top_k=None, top_p=None):
-    """Pick a token id from one row of logits (V,) on the host.
+    """Pick a token id from one row of logits (V,) on the host, with settings that
+    check_settings passed.
 
     temperature 0 is greedy (argmax); top_k keeps the k likeliest tokens; top_p keeps the
     smallest set of likeliest tokens whose probability adds up to at least top_p.
     """
-    if temperature < 0:
-        raise GenerationError(f"temperature must be 0 (greedy) or more, not {temperature!r}.")
     logits = host_xp.asarray(logits, dtype=host_xp.float64)
     if temperature == 0:
         return int(logits.argmax())
     if temperature != 1:
         logits = logits / temperature
-    if top_k is not None and 0 < top_k < len(logits):
+    if top_k is not None and top_k < len(logits):
         kth = host_xp.partition(logits, -top_k)[-top_k]
         logits = host_xp.where(logits < kth, -host_xp.inf, logits)
     probs = host_xp.exp(logits - logits.max())  # unnormalised: the draw below scales by the sum
-    if top_p is not None and 0 < top_p < 1:
+    if top_p is not None and top_p < 1:
         probs /= probs.sum()
         order = host_xp.argsort(-probs)
         cumulative = host_xp.cumsum(probs[order])
@@ -62,7 +126,10 @@ def generate_ids(model, backend, ids, max_new_tokens, temperature=1.0, top_k=Non
     """Yield max_new_tokens new token ids continuing `ids` (a list, at least one id).
 
     `model` is a Transformer; `on_logits(row)` (optional) sees each step's logits (V,).
+    The settings are checked (check_settings) at the first id asked for.
     """
+    max_new_tokens, temperature, top_k, top_p, seed = check_settings(
+        max_new_tokens, temperature, top_k, top_p, seed)
     ids = list(ids)
     n_ctx = model.cfg.n_ctx
     rng = host_xp.random.default_rng(seed)

@@ -1,7 +1,8 @@
 """The local model store: one folder per model GUID under the cache directory.
 
 The cache directory is `--cache DIR` (the `cache` argument), else $LITTLE_BABY_CACHE,
-else ./cache. A GUID must be a canonical UUID, so no name can reach outside it.
+else ./cache. A GUID must be a canonical UUID, so no name can reach outside it. What a
+name means (a GUID's start, an age, a folder) is resolve.py's to say.
 """
 import os
 import re
@@ -44,27 +45,10 @@ def model_dir(guid, cache=None):
     return cache_dir(cache) / check_guid(guid)
 
 
-def find_model(name=None, cache=None):
-    """The folder of an existing model: a model folder's path, a GUID in the cache, a
-    unique GUID prefix (at least 4 characters), or None for the packaged default model."""
-    if name is None:
-        if not is_model_folder(DEFAULT_MODEL):
-            raise CacheError("this installation has no default model; name a model GUID "
-                             "(`little-baby list` shows them).")
-        return DEFAULT_MODEL
-    if not is_guid(name) and is_model_folder(name):
-        return Path(name)
-    folder = cache_dir(cache)
-    if is_guid(name) and is_model_folder(folder / name):
-        return folder / name
-    matches = [m for m in _guids(folder) if len(name) >= 4 and m.startswith(name)]
-    if len(matches) == 1:
-        return folder / matches[0]
-    if len(matches) > 1:
-        raise CacheError(f"{name!r} matches {len(matches)} models in {folder}: "
-                         f"{', '.join(matches[:5])}; give more of the GUID.")
-    raise CacheError(f"no model {name!r} in {folder} (and no model folder by that path); "
-                     f"`little-baby list` shows the models there.")
+def stored_guids(cache=None):
+    """The GUIDs of the models in the cache, sorted. Names (GUID starts, ages, folders)
+    are read by resolve.py, which also finds a model's folder from its name."""
+    return _guids(cache_dir(cache))
 
 
 def list_models(cache=None):

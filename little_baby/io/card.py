@@ -76,7 +76,7 @@ def _eval_results(report):
     if val_loss is None:
         return None
     corpus = report.get("corpus", {})
-    name = Path(corpus["path"]).name if corpus.get("path") else "training text"
+    name = _corpus_name(corpus) or "training text"
     what = ("every full window of the held-out text" if heldout else "a fixed sample of "
             "held-out windows")
     return [EvalResult(task_type="text-generation", dataset_type="text", dataset_name=name,
@@ -112,13 +112,18 @@ def _training(report):
     rows += _rows(plan, [("total steps", "total_steps"),
                          ("evaluated every (steps)", "eval_interval")])
     rows += _rows(settings.get("config", {}), TRAINING)
-    if corpus.get("path"):
-        rows.append(("text", f"`{Path(corpus['path']).name}`"))
+    if _corpus_name(corpus):
+        rows.append(("text", f"`{_corpus_name(corpus)}`"))
     rows += _rows(corpus, [("characters", "n_chars"), ("training tokens", "n_train"),
                            ("validation tokens", "n_val")])
     if corpus.get("sha256"):
         rows.append(("text sha256", f"`{corpus['sha256']}`"))
     return rows
+
+
+def _corpus_name(corpus):
+    """The training text's file name: a report's "file" (an older one's "path")."""
+    return corpus.get("file") or (Path(corpus["path"]).name if corpus.get("path") else None)
 
 
 def _results(report):

@@ -1,10 +1,12 @@
 """Models by name, and models to the Hugging Face Hub.
 
-`from_pretrained(name)` takes a model folder's path, a GUID, an age alias
-('age-48-months') or a Hub repo id ('someone/baby-sophocles'). A GUID is looked for in
+`from_pretrained(name)` takes what resolve.py reads as a model's name: a model folder's
+path, a GUID or a unique start of one, an age ('age-48-months') or a Hub repo id
+('someone/baby-sophocles'). A GUID is looked for in
     1. cache/<guid>/     the local model store (cache.py)
-    2. the Hub cache     files downloaded before, without asking the network
-    3. the Hub           the repo in $LITTLE_BABY_REPO (default koureasstavros/TheLittleBaby)
+    2. the package       the age models shipped inside it (ages.py)
+    3. the Hub cache     files downloaded before, without asking the network
+    4. the Hub           the repo in $LITTLE_BABY_REPO (default koureasstavros/TheLittleBaby)
                          or `repo=`, which may also be a local folder laid out like a repo
 and, inside a repo, in one of three layouts:
     ours       <guid>/config.json, tokenizer.json, model.safetensors (+ report.json)
@@ -15,7 +17,8 @@ and, inside a repo, in one of three layouts:
 A repo id is read from the repo's root through the Hub cache (online, the client checks
 for a newer commit). Offline (HF_HUB_OFFLINE=1, local_files_only=True, or no network)
 whatever is on this machine loads, and anything else is a NotCachedError that says what
-to download or where to put it.
+to download or where to put it. "No network" is found out in at most PROBE_TIMEOUT
+seconds, and the client's retries and their log lines are kept out of it (_Hub.get).
 
 `save_pretrained` writes a model folder and its card (README.md); `push_to_hub` saves into
 a temporary folder and uploads that in one commit, so a failed upload changes nothing here.
@@ -28,29 +31,27 @@ overridden it would have nothing left to do. The methods keep the mixin's names 
 keywords (revision, token, cache_dir, force_download, local_files_only, private, branch).
 """
 import contextlib
+import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 from . import cache as model_cache
+from . import resolve
 from .card import model_card
+from .claim import claimed
 from ..errors import HubError, ModelFolderError, ModelNotFoundError, NotCachedError
 from .files import write_bytes_atomic, write_text_atomic
 from .original import convert_original, original_files
-from .store import (CARD, CONFIG, LOSS_CURVE, REPORT, TOKENIZER, WEIGHTS, read_report,
-                    save_model)
+from .store import (CARD, CONFIG, LOSS_CURVE, REPORT, TOKENIZER, WEIGHTS, is_model_folder,
+                    read_report, save_model)
 
 REPO_ENV = "LITTLE_BABY_REPO"
 DEFAULT_REPO = "koureasstavros/TheLittleBaby"
-# The original project's pre-trained models, by age.
-AGES = {
-    "age-3-months": "33bd6583-1b87-4469-b55e-0ccb8fd0441c",
-    "age-6-months": "180eeb27-b1b4-4427-9734-c70e10da2005",
-    "age-12-months": "5f13a2ab-113a-4c2c-8abd-40384bdd8854",
-    "age-24-months": "cb632ce3-3f3b-432b-b24f-9171005f205e",
-    "age-48-months": "12b8b053-6c14-42aa-a957-89b809e6f785",
-}
+PROBE_TIMEOUT = 3.0  # seconds the Hub has to answer before it counts as unreachable
 MODEL_FILES = (CONFIG, TOKENIZER, WEIGHTS)  # what loading needs
+CONVERT_WAIT = 60.0  # seconds from_pretrained waits for another process converting the model
 EXTRA_FILES = (REPORT, LOSS_CURVE)  # fetched beside them when there
 
 
@@ -76,20 +77,19 @@ def from_pretrained(cls, name, repo=None, revision=None, token=None, cache=None,
 
 def locate(name, repo=None, revision=None, token=None, cache=None, cache_dir=None,
            force_download=False, local_files_only=False):
-    """(folder, GUID or None, Hub repo id or None) of the model `name` names, downloaded
-    or converted into a folder on this machine if need be."""
-    name = str(name)
-    guid = AGES.get(name) or (name.lower() if model_cache.is_guid(name.lower()) else None)
+    """(folder, GUID or None, Hub repo id or None) of the model `name` names (read by
+    resolve.parse), downloaded or converted into a folder on this machine if need be."""
+    if repo is not None:  # repo= holds GUIDs: the name must be one (or an age)
+        parsed = resolve.parse_guid(name, cache, "repo=")
+    else:
+        parsed = resolve.parse(name, cache)
+    if parsed.kind in ("default", "folder"):
+        return resolve.find_model(name, cache), None, None
     hub, offline = _hub_options(revision, token, cache_dir, force_download, local_files_only)
-    if guid is None and repo is not None:
-        raise ModelNotFoundError(f"repo= says where to look for a GUID, but {name!r} is not "
-                                 f"a GUID or an age ({', '.join(AGES)}).")
-    if os.path.isdir(name):
-        return Path(name), guid, None
-    if guid:
-        folder, repo_id = _find_guid(guid, str(repo or default_repo()), cache, hub, offline)
-        return folder, guid, repo_id
-    return _find_repo_model(name, hub, offline), None, name
+    if parsed.kind == "guid":
+        folder, repo_id = _find_guid(parsed, str(repo or default_repo()), cache, hub, offline)
+        return folder, parsed.guid, repo_id
+    return _find_repo_model(parsed.repo_id, hub, offline), None, parsed.repo_id
 
 
 def _hub_options(revision, token, cache_dir, force_download, local_files_only):
@@ -103,13 +103,16 @@ def _hub_options(revision, token, cache_dir, force_download, local_files_only):
     return hub, offline
 
 
-def _find_guid(guid, repo, cache, hub, offline):
-    """(folder, Hub repo id or None) of model `guid`, in the order of the module docstring.
-    `hub`: hf_hub_download's options; `offline`: why the Hub is not to be asked, or None."""
-    stored = model_cache.model_dir(guid, cache)
-    if model_cache.is_model_folder(stored):
-        return stored, None
-    where = f"{stored}/, the Hub cache of {repo}"
+def _find_guid(name, repo, cache, hub, offline):
+    """(folder, Hub repo id or None) of the model of resolve.Name `name` (a GUID), in the
+    order of the module docstring. `hub`: hf_hub_download's options; `offline`: why the
+    Hub is not to be asked, or None."""
+    local = resolve.local_folder(name, cache)
+    if local is not None:
+        return local, None
+    guid, stored = name.guid, model_cache.model_dir(name.guid, cache)
+    shipped = " or among the age models shipped with the package" if name.age else ""
+    where = f"{stored}/{shipped}, nor in the Hub cache of {repo}"
     if os.path.isdir(repo):
         found = _in_repo(guid, _Folder(repo), stored)
         if found is None:
@@ -125,9 +128,9 @@ def _find_guid(guid, repo, cache, hub, offline):
               f"{repo} --include '{guid}/*' '*_{guid}.json'` — or put its folder (config.json, "
               f"tokenizer.json, model.safetensors) at {stored}/.")
     if offline:
-        raise NotCachedError(f"model {guid} is not in {where}, and {offline}. {advice}")
-    found = _in_repo(guid, _Hub(repo, hub, f"model {guid} is not in {where}, and the Hub "
-                                           f"cannot be reached. {advice}"), stored)
+        raise NotCachedError(f"model {name.label} is not in {where}, and {offline}. {advice}")
+    found = _in_repo(guid, _Hub(repo, hub, f"model {name.label} is not in {where}, and the "
+                                           f"Hub cannot be reached. {advice}"), stored)
     if found is None:
         raise ModelNotFoundError(f"no model {guid} in {stored}/ or in the Hub repo {repo} "
                                  f"({_layouts(guid)}); another repo: repo=... or ${REPO_ENV}.")
@@ -165,8 +168,11 @@ def _in_repo(guid, source, stored):
     if folder is not None:
         return folder
     original = source.get_all(original_files(guid))
-    if original is not None:
-        return convert_original(original, guid, stored, source.origin(original[0]))
+    if original is not None:  # converted once, by one process (claim.py) at a time
+        with claimed(stored, "a conversion", wait=CONVERT_WAIT):
+            if is_model_folder(stored):  # another process converted it meanwhile
+                return stored
+            return convert_original(original, guid, stored, source.origin(original[0]))
     report = source.get(REPORT, optional=True)
     if report is not None and read_report(report.parent).get("guid") == guid:
         return _get_model(source, "")
@@ -181,9 +187,7 @@ def convert(repo, guid, out=None, cache=None, revision=None, token=None, cache_d
     they are there, else are downloaded into it. Nothing is written when anything fails."""
     guid = model_cache.check_guid(str(guid).lower())
     folder = Path(out) if out is not None else model_cache.model_dir(guid, cache)
-    if folder.exists():
-        raise ModelFolderError(f"{folder} already exists: delete it (`little-baby delete {guid}` "
-                               f"in the cache) or convert into another folder with --out.")
+    _check_absent(folder, guid)
     names, repo = original_files(guid), str(repo)
     if os.path.isdir(repo):
         sources = [_Folder(repo)]
@@ -199,9 +203,17 @@ def convert(repo, guid, out=None, cache=None, revision=None, token=None, cache_d
     for source in sources:
         files = source.get_all(names)
         if files is not None:
-            return convert_original(files, guid, folder, source.origin(files[0]))
+            with claimed(folder, "a conversion"):  # refused if another run holds it
+                _check_absent(folder, guid)  # again: it may have appeared meanwhile
+                return convert_original(files, guid, folder, source.origin(files[0]))
     raise ModelNotFoundError(f"{sources[-1].where} has no {names[0]}: model {guid} is not there "
                              f"in the original project's layout ({', '.join(names)}).")
+
+
+def _check_absent(folder, guid):
+    if folder.exists():
+        raise ModelFolderError(f"{folder} already exists: delete it (`little-baby delete {guid}` "
+                               f"in the cache) or convert into another folder with --out.")
 
 
 def _get_model(source, prefix):
@@ -280,21 +292,38 @@ class _HubCache(_Source):
 
 
 class _Hub(_Source):
-    """A Hub repo's files, downloaded into the Hub cache (or found there when offline)."""
+    """A Hub repo's files, downloaded into the Hub cache (or found there when offline).
+
+    Before its first download it asks whether the Hub answers at all (_hub_reachable):
+    when it does not, only the Hub cache is read. Without that, hf_hub_download retries a
+    file the Hub cache lacks five times with backoff (1 + 2 + 4 + 8 + 8 s, each attempt
+    logging a warning; huggingface_hub's file_download.py and utils/_http.py) before it
+    gives up. Its log lines and warnings are kept out of these calls: the errors below
+    say what happened."""
 
     origin = _HubCache.origin
 
     def __init__(self, repo_id, hub, not_cached):
         self.repo_id, self.hub, self.not_cached = repo_id, hub, not_cached
         self.where = f"the Hub repo {repo_id}"
+        self.reachable = None  # asked once, at the first download
 
     def get(self, path, optional=False):
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import (HFValidationError, LocalEntryNotFoundError,
                                             RemoteEntryNotFoundError, RepositoryNotFoundError,
                                             RevisionNotFoundError)
+        hub = self.hub
+        if not hub["local_files_only"]:
+            if self.reachable is None:
+                self.reachable = _hub_reachable()
+            if not self.reachable:
+                if hub["force_download"]:  # the Hub cache is not to be used
+                    raise NotCachedError(self.not_cached)
+                hub = {**hub, "local_files_only": True}
         try:
-            return Path(hf_hub_download(self.repo_id, path, **self.hub))
+            with _quiet_client():
+                return Path(hf_hub_download(self.repo_id, path, **hub))
         except RemoteEntryNotFoundError:
             return None
         except LocalEntryNotFoundError as e:
@@ -302,9 +331,7 @@ class _Hub(_Source):
                 return None
             raise NotCachedError(self.not_cached) from e
         except HFValidationError as e:
-            raise ModelNotFoundError(
-                f"{self.repo_id!r} is not a model folder, a GUID, an age ({', '.join(AGES)}) "
-                f"or a Hub repo id (namespace/name).") from e
+            raise ModelNotFoundError(resolve.unknown_name(self.repo_id)) from e
         except RepositoryNotFoundError as e:
             raise ModelNotFoundError(f"there is no Hub repo {self.repo_id!r} (or it is private and "
                                      f"the token cannot read it: log in or pass token=).") from e
@@ -314,6 +341,33 @@ class _Hub(_Source):
         except _network_errors() as e:
             raise HubError(f"could not download {path} from the Hub repo {self.repo_id!r}: "
                            f"{_describe(e)}.") from e
+
+
+def _hub_reachable():
+    """Whether the Hub's endpoint gives any HTTP answer within PROBE_TIMEOUT seconds,
+    through the client's own session (so its proxy settings apply)."""
+    from huggingface_hub import constants, get_session
+    try:
+        with _quiet_client():
+            get_session().head(constants.ENDPOINT, timeout=PROBE_TIMEOUT)
+    except _network_errors():
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _quiet_client():
+    """huggingface_hub's log lines (its retries' "Retrying in 1s ...") and warnings
+    silenced for one call; they are restored afterwards."""
+    client_log = logging.getLogger("huggingface_hub")
+    level = client_log.level
+    client_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        client_log.setLevel(level)
 
 
 # ---- save_pretrained and push_to_hub ---------------------------------------------------------

@@ -105,14 +105,23 @@ def write_completion(folder, completion):
 
 
 def read_weights(path):
-    """The arrays of a safetensors file; a corrupt or truncated file is a WeightsError."""
+    """The arrays of a safetensors file; a corrupt or truncated file, or a weight holding
+    nan or inf (what a diverged run would have saved), is a WeightsError naming it."""
     try:
-        return load_file(str(path))
+        arrays = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         cut = _cut_tensor(path)
         what = f"it ends inside weight {cut!r}" if cut else e
         raise WeightsError(f"{path} is not a readable safetensors file ({what}); it may be "
                            f"truncated or corrupt: download or save it again.") from e
+    for key, array in arrays.items():
+        if array.dtype.kind == "f" and not numpy.isfinite(array).all():
+            bad = int(array.size - numpy.isfinite(array).sum())
+            raise WeightsError(f"{path}: weight {key!r} holds {bad} non-finite value(s) (nan or "
+                               f"inf) of {array.size}: these weights are broken (a diverged "
+                               f"run?) and would only produce noise. Train the model again, or "
+                               f"load another.")
+    return arrays
 
 
 def _cut_tensor(path):

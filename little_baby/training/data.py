@@ -1,6 +1,7 @@
 """Training text: reading it, finding the bundled datasets, and cutting batches."""
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import numpy
@@ -26,24 +27,41 @@ def read_corpus(path):
 
 
 def load_corpus(corpus):
-    """(text, path) of `corpus`: a path (a Path, or a one-line str that names a file or
-    looks like a file name: no spaces, with a '/' or an extension) or the text itself."""
-    if isinstance(corpus, os.PathLike) or (isinstance(corpus, str) and _names_a_file(corpus)):
-        return read_corpus(corpus), Path(corpus)
+    """(text, path) of `corpus`: a path or the text itself.
+
+    A Path, or a str without a newline that names a file or looks like a file's name
+    (it starts with '/', '~' or '.', ends in an extension such as '.txt', or has a '/'
+    or '\\' and no spaces), is a path, and a missing file is a CorpusError, never the
+    text of its name. A str with a newline is the text, and so is any other one-line str."""
+    if isinstance(corpus, os.PathLike):
+        return read_corpus(Path(corpus).expanduser()), Path(corpus).expanduser()
+    if isinstance(corpus, str) and _names_a_file(corpus):
+        path = Path(corpus).expanduser()
+        if not path.is_file():
+            raise CorpusError(f"corpus file {corpus!r} does not exist (or is not a file); "
+                              f"a str that looks like a path is read as one (text to train "
+                              f"on is a str with a newline in it).")
+        return read_corpus(path), path
     if not isinstance(corpus, str) or not corpus.strip():
         raise CorpusError("the corpus is empty: give a text file's path or the text itself.")
     return corpus, None
 
 
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}")
+
+
 def _names_a_file(text):
-    if "\n" in text:
+    """Whether a str corpus is meant as a path (see load_corpus)."""
+    if "\n" in text or not text.strip():
         return False
-    if " " not in text and ("/" in text or "\\" in text or Path(text).suffix):
-        return True
     try:
-        return Path(text).is_file()
+        if Path(text).expanduser().is_file():
+            return True
     except (OSError, ValueError):  # too long or not a possible name
         return False
+    separator = ("/" in text or "\\" in text) and not any(c.isspace() for c in text)
+    return len(text) <= 4096 and (separator or text.startswith(("/", "~", "."))
+                                  or _EXTENSION.fullmatch(Path(text).suffix) is not None)
 
 
 def text_sha256(text):

@@ -8,6 +8,11 @@ stops with a clear message when the loss turns nan or diverges, keeping the last
 checkpoint. The batch of each step depends only on (seed, step), and a checkpoint holds
 the weights, AdamW's moments and the dropout generator, so a resumed run continues
 exactly as if it had never stopped.
+
+A run holds its folder for its whole life (io/claim.py): a second run into the same
+folder, or a resume of a run still going, is refused, naming the run that holds it.
+Before anything is claimed or allocated, the memory a step needs is compared with what
+the machine has (resources.py).
 """
 import contextlib
 import dataclasses
@@ -21,11 +26,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..errors import TrainingDiverged, TrainingError, TrainingInterrupted
+from ..errors import FolderTakenError, TrainingDiverged, TrainingError, TrainingInterrupted
 from ..io import cache as model_cache
+from ..io.claim import claimed
+from ..io.resolve import find_model
 from ..io.checkpoint import CHECKPOINT, load_checkpoint, remove_checkpoint, save_checkpoint
 from ..io.store import LOSS_CURVE, read_config_and_tokenizer, read_report, save_model
-from .data import TrainingData, load_corpus, text_sha256
+from .data import TrainingData, find_input, load_corpus, read_corpus, text_sha256
+from .resources import check_training_fits
 from .report import hardware, plot_losses
 from .trainer import Trainer
 
@@ -68,7 +76,9 @@ class Plan:
 def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False, guid=None):
     """Train `baby` on `corpus` (a text file's path or the text) and save it as a new model
     in `out` or cache/<guid>/ (`guid`: a fresh one unless given); its previous GUID becomes
-    its parent. Symbols the vocabulary lacks are added first. Returns the report."""
+    its parent. Symbols the vocabulary lacks are added first. Returns the report.
+
+    The folder must be new or empty; it is claimed for the run's life (io/claim.py)."""
     text, path = load_corpus(corpus)
     tokenizer = type(baby.tokenizer)(baby.tokenizer.symbols)
     new_symbols = tokenizer.expand(text)
@@ -78,8 +88,16 @@ def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False, guid=None):
     plan = (plan or Plan()).resolve(cfg, data)
     guid = model_cache.check_guid(guid) if guid is not None else model_cache.new_guid()
     folder = Path(out) if out is not None else model_cache.model_dir(guid, cache)
-    _check_free(folder)
-    # every check passed: from here on the model changes and files are written
+    _check_fits(baby, tokenizer.vocab_size)
+    with claimed(folder, "a training run"):  # refused, naming it, if another run holds it
+        _check_free(folder)  # now that no other run can write it
+        return _fit_claimed(baby, text, path, data, plan, folder, quiet, guid, new_symbols)
+
+
+def _fit_claimed(baby, text, path, data, plan, folder, quiet, guid, new_symbols):
+    """fit, once every check has passed and `folder` is claimed: from here on the model
+    changes and files are written."""
+    cfg = baby.config
     baby.expand_vocab(text)
     parent = baby.guid
     lineage = [parent, *baby.report.get("lineage", [])] if parent else []
@@ -87,7 +105,9 @@ def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False, guid=None):
     baby.report = {
         "guid": guid, "parent_guid": parent, "lineage": lineage, "status": "running",
         "started": _now(),
-        "corpus": {"path": str(path.resolve()) if path else None, "sha256": text_sha256(text),
+        # the file's name and sha256, what a reader can use; where it was on this machine
+        # goes into the checkpoint only (TrainingRun.state["corpus_path"])
+        "corpus": {"file": path.name if path else None, "sha256": text_sha256(text),
                    "n_chars": len(text), "n_tokens": len(data.train) + len(data.val),
                    "n_train": len(data.train), "n_val": len(data.val),
                    "new_symbols": new_symbols},
@@ -95,47 +115,93 @@ def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False, guid=None):
         "hardware": hardware(baby.backend),
         "losses": {"evals": [], "epochs": []},
     }
-    return TrainingRun(baby, data, plan, folder, quiet).run()
+    run = TrainingRun(baby, data, plan, folder, quiet)
+    run.state["corpus_path"] = str(path.resolve()) if path else None
+    return run.run()
 
 
 def resume(cls, name, cache=None, corpus=None, quiet=False):
     """Continue the stopped run in folder / GUID `name` from its checkpoint, on its corpus
-    (read again from its recorded path unless `corpus` is given; it must be unchanged).
-    Returns the model, a `cls` (LittleBaby); its report is baby.report."""
-    folder = model_cache.find_model(name, cache)
-    if read_report(folder).get("status") == "complete":
-        raise TrainingError(f"the run in {folder} is complete: nothing to resume "
-                            f"(finetune it to train it further).")
-    arrays, counters, state = load_checkpoint(folder)
-    report = state["report"]
-    if corpus is None and report["corpus"]["path"] is None:
+    (unless `corpus` is given: the file where the run last read it, else the file of its
+    recorded name found by data.find_input; its sha256 must be the recorded one).
+    Returns the model, a `cls` (LittleBaby); its report is baby.report. A run still
+    going (a live process holds its folder) is refused, naming that process."""
+    folder = find_model(name, cache)
+    with claimed(folder, "a resumed training run"):
+        if read_report(folder).get("status") == "complete":
+            raise TrainingError(f"the run in {folder} is complete: nothing to resume "
+                                f"(finetune it to train it further).")
+        arrays, counters, state = load_checkpoint(folder)
+        report = state["report"]
+        text, path = _resume_corpus(report["corpus"], state["run"], corpus)
+        config, tokenizer = read_config_and_tokenizer(folder)
+        params = {k[len("params."):]: v for k, v in arrays.items() if k.startswith("params.")}
+        baby = cls(config, tokenizer, params=params, guid=report["guid"],
+                   parent_guid=report["parent_guid"])
+        baby.report = report
+        _check_fits(baby, tokenizer.vocab_size)
+        data = TrainingData(tokenizer.encode(text), config.n_ctx, config.batch_size,
+                            config.r_split, config.c_shuffle, config.seed)
+        plan = Plan(**report["settings"]["plan"])
+        run = TrainingRun(baby, data, plan, folder, quiet)
+        run.trainer.load_state_dict(arrays, counters)
+        run.state = {**state["run"], "corpus_path": str(path.resolve()) if path else None}
+        run.run()
+        return baby
+
+
+def _resume_corpus(recorded, run_state, corpus=None):
+    """(text, path or None) of a resumed run's corpus: `corpus` if given, else the first
+    file whose sha256 is the recorded one among where the run last read it (the
+    checkpoint's corpus_path; an older report's absolute "path") and the file of its
+    recorded name found by find_input (inputs/, $LITTLE_BABY_INPUTS ...)."""
+    sha = recorded["sha256"]
+    if corpus is not None:
+        text, path = load_corpus(corpus)
+        if text_sha256(text) != sha:
+            raise TrainingError(f"the corpus differs from the one this run started on (sha256 "
+                                f"{sha[:12]}...): resume with that text.")
+        return text, path
+    name = recorded.get("file") or (Path(recorded["path"]).name if recorded.get("path") else None)
+    if name is None:
         raise TrainingError("this run was trained on text given in Python, not a file: pass "
                             "that text again, LittleBaby.resume(name, corpus=text).")
-    text, _ = load_corpus(corpus if corpus is not None else Path(report["corpus"]["path"]))
-    if text_sha256(text) != report["corpus"]["sha256"]:
-        raise TrainingError(f"the corpus differs from the one this run started on (sha256 "
-                            f"{report['corpus']['sha256'][:12]}...): resume with that text.")
-    config, tokenizer = read_config_and_tokenizer(folder)
-    params = {k[len("params."):]: v for k, v in arrays.items() if k.startswith("params.")}
-    baby = cls(config, tokenizer, params=params, guid=report["guid"],
-               parent_guid=report["parent_guid"])
-    baby.report = report
-    data = TrainingData(tokenizer.encode(text), config.n_ctx, config.batch_size, config.r_split,
-                        config.c_shuffle, config.seed)
-    plan = Plan(**report["settings"]["plan"])
-    run = TrainingRun(baby, data, plan, folder, quiet)
-    run.trainer.load_state_dict(arrays, counters)
-    run.state = state["run"]
-    run.run()
-    return baby
+    places = [run_state.get("corpus_path"), recorded.get("path"), find_input(name)]
+    tried = list(dict.fromkeys(str(p) for p in places if p is not None))
+    for place in tried:
+        if Path(place).is_file():
+            text = read_corpus(place)
+            if text_sha256(text) == sha:
+                return text, Path(place)
+    looked = f"{', '.join(tried)}, and " if tried else ""
+    raise TrainingError(f"this run's corpus, {name} (sha256 {sha[:12]}...), was not found: "
+                        f"looked at {looked}inputs/ and $LITTLE_BABY_INPUTS (a file there "
+                        f"must be the same text). Give it: `little-baby train --resume ... "
+                        f"--corpus FILE` or LittleBaby.resume(name, corpus=path).")
+
+
+def _check_fits(baby, vocab_size):
+    backend = baby.backend
+    shards = min(baby.config.batch_size, backend.n_cores) if backend.device == "cpu" else 1
+    check_training_fits(baby.config, vocab_size, shards, backend.device)
 
 
 def _check_free(folder):
+    """Refuse (TrainingError; FolderTakenError for foreign files) a `folder` that is not
+    new or empty: never train over a model, a stopped run, or files that are not a model."""
     if folder.exists() and not folder.is_dir():
         raise TrainingError(f"{folder} is a file, not a folder for the model.")
-    if folder.is_dir() and (model_cache.is_model_folder(folder) or (folder / CHECKPOINT).exists()):
+    if not folder.is_dir():
+        return
+    if model_cache.is_model_folder(folder) or (folder / CHECKPOINT).exists():
         raise TrainingError(f"{folder} already holds a model: choose another folder, delete "
                             f"that one, or continue its run with --resume.")
+    present = sorted(p.name for p in folder.iterdir())
+    if present:
+        shown = ", ".join(present[:5]) + (" ..." if len(present) > 5 else "")
+        raise FolderTakenError(f"{folder} holds files that are not a model of ours ({shown}): "
+                               f"train into a new or empty folder (--out DIR); nothing was "
+                               f"changed.")
 
 
 def _now():

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from ...config import DEVICE, TRAINING, BabyConfig
 from ...errors import BabyError
-from ...io import cache as model_cache
-from ...io.hub import AGES, locate
+from ...io.hub import locate
 
 # names people know from nanoGPT-style scripts, beside the config's own
 FLAG_ALIASES = {"n_ctx": ["--block-size"], "n_layers": ["--n-layer"], "n_heads": ["--n-head"],
@@ -31,14 +30,10 @@ def add_repo_argument(parser):
 
 
 def find_or_fetch(name, cache, repo=None):
-    """The folder of model `name`: in the cache or a folder (cache.find_model), else what
-    LittleBaby.from_pretrained finds for an age, a GUID or a Hub repo id (downloaded into
-    the Hub cache, or converted into the cache)."""
-    try:
-        return model_cache.find_model(name, cache)
-    except model_cache.CacheError:
-        if name is None or not (name in AGES or model_cache.is_guid(name.lower()) or "/" in name):
-            raise
+    """The folder of model `name` (any name resolve.py reads: a folder, a GUID or a
+    unique start of one, an age, a Hub repo id), from the cache or the package, else
+    fetched as LittleBaby.from_pretrained does (into the Hub cache, or converted into
+    the cache)."""
     return locate(name, repo=repo, cache=cache)[0]
 
 

@@ -10,6 +10,7 @@ import sys
 
 from ...io import cache as model_cache
 from ...errors import BabyError
+from ...io.resolve import store_guid
 from .common import add_cache_argument, human_size
 
 
@@ -20,9 +21,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    if not set(args.model) <= set("0123456789abcdef-"):  # a GUID or its start, never a path
-        model_cache.check_guid(args.model)
-    guid = model_cache.find_model(args.model, args.cache).name
+    guid = store_guid(args.model, args.cache)  # a GUID or its start, any case; never a path
     folder = model_cache.model_dir(guid, args.cache)
     files = model_cache.folder_files(folder)
     size = human_size(sum(st.st_size for _, st in files))

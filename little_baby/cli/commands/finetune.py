@@ -10,12 +10,12 @@ parent's. A stopped finetune continues with `little-baby train --resume GUID`.
 """
 from pathlib import Path
 
-from ...io import cache as model_cache
+from ...io.resolve import find_model
 from ...baby import LittleBaby
 from ...errors import BabyError
 from .common import (TRAINING_KEYS, add_cache_argument, add_config_arguments, add_plan_arguments,
                      config_overrides, plan_arguments)
-from .train import train_and_report
+from .train import add_device_argument, train_and_report
 
 
 def add_arguments(parser):
@@ -23,6 +23,7 @@ def add_arguments(parser):
                         help="GUID, unique GUID prefix or folder (default: the packaged model)")
     parser.add_argument("--corpus", metavar="FILE", help="the new text (UTF-8)")
     parser.add_argument("--out", metavar="DIR", help="model folder (default: cache/<new guid>)")
+    add_device_argument(parser)
     add_cache_argument(parser)
     add_plan_arguments(parser)
     add_config_arguments(parser, TRAINING_KEYS)
@@ -34,7 +35,7 @@ def run(args):
     overrides = config_overrides(args, TRAINING_KEYS)
     plan = plan_arguments(args, overrides)
     corpus = Path(args.corpus)
-    baby = LittleBaby.load(model_cache.find_model(args.model, args.cache), **overrides)
+    baby = LittleBaby.load(find_model(args.model, args.cache), **overrides)
 
     def train():  # the loaded model becomes its finetuned child
         baby.fit(corpus, out=args.out, cache=args.cache, quiet=args.quiet, **plan)

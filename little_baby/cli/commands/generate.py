@@ -8,14 +8,25 @@ MODEL is a GUID in the cache (or a unique start of one), a model folder's path, 
 LittleBaby.from_pretrained takes: an age (age-48-months), a GUID on the Hub (--repo), a
 Hub repo id. The prompt, the text and the settings go to the model's completion.json (not
 for the packaged default model or a model in the Hub cache, whose folders are left alone).
+
+The sampling settings and their defaults are LittleBaby.generate's (engine/sampling.py),
+so one --seed gives the text generate(..., seed=) gives; --top-k 0 turns top-k off. A
+bad value is refused, in one line, before anything is loaded or printed.
+
+A model whose run has not finished (still training, stopped, interrupted, diverged) is
+used as it is, with one line on stderr saying so and at which step its weights are.
 """
+import sys
 import time
 from datetime import datetime, timezone
 
 from ...io import cache as model_cache
 from ...baby import LittleBaby
+from ...engine.sampling import DEFAULTS, check_settings
 from ...io.store import write_completion
+from ...training.resources import check_generation_fits
 from .common import add_cache_argument, add_repo_argument, find_or_fetch, in_hub_cache
+from .info import run_state
 
 
 def add_arguments(parser):
@@ -23,15 +34,20 @@ def add_arguments(parser):
                         help="GUID, unique GUID prefix, folder, age or Hub repo id "
                              "(default: the packaged model)")
     parser.add_argument("--prompt", default="", help="text to continue (default: empty)")
-    parser.add_argument("--max-tokens", type=int, default=500, metavar="N",
-                        help="tokens to generate (default 500)")
-    parser.add_argument("--temperature", type=float, default=0.8,
-                        help="0 is greedy; higher is wilder (default 0.8)")
-    parser.add_argument("--top-k", type=int, default=40, metavar="K",
-                        help="sample from the K likeliest tokens (default 40; 0: all)")
-    parser.add_argument("--top-p", type=float, default=None, metavar="P",
-                        help="sample from the likeliest tokens that add up to P (nucleus)")
-    parser.add_argument("--seed", type=int, default=None, help="make the sample repeatable")
+    parser.add_argument("--max-tokens", type=_number, default=DEFAULTS.max_new_tokens,
+                        metavar="N", help=f"tokens to generate, 0 or more "
+                                          f"(default {DEFAULTS.max_new_tokens})")
+    parser.add_argument("--temperature", type=_number, default=DEFAULTS.temperature,
+                        metavar="T", help=f"0 or more: 0 is greedy, higher is wilder "
+                                          f"(default {DEFAULTS.temperature})")
+    parser.add_argument("--top-k", type=_number, default=DEFAULTS.top_k, metavar="K",
+                        help=f"sample from the K likeliest tokens, 1 or more; 0: off "
+                             f"(default {DEFAULTS.top_k})")
+    parser.add_argument("--top-p", type=_number, default=DEFAULTS.top_p, metavar="P",
+                        help="sample from the likeliest tokens that add up to P, 0 < P <= 1 "
+                             "(nucleus; default off)")
+    parser.add_argument("--seed", type=_number, default=DEFAULTS.seed, metavar="N",
+                        help="make the sample repeatable (0 or more)")
     parser.add_argument("--no-cache", dest="use_cache", action="store_false",
                         help="recompute every position instead of using the KV cache (slower)")
     parser.add_argument("--drop-unknown", action="store_true",
@@ -42,19 +58,62 @@ def add_arguments(parser):
     add_repo_argument(parser)
 
 
+# what the checks call the settings here, and how the command turns one off
+CLI_NAMES = {"max_new_tokens": "--max-tokens", "temperature": "--temperature",
+             "top_k": "--top-k", "top_p": "--top-p", "seed": "--seed"}
+CLI_OFF = {"top_k": "0", "top_p": "leave it out", "seed": "leave it out"}
+
+
+def _number(text):
+    """An int or a float if `text` is one, else the text itself (check_settings then
+    refuses it in one line, which argparse's own type errors do not)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def checked_settings(args):
+    """The generate options, checked (engine/sampling.py) before anything else happens."""
+    top_k = None if isinstance(args.top_k, int) and args.top_k == 0 else args.top_k  # 0: off
+    return check_settings(args.max_tokens, args.temperature, top_k, args.top_p, args.seed,
+                          names=CLI_NAMES, off=CLI_OFF)
+
+
 def run(args):
+    checked = checked_settings(args)
     folder = find_or_fetch(args.model, args.cache, args.repo)
     overrides = {} if args.device is None else {"c_device": args.device}
     if args.device == "cpu":
         overrides["d_type"] = "fp32"  # fp16 is for GPUs; fp32 holds any saved weights
     baby = LittleBaby.load(folder, **overrides)
-    settings = {"max_tokens": args.max_tokens, "temperature": args.temperature,
-                "top_k": args.top_k or None, "top_p": args.top_p, "seed": args.seed,
+    unknown = "drop" if args.drop_unknown else "error"
+    prompt_tokens = len(baby.tokenizer.encode(args.prompt, unknown=unknown)) or 1
+    check_generation_fits(baby.config, baby.tokenizer.vocab_size,
+                          min(prompt_tokens, baby.config.n_ctx), baby.backend.device)
+    note = unfinished_note(folder, baby.report)
+    if note:
+        print(f"little-baby generate: note: {note}", file=sys.stderr, flush=True)
+    settings = {"max_tokens": checked.max_new_tokens, "temperature": checked.temperature,
+                "top_k": checked.top_k, "top_p": checked.top_p, "seed": checked.seed,
                 "use_cache": args.use_cache, "unknown": "drop" if args.drop_unknown else "error"}
     record = complete(baby, args.prompt, settings, echo=True)
     if folder.resolve() != model_cache.DEFAULT_MODEL.resolve() and not in_hub_cache(folder):
         write_completion(folder, record)
     return 0
+
+
+def unfinished_note(folder, report):
+    """One sentence when `folder`'s model comes from a run that has not finished, else None."""
+    status, explained = run_state(folder, report)
+    if status in ("complete", "unknown"):
+        return None
+    step = report.get("final", {}).get("step")
+    weights = f"its weights are those of step {step:,}" if step is not None else \
+        "its weights are not a finished model's"
+    return f"{report.get('guid') or folder} is an unfinished run ({explained}): {weights}."
 
 
 def complete(baby, prompt, settings, echo=False):
@@ -82,6 +141,7 @@ def complete(baby, prompt, settings, echo=False):
 
 def sample_settings(baby, n_tokens):
     """The settings of the sample written after training (empty prompt, as the original)."""
-    return {"max_tokens": n_tokens, "temperature": 0.8, "top_k": 40, "top_p": None,
-            "seed": baby.config.seed, "use_cache": True, "unknown": "error"}
+    return {"max_tokens": n_tokens, "temperature": DEFAULTS.temperature, "top_k": DEFAULTS.top_k,
+            "top_p": DEFAULTS.top_p, "seed": baby.config.seed, "use_cache": True,
+            "unknown": "error"}
 

@@ -4,11 +4,19 @@
     little-baby info                 # the packaged default model
     little-baby info 3f2a --json     # config and report as JSON
     little-baby info age-48-months   # fetched from the Hub first if need be
+
+The weights file is read and checked (complete, the config's shapes, no nan or inf): a
+damaged one is named, with exit code 2. A run's status is what is true now: `running`
+while a live process holds its folder, `stopped` when its process ended without
+finishing (killed, crashed), with the command that continues it.
 """
 import json
 
+from ...engine.transformer import check_shapes, param_shapes
+from ...errors import BabyError, WeightsError
 from ...io import cache as model_cache
-from ...io.store import read_config_and_tokenizer, read_report
+from ...io.claim import describe_holder, holder, run_status
+from ...io.store import WEIGHTS, read_config_and_tokenizer, read_report, read_weights
 from .common import (add_cache_argument, add_repo_argument, find_or_fetch, human_duration,
                      human_size)
 
@@ -26,14 +34,19 @@ def run(args):
     folder = find_or_fetch(args.model, args.cache, args.repo)
     config, tokenizer = read_config_and_tokenizer(folder)
     report = read_report(folder)
+    damage = weights_damage(folder, config, tokenizer.vocab_size)
+    status, explained = run_state(folder, report)
     if args.json:
-        print(json.dumps({"folder": str(folder), "config": config.to_dict(), "report": report},
+        print(json.dumps({"folder": str(folder), "status": status, "weights_damage": damage,
+                          "config": config.to_dict(), "report": report},
                          indent=2, ensure_ascii=False))
+        if damage:
+            raise WeightsError(damage)
         return 0
     files = model_cache.folder_files(folder)
     print(f"model      {report.get('guid') or folder.name}")
     print(f"folder     {folder}")
-    print(f"status     {report.get('status', 'unknown')}")
+    print(f"status     {'damaged weights (see below)' if damage else explained}")
     print(f"lineage    {lineage(report, args.cache)}")
     if report.get("original"):  # converted by `little-baby convert` or from_pretrained
         print(f"converted  from {report['converted_from']}")
@@ -45,7 +58,7 @@ def run(args):
     print("config     " + _columns([f"{k}={v}" for k, v in config.to_dict().items()]))
     if "final" in report:
         final, timings, corpus = report["final"], report["timings"], report["corpus"]
-        source = corpus["path"] or "text given in Python"
+        source = corpus.get("file") or corpus.get("path") or "text given in Python"
         print(f"training   {final['step']:,} steps on {source} ({corpus['n_tokens']:,} tokens) in "
               f"{human_duration(timings['seconds'])}, {timings['tokens_per_s']:,} tokens/s")
         print(f"losses     train {final['train_loss']:.4f}, validation {final['val_loss']:.4f} "
@@ -55,7 +68,44 @@ def run(args):
                   f"validation {epoch['val']:.4f}")
     if report.get("loss_curve"):
         print(f"curve      {folder / report['loss_curve']}")
+    if damage:
+        raise WeightsError(damage)
     return 0
+
+
+def weights_damage(folder, config, vocab_size):
+    """What is wrong with `folder`'s weights file (missing, truncated, corrupt, another
+    config's shapes, nan or inf), or None when it loads as this config's weights."""
+    if not (folder / WEIGHTS).is_file():
+        return f"{folder} has no {WEIGHTS}: the model cannot be loaded."
+    try:
+        check_shapes(read_weights(folder / WEIGHTS), param_shapes(config, vocab_size))
+    except BabyError as e:
+        return str(e)
+    return None
+
+
+def run_state(folder, report):
+    """(status, a sentence saying what it means now) of the model in `folder`: a report's
+    'running' is 'running' only while a live process holds the folder (io/claim.py)."""
+    recorded = report.get("status", "unknown")
+    status = run_status(folder, recorded)
+    final, plan = report.get("final", {}), report.get("settings", {}).get("plan", {})
+    at = (f" at step {final['step']:,} of {plan['total_steps']:,}"
+          if "step" in final and plan.get("total_steps") else "")
+    resume = f"continue it with `little-baby train --resume {folder}`"
+    if status == "running":
+        return status, f"running{at} (last checkpoint): {describe_holder(holder(folder))}"
+    if status == "stopped":
+        return status, (f"stopped{at} without finishing: no process holds it any more (it was "
+                        f"killed or crashed); {resume}")
+    if status == "running?":
+        return status, (f"running{at} according to its report, but no lock says whether a "
+                        f"process still trains it (a run started by a version without "
+                        f"locks?); if none does, {resume}")
+    if status.startswith("interrupted"):
+        return status, f"{status}; {resume}"
+    return status, status
 
 
 def lineage(report, cache):

@@ -2,6 +2,7 @@
 
     little-baby train --corpus shakespeare.txt --n-layers 4 --n-emb 128 --max-iters 2000
     little-baby train --corpus notes.txt --config settings.json --n-epochs 3 --quiet
+    little-baby train --corpus shakespeare.txt --device gpu         # on the GPU (CuPy)
     little-baby train --resume 3f2a                      # after Ctrl-C, a crash or a kill
 
 Settings: the defaults, then --config (a JSON file or string), then the options. The
@@ -9,6 +10,10 @@ model goes to cache/<new guid>/ (or --out DIR): config.json, tokenizer.json,
 model.safetensors, report.json, loss_curve.png and completion.json (a sample). Until it
 is finished the folder also holds checkpoint.safetensors (every --checkpoint-interval
 steps and on Ctrl-C), from which --resume continues exactly where the run stopped.
+
+--out must be a new or empty folder. One run holds a folder at a time: a second run into
+it, or a --resume of a run still going, exits with code 2 naming the run that holds it.
+A size that cannot fit in memory is refused before anything is allocated.
 """
 import sys
 from pathlib import Path
@@ -17,6 +22,7 @@ from ...io import cache as model_cache
 from ...baby import LittleBaby
 from ...config import BabyConfig
 from ...errors import BabyError, TrainingInterrupted
+from ...io.resolve import find_model
 from ...io.store import write_completion
 from .common import (PLAN_KEYS, add_cache_argument, add_config_arguments, add_plan_arguments,
                      config_overrides, human_duration, plan_arguments)
@@ -29,9 +35,16 @@ def add_arguments(parser):
     parser.add_argument("--out", metavar="DIR", help="model folder (default: cache/<guid>)")
     parser.add_argument("--resume", metavar="MODEL",
                         help="continue the stopped run of this GUID or folder from its checkpoint")
+    add_device_argument(parser)
     add_cache_argument(parser)
     add_plan_arguments(parser)
     add_config_arguments(parser)
+
+
+def add_device_argument(parser):
+    """--device, as `generate` has it: the config's c_device (also --c-device)."""
+    parser.add_argument("--device", dest="c_device", choices=["cpu", "gpu"], default=None,
+                        help="train on this device (default: the config's c_device, cpu)")
 
 
 def run(args):
@@ -41,7 +54,7 @@ def run(args):
         if given or overrides:
             flags = ", ".join("--" + k.replace("_", "-") for k in [*given, *overrides])
             raise BabyError(f"--resume continues a run with its own settings; leave out {flags}.")
-        folder = model_cache.find_model(args.resume, args.cache)
+        folder = find_model(args.resume, args.cache)
         corpus = Path(args.corpus) if args.corpus else None
         return train_and_report(lambda: LittleBaby.resume(folder, corpus=corpus, quiet=args.quiet),
                                 args, folder)

@@ -1,0 +1,213 @@
+"""What a model's name means: read one way by every entry point (the command line,
+LittleBaby.from_pretrained, LittleBaby.load, LittleBaby.resume).
+
+A name is one of, in this order:
+    None           the packaged default model (little_baby/default_model/)
+    a folder       the path of a model folder (a str or a Path); an existing folder wins
+    an age         'age-48-months' (ages.py: the original project's five models), any case
+    a GUID         'b71f2c3e-...', or a unique start of one of at least 4 characters, any
+                   case; a start is matched against the models in the store and the ages
+    a Hub repo id  'owner/name', and only that form (one '/')
+Anything else is a ModelNotFoundError that lists the forms, and says "did you mean
+age-48-months?" for a near miss of an age (difflib).
+
+A GUID's model is looked for here in
+    1. the model store     cache/<guid>/ (`cache`, else $LITTLE_BABY_CACHE, else ./cache)
+    2. the shipped models  the age models inside the package (ages.shipped_folder)
+and then, by from_pretrained and the commands that fetch (generate, info), in the Hub
+cache and on the Hub (hub.py). `find_model` is the lookup without the Hub.
+"""
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+from ..errors import ModelFolderError, ModelNotFoundError
+from . import cache as model_cache
+from .ages import AGES, shipped_folder
+from .store import CONFIG, TOKENIZER, is_model_folder
+
+MIN_PREFIX = 4  # characters of a GUID's start that name it
+_GUID_START = re.compile(r"[0-9a-f][0-9a-f-]{0,35}")  # what could begin a GUID (lower case)
+_AGE_OF_GUID = {age.guid: age for age in AGES.values()}
+
+
+class Name(NamedTuple):
+    """A model name, read: `kind` is 'default', 'folder', 'guid' or 'repo'."""
+
+    given: object            # what was passed, as it was passed
+    kind: str
+    folder: Path | None = None   # 'default' and 'folder'
+    guid: str | None = None      # 'guid': canonical, lower case
+    repo_id: str | None = None   # 'repo'
+
+    @property
+    def age(self):
+        """The Age whose GUID this is, or None."""
+        return _AGE_OF_GUID.get(self.guid)
+
+    @property
+    def label(self):
+        """How messages call it: 'age-48-months (GUID 12b8...)', a GUID, a repo id, a path."""
+        if self.age is not None:
+            return f"{self.age.name} (GUID {self.guid})"
+        return self.guid or self.repo_id or str(self.folder)
+
+
+def parse(name, cache=None):
+    """The Name `name` is (see the module's docstring); a start of a GUID becomes the
+    whole GUID of the one model in the store (`cache`) or age it begins."""
+    if name is None:
+        return Name(None, "default", folder=model_cache.DEFAULT_MODEL)
+    if isinstance(name, os.PathLike):
+        return Name(name, "folder", folder=_model_folder(Path(name)))
+    if not isinstance(name, str) or not name:
+        raise ModelNotFoundError(f"a model's name is a non-empty str or a Path, not {name!r}.")
+    if os.path.isdir(name):
+        return Name(name, "folder", folder=_model_folder(Path(name)))
+    found = _guid_name(name, cache)
+    if found is not None:
+        return found
+    if _is_repo_id(name):
+        return Name(name, "repo", repo_id=name)
+    raise ModelNotFoundError(unknown_name(name))
+
+
+def parse_guid(name, cache=None, why="this"):
+    """The Name of the GUID, GUID start or age `name` (never a folder or a repo id: `why`
+    names what takes only a GUID, as repo= does)."""
+    found = _guid_name(str(name), cache)
+    if found is None:
+        raise ModelNotFoundError(f"{why} says where to look for a GUID, but {name!r} is not a "
+                                 f"GUID or an age ({', '.join(AGES)}).{did_you_mean(name)}")
+    return found
+
+
+def _guid_name(name, cache):
+    """The Name of an age, a GUID or a GUID's start (any case), or None if `name` is
+    none of them."""
+    lower = name.lower()
+    if lower in AGES:
+        return Name(name, "guid", guid=AGES[lower].guid)
+    if model_cache.is_guid(lower):
+        return Name(name, "guid", guid=lower)
+    if _GUID_START.fullmatch(lower):
+        return Name(name, "guid", guid=_whole_guid(name, lower, cache))
+    return None
+
+
+def local_folder(name, cache=None):
+    """The folder of Name `name` on this machine (the store, then the shipped models),
+    or None when only the Hub may have it."""
+    if name.folder is not None:
+        return name.folder
+    if name.guid is None:
+        return None
+    stored = model_cache.cache_dir(cache) / name.guid
+    return stored if is_model_folder(stored) else shipped_folder(name.guid)
+
+
+def find_model(name=None, cache=None):
+    """The folder of the model `name` names, on this machine (no Hub): a folder, or a
+    GUID, unique GUID start or age in the store or among the shipped models."""
+    parsed = parse(name, cache)
+    if parsed.kind == "default" and not is_model_folder(parsed.folder):
+        raise ModelNotFoundError("this installation has no default model; name a model "
+                                 "(`little-baby list` shows the ones in the cache).")
+    folder = local_folder(parsed, cache)
+    fetch = (f"LittleBaby.from_pretrained({str(name)!r}) or `little-baby info {name}` fetches "
+             f"it from the Hub")
+    if parsed.kind == "repo":
+        raise ModelNotFoundError(f"{name!r} is a Hub repo id, not a model on this machine "
+                                 f"(no folder by that path): {fetch}.")
+    if folder is None:
+        raise ModelNotFoundError(f"{parsed.label} is not on this machine "
+                                 f"({not_here(parsed, cache)}): {fetch}.")
+    return folder
+
+
+def store_guid(name, cache=None):
+    """The whole GUID of a model in the store (not a folder, an age or the Hub), from
+    its GUID or a unique start of it in any case: what `delete` takes."""
+    lower = str(name).lower()
+    if not (model_cache.is_guid(lower) or _GUID_START.fullmatch(lower)):
+        model_cache.check_guid(name)  # "not a model GUID": never a path
+    guid = lower if model_cache.is_guid(lower) else _whole_guid(name, lower, cache, ages=False)
+    if not is_model_folder(model_cache.cache_dir(cache) / guid):
+        raise ModelNotFoundError(f"no model {guid} in {_store(cache)}; nothing was changed.")
+    return guid
+
+
+def not_here(name, cache=None):
+    """Where a GUID's model was looked for on this machine, for messages."""
+    shipped = " or among the age models shipped with the package" if name.age else ""
+    return f"not in {_store(cache)}/{name.guid}/{shipped}"
+
+
+def unknown_name(name):
+    """Why `name` names no model, with the forms that do and the age it may mean."""
+    path = f" There is no folder {name!r} in {Path.cwd()}." if _looks_like_path(name) else ""
+    return (f"{name!r} is not a model folder, a GUID, an age ({', '.join(AGES)}) or a Hub "
+            f"repo id (owner/name).{path} A GUID may be shortened to a unique start of at "
+            f"least {MIN_PREFIX} characters (`little-baby list` shows the models in the "
+            f"cache).{did_you_mean(name)}")
+
+
+def did_you_mean(name):
+    """' Did you mean age-48-months?' for a near miss of an age's name, else ''."""
+    close = difflib.get_close_matches(str(name).lower(), list(AGES), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]}?" if close else ""
+
+
+def _whole_guid(name, lower, cache, ages=True):
+    """The one GUID in the store (and, with `ages`, among the ages) that starts `lower`."""
+    if len(lower.replace("-", "")) < MIN_PREFIX:
+        raise ModelNotFoundError(f"{name!r} is too short to name a model: give at least "
+                                 f"{MIN_PREFIX} characters of its GUID.{did_you_mean(name)}")
+    known = set(model_cache.stored_guids(cache)) | (set(_AGE_OF_GUID) if ages else set())
+    matches = sorted(g for g in known if g.startswith(lower))
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = ", ".join(g + (f" ({_AGE_OF_GUID[g].name})" if g in _AGE_OF_GUID else "")
+                          for g in matches[:5])
+        raise ModelNotFoundError(f"{name!r} is the start of {len(matches)} GUIDs: {shown}; "
+                                 f"give more of it.")
+    ages_too = " (nor any age model)" if ages else ""
+    raise ModelNotFoundError(f"no model in {_store(cache)}{ages_too} has a GUID that starts "
+                             f"with {name!r} (`little-baby list` shows them); a model "
+                             f"elsewhere is named by its whole GUID.{did_you_mean(name)}")
+
+
+def _model_folder(path):
+    """`path` if it is a model folder, else a ModelFolderError that says what it lacks."""
+    if not path.is_dir():
+        raise ModelNotFoundError(f"there is no folder {str(path)!r}" +
+                                 (f" in {Path.cwd()}." if not path.is_absolute() else "."))
+    if not is_model_folder(path):
+        missing = [n for n in (CONFIG, TOKENIZER) if not (path / n).is_file()]
+        raise ModelFolderError(f"{str(path)!r} is a folder but not a model folder: it has no "
+                               f"{' and no '.join(missing)}.")
+    return path
+
+
+def _is_repo_id(name):
+    """Whether `name` has the Hub's owner/name form (checked by huggingface_hub)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+    if name.count("/") != 1:
+        return False
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
+def _looks_like_path(name):
+    return "/" in name or "\\" in name or name.startswith((".", "~"))
+
+
+def _store(cache):
+    return model_cache.cache_dir(cache)

@@ -1,0 +1,102 @@
+"""Whether a training step or a generation fits in this machine's memory: the engine's
+estimate (engine/memory.py) against what is available, checked before anything large
+is allocated, so an impossible size is one clear message instead of an allocation
+traceback (or the kernel's OOM killer) minutes into a run.
+
+Available memory on the CPU is the least of /proc/meminfo's MemAvailable plus SwapFree
+(os.sysconf's available pages where there is no /proc) and the room left under a
+cgroup's memory limit (containers, notebook hosts); on a GPU it is CuPy's free device
+memory plus what its memory pool holds unused. Set LITTLE_BABY_NO_MEMORY_CHECK=1 to
+skip the check (the estimate is an estimate).
+"""
+import os
+from pathlib import Path
+
+from ..engine.memory import generation_bytes, training_bytes
+from ..errors import NotEnoughMemoryError
+
+SKIP_ENV = "LITTLE_BABY_NO_MEMORY_CHECK"
+
+
+def available_bytes(device="cpu"):
+    """Bytes of memory this process can still use on `device`, or None if unknown."""
+    if device == "gpu":
+        return _gpu_free()
+    found = [n for n in (_meminfo_available(), _cgroup_room()) if n is not None]
+    return min(found) if found else None
+
+
+def check_training_fits(cfg, vocab_size, shards=1, device="cpu"):
+    """A NotEnoughMemoryError if one training step of `cfg` cannot fit on `device`."""
+    _check(training_bytes(cfg, vocab_size, cfg.batch_size, shards), device,
+           f"a training step of n_ctx={cfg.n_ctx}, batch_size={cfg.batch_size}, "
+           f"n_emb={cfg.n_emb}, n_layers={cfg.n_layers} ({cfg.c_attention}/{cfg.c_network})",
+           "use a smaller n_ctx, batch_size, n_emb or n_layers")
+
+
+def check_generation_fits(cfg, vocab_size, prompt_tokens, device="cpu"):
+    """A NotEnoughMemoryError if generating from a `prompt_tokens`-token prompt cannot fit."""
+    _check(generation_bytes(cfg, vocab_size, prompt_tokens), device,
+           f"generating with n_ctx={cfg.n_ctx} from a prompt of {prompt_tokens} tokens",
+           "use a shorter prompt or a smaller model")
+
+
+def human_bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def _check(estimate, device, what, advice):
+    if os.environ.get(SKIP_ENV):
+        return
+    have = available_bytes(device)
+    if have is None or estimate.total <= have:
+        return
+    where = "GPU memory" if device == "gpu" else "memory (RAM and swap)"
+    raise NotEnoughMemoryError(
+        f"{what} would need about {human_bytes(estimate.total)} (activations "
+        f"{human_bytes(estimate.activations)}, weights and optimizer "
+        f"{human_bytes(estimate.weights)}, gradients {human_bytes(estimate.gradients)}), but "
+        f"this machine has {human_bytes(have)} of {where} available: {advice}. Nothing was "
+        f"allocated or written (set {SKIP_ENV}=1 to try anyway).")
+
+
+def _meminfo_available():
+    try:
+        fields = dict(line.split(":", 1) for line in
+                      Path("/proc/meminfo").read_text().splitlines() if ":" in line)
+        kib = [int(fields[k].split()[0]) for k in ("MemAvailable", "SwapFree") if k in fields]
+        return 1024 * sum(kib) if "MemAvailable" in fields else None
+    except (OSError, ValueError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _cgroup_room():
+    """Bytes left under this process's cgroup memory limit (v2, else v1), or None."""
+    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                          "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            cap = Path(limit).read_text().strip()
+            if cap == "max" or int(cap) >= 1 << 60:  # no limit
+                return None
+            return max(0, int(cap) - int(Path(usage).read_text()))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _gpu_free():
+    try:
+        import cupy
+    except ImportError:
+        return None
+    free, _ = cupy.cuda.runtime.memGetInfo()
+    pool = cupy.get_default_memory_pool()
+    return free + pool.total_bytes() - pool.used_bytes()

@@ -1,0 +1,122 @@
+"""The page: `build_demo` lays out the components, wires them to the Handlers and
+bounds the queue; `launch` serves it, never with a share link.
+
+Named API endpoints (what gradio_client calls; spaces/README.md documents them):
+  /generate       model, prompt, max_new_tokens, temperature, top_k, top_p, seed, use_cache
+                  -> streams (text so far, status)
+  /inspect        model, prompt, layer, head, temperature, top_k, top_p
+                  -> (heatmap, overview, probability bars, layer, head, note); keeps the
+                  prompt's attention and logits in the session for the two below
+  /attention      layer, head -> heatmap              (from the session's /inspect)
+  /probabilities  temperature, top_k, top_p -> bars   (from the session's /inspect)
+  /summary        model -> (summary, model card)
+"""
+import gradio as gr
+
+from .handlers import Handlers, Limits
+from .models import Shelf
+
+TITLE = "The Little Baby"
+INTRO = """# The Little Baby
+Small GPT language models written by hand in NumPy, every forward and backward pass.
+Pick a model, give it the start of a text, and watch it go on, one character at a time.
+Below the text: **what it expects next** (move temperature, top-k and top-p to see the
+choice narrow) and **where each character looks** (its attention, layer by layer, head by head)."""
+EXAMPLES = [  # openings from Tiny Shakespeare (Karpathy's char-rnn data set)
+    "ROMEO:",
+    "First Citizen:\nBefore we proceed any further, hear me speak.",
+    "KING RICHARD III:\nNow is the winter of our discontent",
+    "JULIET:\nO Romeo, Romeo! wherefore art thou",
+    "To be, or not to be",
+]
+CSS = "#output textarea, #prompt textarea {font-family: ui-monospace, monospace}"
+STATE_SECONDS = 3600  # how long a session keeps its prompt's attention and logits
+
+
+def build_demo(shelf=None, limits=Limits()):
+    """The Space's gr.Blocks over `shelf` (a Shelf; default: the choices of the
+    environment, see models.py), queued within `limits`."""
+    shelf = shelf if shelf is not None else Shelf()
+    h = Handlers(shelf, limits)
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column(scale=2):
+                model = gr.Dropdown([(c.label, c.name) for c in shelf.choices],
+                                    value=shelf.default, allow_custom_value=True, label="Model",
+                                    info="An age from the list, or type a GUID or a Hub repo id.")
+            with gr.Column(scale=3):
+                summary = gr.Markdown(label="Summary", elem_id="summary")
+                with gr.Accordion("Model card", open=False):
+                    card = gr.Markdown(label="Model card")
+        with gr.Row():
+            with gr.Column(scale=3):
+                prompt = gr.Textbox("ROMEO:", label="Prompt", lines=4, max_length=limits.max_prompt,
+                                    elem_id="prompt")
+                with gr.Row():
+                    generate = gr.Button("Generate", variant="primary", elem_id="generate")
+                    stop = gr.Button("Stop", variant="stop")
+                output = gr.Textbox(label="What the model writes", lines=10, interactive=False,
+                                    elem_id="output")
+                status = gr.Markdown(label="Status", elem_id="status")
+                gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label="Shakespeare openings")
+            with gr.Column(scale=2):
+                max_new = gr.Slider(1, limits.max_new_tokens, value=200, step=1,
+                                    label="Max new tokens")
+                temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature",
+                                        info="Divides the logits: low = safe, high = wild, "
+                                             "0 = always the likeliest.")
+                top_k = gr.Slider(0, 100, value=40, step=1, label="Top-k",
+                                  info="Keep only the k likeliest; 0 = off.")
+                top_p = gr.Slider(0.05, 1, value=1, step=0.05, label="Top-p",
+                                  info="Keep the likeliest until their probability adds up "
+                                       "to p; 1 = off.")
+                seed = gr.Number(1, precision=0, label="Seed",
+                                 info="The same seed gives the same text; "
+                                      "-1 = a new one each time.")
+                use_cache = gr.Checkbox(True, label="KV cache",
+                                        info="Keep each position's keys and values: the same "
+                                             "text, fewer sums.")
+        with gr.Tabs():
+            with gr.Tab("Next character", id="next"):
+                bars = gr.Plot(label="Next character", show_label=False)
+            with gr.Tab("Attention", id="attention", elem_id="attention-tab"):
+                note = gr.Markdown("Press Generate to see the prompt's attention.", label="Note")
+                with gr.Row():
+                    layer = gr.Radio([1], value=1, label="Layer")
+                    head = gr.Radio([1], value=1, label="Head")
+                heatmap = gr.Plot(label="One head", show_label=False, elem_id="heatmap")
+                gr.Markdown("**Every layer × head** (each row scaled to its strongest link; "
+                            "click a tile to see it above)")
+                overview = gr.Image(label="Every layer × head", show_label=False, type="pil",
+                                    format="png", interactive=False, elem_id="overview")
+        state = gr.State(None, time_to_live=STATE_SECONDS)
+
+        # one forward pass over the prompt for the pictures, then the text streams
+        look = generate.click(h.inspect, [model, prompt, layer, head, temperature, top_k, top_p],
+                              [state, heatmap, overview, bars, layer, head, note],
+                              api_name="inspect", concurrency_limit=limits.concurrency)
+        job = look.success(h.generate, [model, prompt, max_new, temperature, top_k, top_p, seed,
+                                        use_cache], [output, status], api_name="generate",
+                           concurrency_limit=limits.concurrency)
+        stop.click(None, cancels=[look, job], api_visibility="private")
+        gr.on([temperature.change, top_k.change, top_p.change], h.probability_view,
+              [state, temperature, top_k, top_p], bars, api_name="probabilities", queue=False,
+              show_progress="hidden")
+        gr.on([layer.change, head.change], h.attention_view, [state, layer, head], heatmap,
+              api_name="attention", queue=False, show_progress="hidden")
+        overview.select(h.pick_tile, [state], [layer, head], api_visibility="private", queue=False)
+        model.change(h.summary, model, [summary, card], api_name="summary")
+        model.change(h.forget, None, [state, heatmap, overview, bars, note],
+                     api_visibility="private", queue=False)
+        demo.load(h.summary, model, [summary, card], api_visibility="private")
+    demo.queue(default_concurrency_limit=limits.concurrency, max_size=limits.queue_size)
+    return demo
+
+
+def launch(demo, **options):
+    """demo.launch with the Space's look and no share link, whatever the environment says;
+    it listens on 127.0.0.1 unless `server_name` or $GRADIO_SERVER_NAME (which a Space
+    sets) say otherwise. `options` as for gr.Blocks.launch (server_port, quiet, ...).
+    Returns what launch returns: (app, local URL, share URL)."""
+    return demo.launch(**{"theme": gr.themes.Soft(), "css": CSS, **options, "share": False})
