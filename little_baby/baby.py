@@ -8,7 +8,7 @@ from .engine.runtime import Runtime
 from .engine.sampling import DEFAULTS, check_settings, generate_ids
 from .engine.transformer import Transformer, check_shapes, init_params, param_shapes
 from .errors import BabyError, ConfigError
-from .io import hub
+from .io import gpt2, hub
 from .io.resolve import find_model
 from .io.store import read_model, save_model
 from .tokenizer import TOKENIZERS, tokenizer_from_dict
@@ -214,6 +214,18 @@ class LittleBaby:
         return hub.push_to_hub(self, repo_id, token=token, private=private,
                                commit_message=commit_message, branch=branch,
                                create_pr=create_pr, metadata=metadata)
+
+    # ---- transformers (GPT-2) ----------------------------------------------------------------
+    def to_transformers(self):
+        """(transformers' GPT2LMHeadModel, PreTrainedTokenizerFast) giving this model's
+        logits and tokens; models GPT-2 cannot express are refused (io/gpt2.py)."""
+        return gpt2.to_transformers(self)
+
+    @classmethod
+    def from_transformers(cls, model_or_folder, tokenizer=None):
+        """A model from a GPT-2 (a GPT2LMHeadModel and its tokenizer, or the folder
+        save_pretrained wrote): its weights, positions and vocabulary (io/gpt2.py)."""
+        return gpt2.from_transformers(cls, model_or_folder, tokenizer)
 
     # ---- helpers ----------------------------------------------------------------------------
     def _ids(self, x):

@@ -79,6 +79,12 @@ class NotEnoughMemoryError(BabyError, MemoryError):
     (estimated before anything is allocated); the message says how much of each."""
 
 
+class ConversionError(BabyError, ValueError):
+    """A model another library's format (transformers' GPT-2: io/gpt2.py) cannot express
+    exactly, one of theirs ours cannot, or that library not installed; the message names
+    what cannot be expressed and what to do."""
+
+
 # ---- training ---------------------------------------------------------------------------
 class CorpusError(BabyError, ValueError):
     """A training text that cannot be used (missing, not UTF-8, empty or too small)."""

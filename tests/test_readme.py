@@ -110,7 +110,7 @@ def fill_the_hub(server, uploads):
 def test_the_readme_has_blocks_and_marks_few_as_not_run():
     assert len(BLOCKS) >= 6
     skipped = [b for b in BLOCKS if b.skip is not None]
-    assert len(skipped) <= 2 and all(b.skip for b in skipped)  # each says why
+    assert len(skipped) <= 3 and all(b.skip for b in skipped)  # each says why
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.id for b in BLOCKS])

@@ -12,6 +12,7 @@ from .commands import list as list_models
 from .commands import arithmetic
 from .commands import convert
 from .commands import doctor
+from .commands import export
 from ..errors import BabyError
 
 # name -> (module, one-line help)
@@ -23,6 +24,7 @@ COMMANDS = {
     "list": (list_models, "list the models in the cache"),
     "delete": (delete, "delete a model from the cache"),
     "convert": (convert, "convert a model saved by the original project into a model folder"),
+    "export": (export, "export a model as transformers' GPT-2 (a folder transformers loads)"),
     "bench": (bench, "measure training and generation speed"),
     "doctor": (doctor, "check the platform, GPU, CUDA and CuPy, and say what to install"),
     "arithmetic": (arithmetic, "the first lesson: a tiny network learns to add"),

@@ -31,6 +31,12 @@ AGES = {a.name: a for a in (
 DEFAULT_AGE = "age-48-months"  # the oldest speaks best: what runs when no model is named
 
 
+def is_shipped(folder):
+    """Whether `folder` is one of the shipped models' folders (nothing may be written there)."""
+    folder = Path(folder).resolve()
+    return any(folder == (SHIPPED / a.guid).resolve() for a in AGES.values())
+
+
 def shipped_folder(guid):
     """The folder of an age model that ships with the package, or None (also while its
     training runs: only a finished, evaluated run ships)."""

@@ -14,7 +14,6 @@ from ..errors import CacheError
 from .store import is_model_folder, read_report
 
 CACHE_ENV = "LITTLE_BABY_CACHE"
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "default_model"
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 

@@ -83,7 +83,7 @@ def locate(name, repo=None, revision=None, token=None, cache=None, cache_dir=Non
         parsed = resolve.parse_guid(name, cache, "repo=")
     else:
         parsed = resolve.parse(name, cache)
-    if parsed.kind in ("default", "folder"):
+    if parsed.kind == "folder":
         return resolve.find_model(name, cache), None, None
     hub, offline = _hub_options(revision, token, cache_dir, force_download, local_files_only)
     if parsed.kind == "guid":

@@ -2,7 +2,7 @@
 LittleBaby.from_pretrained, LittleBaby.load, LittleBaby.resume).
 
 A name is one of, in this order:
-    None           the packaged default model (little_baby/default_model/)
+    None           the default model: ages.DEFAULT_AGE, the 48-month baby
     a folder       the path of a model folder (a str or a Path); an existing folder wins
     an age         'age-48-months' (ages.py: the original project's five models), any case
     a GUID         'b71f2c3e-...', or a unique start of one of at least 4 characters, any
@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from ..errors import ModelFolderError, ModelNotFoundError
 from . import cache as model_cache
-from .ages import AGES, shipped_folder
+from .ages import AGES, DEFAULT_AGE, shipped_folder
 from .store import CONFIG, TOKENIZER, is_model_folder
 
 MIN_PREFIX = 4  # characters of a GUID's start that name it
@@ -34,11 +34,11 @@ _AGE_OF_GUID = {age.guid: age for age in AGES.values()}
 
 
 class Name(NamedTuple):
-    """A model name, read: `kind` is 'default', 'folder', 'guid' or 'repo'."""
+    """A model name, read: `kind` is 'folder', 'guid' or 'repo'."""
 
     given: object            # what was passed, as it was passed
     kind: str
-    folder: Path | None = None   # 'default' and 'folder'
+    folder: Path | None = None   # 'folder'
     guid: str | None = None      # 'guid': canonical, lower case
     repo_id: str | None = None   # 'repo'
 
@@ -59,7 +59,7 @@ def parse(name, cache=None):
     """The Name `name` is (see the module's docstring); a start of a GUID becomes the
     whole GUID of the one model in the store (`cache`) or age it begins."""
     if name is None:
-        return Name(None, "default", folder=model_cache.DEFAULT_MODEL)
+        name = DEFAULT_AGE
     if isinstance(name, os.PathLike):
         return Name(name, "folder", folder=_model_folder(Path(name)))
     if not isinstance(name, str) or not name:
@@ -112,9 +112,6 @@ def find_model(name=None, cache=None):
     """The folder of the model `name` names, on this machine (no Hub): a folder, or a
     GUID, unique GUID start or age in the store or among the shipped models."""
     parsed = parse(name, cache)
-    if parsed.kind == "default" and not is_model_folder(parsed.folder):
-        raise ModelNotFoundError("this installation has no default model; name a model "
-                                 "(`little-baby list` shows the ones in the cache).")
     folder = local_folder(parsed, cache)
     fetch = (f"LittleBaby.from_pretrained({str(name)!r}) or `little-baby info {name}` fetches "
              f"it from the Hub")

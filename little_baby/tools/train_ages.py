@@ -89,6 +89,9 @@ def finalize(age, folder, corpus):
     keep16 = round(fp16["loss"], 3) == round(fp32["loss"], 3)
     heldout = fp16 if keep16 else fp32
     report, cfg, hw = baby.report, baby.config, baby.report.get("hardware", {})
+    corpus_record = report["corpus"]
+    if "path" in corpus_record:  # a report from before reports named the file, not the path
+        corpus_record["file"] = Path(corpus_record.pop("path")).name
     steps, tokens = report["final"]["step"], report["timings"]["tokens"]
     report["heldout"] = {**heldout, "fp32_loss": fp32["loss"],
                          "weights": "float16" if keep16 else "float32"}
@@ -125,7 +128,7 @@ def table(cache):
         total += sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
         baby = LittleBaby.load(folder)
         line = baby.generate(SAMPLE["prompt"], max_new_tokens=60, temperature=0.8, top_k=40,
-                             seed=1).split("\n")[0].strip().replace("|", "\\|")
+                             seed=1).strip().split("\n")[0].strip().replace("|", "\\|")
         h = report["heldout"]
         rows.append(f"| {age} months | `{baby.guid}` | {baby.config.n_ctx} | {baby.n_params:,} "
                     f"| {report['timings']['tokens']:,} | {report['timings']['seconds'] / 3600:.1f} h "

@@ -6,25 +6,26 @@ scored, so position t of a window predicts from t + 1 tokens of context (as in t
 """
 import math
 
-from .data import TrainingData
+import numpy
+
+from .data import TrainingData, windows_at
 
 EVAL_BATCH = 64  # windows per forward pass
 
 
-def heldout_loss(baby, text, r_split=None, max_tokens=None):
+def heldout_loss(baby, text, r_split=None, every=1):
     """{"loss": nats per token, "bits_per_token", "windows", "tokens"} of `baby` on the
-    held-out part of `text` (r_split: the model's unless given; max_tokens: only the
-    first that many held-out tokens, for a quicker check)."""
+    held-out part of `text` (r_split: the model's unless given). every=k scores every
+    k-th window only: a quicker check spread over the whole held-out text."""
     cfg = baby.config
-    ids = baby.tokenizer.encode(text)
-    data = TrainingData(ids, cfg.n_ctx, EVAL_BATCH, cfg.r_split if r_split is None else r_split)
-    if max_tokens is not None:
-        data.val = data.val[:max_tokens + 1]
-    batches = data.sample("val", len(data.val))
+    data = TrainingData(baby.tokenizer.encode(text), cfg.n_ctx, EVAL_BATCH,
+                        cfg.r_split if r_split is None else r_split)
+    starts = (numpy.arange((len(data.val) - 1) // cfg.n_ctx) * cfg.n_ctx)[::every]
     total, count = 0.0, 0
-    for x, y in batches:
+    for i in range(0, len(starts), EVAL_BATCH):
+        x, y = windows_at(data.val, starts[i:i + EVAL_BATCH], cfg.n_ctx)
         total += baby.loss(x, y) * y.size
         count += y.size
     loss = total / count
-    return {"loss": loss, "bits_per_token": loss / math.log(2), "windows": count // cfg.n_ctx,
+    return {"loss": loss, "bits_per_token": loss / math.log(2), "windows": len(starts),
             "tokens": count}

@@ -20,9 +20,9 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from ...io import cache as model_cache
 from ...baby import LittleBaby
 from ...engine.sampling import DEFAULTS, check_settings
+from ...io.ages import is_shipped
 from ...io.store import write_completion
 from ...training.resources import check_generation_fits
 from .common import add_cache_argument, add_repo_argument, find_or_fetch, in_hub_cache
@@ -100,7 +100,7 @@ def run(args):
                 "top_k": checked.top_k, "top_p": checked.top_p, "seed": checked.seed,
                 "use_cache": args.use_cache, "unknown": "drop" if args.drop_unknown else "error"}
     record = complete(baby, args.prompt, settings, echo=True)
-    if folder.resolve() != model_cache.DEFAULT_MODEL.resolve() and not in_hub_cache(folder):
+    if not is_shipped(folder) and not in_hub_cache(folder):  # never inside the package
         write_completion(folder, record)
     return 0
 

@@ -15,6 +15,7 @@ import json
 from ...engine.transformer import check_shapes, param_shapes
 from ...errors import BabyError, WeightsError
 from ...io import cache as model_cache
+from ...io.ages import shipped_folder
 from ...io.claim import describe_holder, holder, run_status
 from ...io.store import WEIGHTS, read_config_and_tokenizer, read_report, read_weights
 from .common import (add_cache_argument, add_repo_argument, find_or_fetch, human_duration,
@@ -119,8 +120,8 @@ def lineage(report, cache):
 def _where(guid, cache):
     if model_cache.is_model_folder(model_cache.cache_dir(cache) / guid):
         return guid
-    if guid == read_report(model_cache.DEFAULT_MODEL).get("guid"):
-        return f"{guid} (the packaged model)"
+    if shipped_folder(guid) is not None:
+        return f"{guid} (ships with the package)"
     return f"{guid} (not in the cache)"
 
 

@@ -1,0 +1,45 @@
+"""Export a model for another library: today transformers' GPT-2.
+
+    little-baby export 3f2a --format transformers --out gpt2-baby/
+    little-baby export age-48-months --format transformers --out gpt2-age48/
+
+writes config.json, generation_config.json, model.safetensors, tokenizer.json and
+tokenizer_config.json into DIR (created if need be; an earlier export there is replaced
+whole), which transformers loads as it is:
+
+    AutoModelForCausalLM.from_pretrained(DIR), AutoTokenizer.from_pretrained(DIR),
+    pipeline("text-generation", model=DIR)
+
+with the model's own next-token distribution (little_baby/io/gpt2.py says how). Only
+pre-norm mha + mlp models with head_size == n_emb, whose lm_head bias folds into the
+final LayerNorm exactly (a character vocabulary no larger than n_emb), export; anything
+else is refused with what GPT-2 cannot express. Needs the `transformers` extra:
+pip install "little-baby[transformers]".
+"""
+from ...baby import LittleBaby
+from ...io.gpt2 import save_transformers
+from .common import add_cache_argument, add_repo_argument, find_or_fetch
+
+FORMATS = ("transformers",)
+
+
+def add_arguments(parser):
+    parser.add_argument("model", nargs="?", metavar="GUID_OR_FOLDER",
+                        help="GUID, unique GUID prefix, folder, age or Hub repo id "
+                             "(default: the packaged model)")
+    parser.add_argument("--format", choices=FORMATS, default="transformers",
+                        help="what to export to (default: transformers, as GPT-2)")
+    parser.add_argument("--out", metavar="DIR", required=True, help="the folder to write")
+    add_cache_argument(parser)
+    add_repo_argument(parser)
+
+
+def run(args):
+    baby = LittleBaby.load(find_or_fetch(args.model, args.cache, args.repo))
+    folder = save_transformers(baby, args.out)
+    c = baby.config
+    print(f"exported {baby.guid or 'the model'} as transformers' GPT-2 ({c.n_layers} layers, "
+          f"n_emb {c.n_emb}, {c.n_heads} heads, n_ctx {c.n_ctx}, {baby.tokenizer.vocab_size} "
+          f"{baby.tokenizer.kind} tokens, {baby.n_params:,} parameters)")
+    print(folder)
+    return 0
