@@ -360,3 +360,16 @@ def test_the_age_48_months_model_exports_exactly(tmp_path):
     prompt = "".join(baby.tokenizer.symbols[i] for i in x[0, :8])
     ours = baby.generate(prompt, max_new_tokens=40, temperature=0)
     assert hf_greedy(model, tokenizer, prompt, 40) == ours
+
+
+def test_an_export_folder_is_not_read_as_one_of_ours(tmp_path):
+    """A transformers folder has config.json and tokenizer.json too: loading it as ours
+    says what loads it instead of listing unknown config keys."""
+    from little_baby.errors import ModelFolderError
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "gpt2", "n_embd": 32}')
+    (folder / "tokenizer.json").write_text('{"type": "char", "symbols": ["a"]}')
+    (folder / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ModelFolderError, match="from_transformers"):
+        LittleBaby.load(folder)

@@ -81,7 +81,13 @@ def read_model(folder, **config_overrides):
 
 def read_config_and_tokenizer(folder, **config_overrides):
     """config.json and tokenizer.json of a model folder. The tokenizer file says what the
-    token ids mean, so its kind (char or word) is the config's c_tokenizer."""
+    token ids mean, so its kind (char or word) is the config's c_tokenizer. A folder of
+    transformers' (its config names a model_type) is refused with what loads it."""
+    data = read_json(Path(folder) / CONFIG)
+    if isinstance(data, dict) and "model_type" in data:
+        raise ModelFolderError(
+            f"{folder} holds a transformers model ({data['model_type']!r}), not one of ours: "
+            f"LittleBaby.from_transformers({str(folder)!r}) brings a GPT-2 model over.")
     config = BabyConfig.from_json(Path(folder) / CONFIG, **config_overrides)
     tokenizer = load_tokenizer(Path(folder) / TOKENIZER)
     if config.c_tokenizer != tokenizer.kind:
