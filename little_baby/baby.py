@@ -14,6 +14,7 @@ from .io.store import read_model, save_model
 from .tokenizer import TOKENIZERS, tokenizer_from_dict
 from .training import run
 from .training.data import load_corpus
+from .training.resources import check_model_fits
 
 
 class LittleBaby:
@@ -41,6 +42,7 @@ class LittleBaby:
         self.report = {}  # training figures, saved as report.json
         self.source = None  # where from_pretrained found it: {guid, folder, repo_id}
         if params is None:
+            check_model_fits(self.config, tokenizer.vocab_size, self.backend.device)
             params = init_params(self.config, tokenizer.vocab_size,
                                  Runtime(self.backend, rng=self.backend.rng(self.config.seed)))
         self.params = params

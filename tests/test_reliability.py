@@ -111,6 +111,20 @@ def test_a_conversion_waits_for_or_names_the_run_that_holds_its_folder(tmp_path,
     assert not claim.lock_path(cache / guid).exists()
 
 
+def test_delete_refuses_the_folder_of_a_live_run(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    guid = LittleBaby.train_new(TINY, write_corpus(tmp_path / "english.txt"), max_iters=2,
+                                cache=cache, quiet=True).guid
+    held = claim.claim(cache / guid, "a training run")
+    before = snapshot(cache)
+    code, out, err = in_process(capsys, "delete", guid, "--yes", "--cache", cache)
+    assert code == 2 and out == "" and f"is held by a training run (pid {os.getpid()}" in err
+    assert "Nothing was changed." in err and snapshot(cache) == before
+    held.release()
+    code, out, _ = in_process(capsys, "delete", guid, "--yes", "--cache", cache)
+    assert code == 0 and not (cache / guid).exists() and not claim.lock_path(cache / guid).exists()
+
+
 # ---- a killed run ---------------------------------------------------------------------------
 def test_a_killed_run_is_stopped_not_running_and_says_how_to_resume(tmp_path, capsys):
     corpus, cache = write_corpus(tmp_path / "english.txt"), tmp_path / "cache"
@@ -226,6 +240,19 @@ def test_an_impossible_size_is_refused_before_anything_is_allocated(tmp_path, ca
     with pytest.raises(NotEnoughMemoryError, match="would need about"):
         baby.fit(corpus, max_iters=1, out=tmp_path / "model", quiet=True)
     assert baby.guid is None and baby.report == {} and not (tmp_path / "model").exists()
+
+
+def test_a_model_too_big_to_build_is_refused_before_its_weights_are_allocated():
+    config = BabyConfig(n_emb=1 << 16, n_layers=64)  # ~2 T parameters: 16 TiB to build
+    tracemalloc.start()
+    with pytest.raises(NotEnoughMemoryError) as e:
+        LittleBaby(config, CharTokenizer.from_text("abc"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1 << 20 and str(e.value).startswith(
+        "a model of n_emb=65536, n_layers=64, n_ctx=64 and 3 symbols (mha/mlp) would need about "
+        "16.0 TiB (weights 16.0 TiB), but this machine has ")
+    assert "use a smaller n_emb, n_layers, n_ctx or n_hidden" in str(e.value)
 
 
 def test_a_prompt_too_long_for_memory_is_refused_before_anything_is_printed(tmp_path, capsys,

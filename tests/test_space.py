@@ -2,6 +2,7 @@
 launched on 127.0.0.1 and driven over HTTP with gradio_client."""
 import importlib
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -151,8 +152,13 @@ def test_the_limits_hold(tiny):
         next(h.generate(tiny[0], "The baby sat", 5))
     with pytest.raises(gr.Error, match="max_new_tokens must be 1 to 50, not 51"):
         next(h.generate(tiny[0], "The", 51))
-    with pytest.raises(gr.Error, match="top_p must be above 0"):
+    with pytest.raises(gr.Error, match=re.escape("top_p must be a number in (0, 1] (1: off), "
+                                                 "not 0.0.")):
         next(h.generate(tiny[0], "The", 5, 1.0, 0, 0.0))
+    with pytest.raises(gr.Error, match=re.escape("top_k must be a whole number >= 1 (0: off)")):
+        next(h.generate(tiny[0], "The", 5, 1.0, -3))
+    with pytest.raises(gr.Error, match="temperature must be a finite number >= 0"):
+        next(h.generate(tiny[0], "The", 5, -0.5))
     *_, last = h.generate(tiny[0], "The", 50)  # a time limit of 0 s: stopped after one token
     assert len(last[0]) == 1 and "stopped at the 0 s limit" in last[1]
 

@@ -66,6 +66,12 @@ def training_bytes(cfg, vocab_size, batch_size=None, shards=1):
     return MemoryEstimate(3 * P * b, max(1, shards) * P * b, activations * b)
 
 
+def model_bytes(cfg, vocab_size):
+    """MemoryEstimate of building a fresh model: its weights twice over (init_params's
+    arrays, then the one flat buffer LittleBaby copies them into)."""
+    return MemoryEstimate(2 * count_params(cfg, vocab_size) * _ITEMSIZE.get(cfg.d_type, 4), 0, 0)
+
+
 def generation_bytes(cfg, vocab_size, prompt_tokens=None):
     """MemoryEstimate of generating with `cfg`: the weights, the KV caches of n_ctx
     positions, and the forward pass over a prompt of `prompt_tokens` (default n_ctx)."""

@@ -78,33 +78,45 @@ def _is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def sample(logits, rng, temperature=1.0, top_k=None, top_p=None):
-    """Pick a token id from one row of logits (V,) on the host, with settings that
-    check_settings passed.
+def probabilities(logits, temperature=1.0, top_k=None, top_p=None):
+    """The distribution `sample` draws from: one row of logits (V,) -> probabilities (V,),
+    float64 on the host, summing to 1, 0 for every token the settings cut away.
 
-    temperature 0 is greedy (argmax); top_k keeps the k likeliest tokens; top_p keeps the
-    smallest set of likeliest tokens whose probability adds up to at least top_p.
+    temperature 0 is greedy (all on the argmax); top_k keeps the k likeliest tokens (and
+    any tied with the k-th); top_p then keeps the smallest set of likeliest tokens whose
+    probability adds up to at least top_p (Holtzman et al. 2020, nucleus sampling).
     """
     logits = host_xp.asarray(logits, dtype=host_xp.float64)
     if temperature == 0:
-        return int(logits.argmax())
+        probs = host_xp.zeros_like(logits)
+        probs[int(logits.argmax())] = 1.0
+        return probs
     if temperature != 1:
         logits = logits / temperature
     if top_k is not None and top_k < len(logits):
         kth = host_xp.partition(logits, -top_k)[-top_k]
         logits = host_xp.where(logits < kth, -host_xp.inf, logits)
-    probs = host_xp.exp(logits - logits.max())  # unnormalised: the draw below scales by the sum
+    probs = host_xp.exp(logits - logits.max())
+    probs /= probs.sum()
     if top_p is not None and top_p < 1:
-        probs /= probs.sum()
         order = host_xp.argsort(-probs)
         cumulative = host_xp.cumsum(probs[order])
         cut = int(host_xp.searchsorted(cumulative, top_p)) + 1   # keep up to and including it
         kept = host_xp.zeros_like(probs)
         kept[order[:cut]] = probs[order[:cut]]
         probs = kept / kept.sum()
-    cumulative = host_xp.cumsum(probs)  # inverse-CDF draw: cheaper than rng.choice
+    return probs
+
+
+def sample(logits, rng, temperature=1.0, top_k=None, top_p=None):
+    """Pick a token id from one row of logits (V,) on the host, with settings that
+    check_settings passed: a draw from `probabilities` (greedy: the argmax, no draw)."""
+    if temperature == 0:
+        return int(host_xp.asarray(logits).argmax())
+    cumulative = host_xp.cumsum(probabilities(logits, temperature, top_k, top_p))
+    # inverse-CDF draw: cheaper than rng.choice
     return int(min(host_xp.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"),
-                   len(probs) - 1))
+                   len(cumulative) - 1))
 
 
 def window_starts(n_prompt, n_new, n_ctx):

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 from ..errors import CacheError
+from .claim import claimed
 from .store import is_model_folder, read_report
 
 CACHE_ENV = "LITTLE_BABY_CACHE"
@@ -83,11 +84,13 @@ def folder_files(folder):
 
 
 def delete_model(guid, cache=None):
-    """Remove model `guid`'s folder from the cache; returns the removed path."""
+    """Remove model `guid`'s folder from the cache; returns the removed path. The folder
+    is claimed first (claim.py), so a live run's folder is refused (FolderTakenError)."""
     path = model_dir(guid, cache)
     if path.is_symlink() or not is_model_folder(path):
         raise CacheError(f"no model {guid!r} in {cache_dir(cache)}; nothing was deleted.")
-    shutil.rmtree(path)
+    with claimed(path, "a deletion"):
+        shutil.rmtree(path)
     return path
 
 

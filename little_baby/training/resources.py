@@ -12,7 +12,7 @@ skip the check (the estimate is an estimate).
 import os
 from pathlib import Path
 
-from ..engine.memory import generation_bytes, training_bytes
+from ..engine.memory import generation_bytes, model_bytes, training_bytes
 from ..errors import NotEnoughMemoryError
 
 SKIP_ENV = "LITTLE_BABY_NO_MEMORY_CHECK"
@@ -32,6 +32,14 @@ def check_training_fits(cfg, vocab_size, shards=1, device="cpu"):
            f"a training step of n_ctx={cfg.n_ctx}, batch_size={cfg.batch_size}, "
            f"n_emb={cfg.n_emb}, n_layers={cfg.n_layers} ({cfg.c_attention}/{cfg.c_network})",
            "use a smaller n_ctx, batch_size, n_emb or n_layers")
+
+
+def check_model_fits(cfg, vocab_size, device="cpu"):
+    """A NotEnoughMemoryError if a fresh model of `cfg` cannot even be built on `device`."""
+    _check(model_bytes(cfg, vocab_size), device,
+           f"a model of n_emb={cfg.n_emb}, n_layers={cfg.n_layers}, n_ctx={cfg.n_ctx} and "
+           f"{vocab_size} symbols ({cfg.c_attention}/{cfg.c_network})",
+           "use a smaller n_emb, n_layers, n_ctx or n_hidden")
 
 
 def check_generation_fits(cfg, vocab_size, prompt_tokens, device="cpu"):
@@ -55,10 +63,12 @@ def _check(estimate, device, what, advice):
     if have is None or estimate.total <= have:
         return
     where = "GPU memory" if device == "gpu" else "memory (RAM and swap)"
+    parts = [f"{name} {human_bytes(n)}" for name, n in
+             (("activations", estimate.activations),
+              ("weights and optimizer" if estimate.gradients else "weights", estimate.weights),
+              ("gradients", estimate.gradients)) if n]
     raise NotEnoughMemoryError(
-        f"{what} would need about {human_bytes(estimate.total)} (activations "
-        f"{human_bytes(estimate.activations)}, weights and optimizer "
-        f"{human_bytes(estimate.weights)}, gradients {human_bytes(estimate.gradients)}), but "
+        f"{what} would need about {human_bytes(estimate.total)} ({', '.join(parts)}), but "
         f"this machine has {human_bytes(have)} of {where} available: {advice}. Nothing was "
         f"allocated or written (set {SKIP_ENV}=1 to try anyway).")
 

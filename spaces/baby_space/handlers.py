@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 
-from little_baby.errors import BabyError, TokenizerError
+from little_baby.engine.sampling import check_settings
+from little_baby.errors import BabyError, GenerationError, TokenizerError
 
 from .models import ModelUnavailable, model_card, model_summary
 from .pictures import (attention_heatmap, attention_overview, message_figure, overview_geometry,
@@ -111,22 +112,21 @@ class Handlers:
         return prompt
 
     def _sampling(self, max_new_tokens, temperature, top_k, top_p, seed):
-        """baby.stream's settings from the controls' values (0 top-k / 1 top-p = off, a
-        negative seed = a new one each time), or a gr.Error naming the one out of range."""
-        n, temperature = int(max_new_tokens), float(temperature)
-        top_k, top_p = int(top_k or 0), float(1.0 if top_p is None else top_p)
+        """baby.stream's settings from the controls' values (top-k 0 and top-p 1 are off, a
+        negative seed is a new one each time), checked by the engine's check_settings; a
+        gr.Error names the one out of range."""
+        n = int(max_new_tokens)
         if not 1 <= n <= self.limits.max_new_tokens:
             raise error(f"max_new_tokens must be 1 to {self.limits.max_new_tokens}, not {n}.")
-        if temperature < 0:
-            raise error(f"temperature must be 0 (always the likeliest) or more, "
-                        f"not {temperature:g}.")
-        if top_k < 0:
-            raise error(f"top_k must be 0 (off) or more, not {top_k}.")
-        if not 0 < top_p <= 1:
-            raise error(f"top_p must be above 0 and at most 1 (off), not {top_p:g}.")
+        top_k = int(top_k) if top_k else None  # a slider gives 40.0
+        top_p = None if top_p is None or top_p == 1 else top_p
         seed = None if seed is None or int(seed) < 0 else int(seed)
-        return dict(max_new_tokens=n, temperature=temperature, top_k=top_k or None,
-                    top_p=top_p if top_p < 1 else None, seed=seed)
+        try:
+            settings = check_settings(n, temperature, top_k, top_p, seed,
+                                      off={"top_k": "0", "top_p": "1", "seed": "-1"})
+        except GenerationError as e:
+            raise error(str(e)) from None
+        return settings._asdict()
 
     # ---- looking inside ----------------------------------------------------------------------
     def inspect(self, model, prompt, layer=1, head=1, temperature=0.8, top_k=40, top_p=1.0):

@@ -16,6 +16,8 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale, unlabel_rgb
 from PIL import Image, ImageDraw, ImageFont
 
+from little_baby.engine.sampling import probabilities
+
 VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 COLORSCALE = "Viridis"
 FUTURE_GREY = (236, 236, 236)  # the cells above the diagonal: positions not yet seen
@@ -49,35 +51,11 @@ class Cut(NamedTuple):
 
 
 def sampling_cut(logits, temperature=1.0, top_k=None, top_p=None):
-    """The Cut of little_baby.engine.sampling.sample, step for step: temperature 0 keeps
-    only the likeliest; top_k keeps the k largest logits (ties with the k-th too); top_p
-    keeps the smallest set of likeliest candidates whose probabilities reach top_p."""
-    logits = np.asarray(logits, dtype=np.float64)
-    V = len(logits)
-    if temperature == 0:
-        greedy = np.zeros(V)
-        greedy[int(logits.argmax())] = 1.0
-        return Cut(greedy, greedy.copy(), greedy > 0, greedy > 0)
-    scaled = logits / temperature if temperature != 1 else logits
-    before = _softmax(scaled)
-    if top_k is not None and 0 < top_k < V:
-        kth = np.partition(scaled, -top_k)[-top_k]
-        scaled = np.where(scaled < kth, -np.inf, scaled)
-    kept_by_k = np.isfinite(scaled)
-    probs = _softmax(scaled)
-    if top_p is not None and 0 < top_p < 1:
-        order = np.argsort(-probs)
-        cumulative = np.cumsum(probs[order])
-        cut = int(np.searchsorted(cumulative, top_p)) + 1  # up to and including the one past top_p
-        kept = np.zeros_like(probs)
-        kept[order[:cut]] = probs[order[:cut]]
-        probs = kept / kept.sum()
-    return Cut(before, probs, kept_by_k, probs > 0)
-
-
-def _softmax(x):
-    e = np.exp(x - x.max())
-    return e / e.sum()
+    """The Cut that little_baby.engine.sampling.sample makes of `logits` at these settings,
+    from the engine's own `probabilities`."""
+    before = probabilities(logits, temperature)
+    after = probabilities(logits, temperature, top_k, top_p)
+    return Cut(before, after, probabilities(logits, temperature, top_k) > 0, after > 0)
 
 
 def probability_bars(symbols, logits, temperature=1.0, top_k=None, top_p=None, n_bars=N_BARS):
