@@ -20,11 +20,12 @@ TABLE = dict(c_sequence="pre", c_attention="mha", c_network="mlp", c_tokenizer="
 EVERY = 3  # of the held-out windows: spread over the whole text, quick enough for CI
 
 
-def shipped_or_skip(age):
-    if shipped_folder(age.guid) is None:
-        pytest.skip(f"{age.name} is not trained yet: python -m little_baby.tools.train_ages "
-                    f"--ages {age.months}")
-    return shipped_folder(age.guid)
+def shipped(age):
+    """The folder age `age` ships in; every one of the five must be there."""
+    folder = shipped_folder(age.guid)
+    assert folder is not None, (f"{age.name} does not ship: python -m little_baby.tools."
+                                f"train_ages --ages {age.months}, then copy it into cache/")
+    return folder
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def offline_elsewhere(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", list(AGES))
 def test_age_model_loads_offline_by_age_and_guid(name, offline_elsewhere):
     age = AGES[name]
-    shipped_or_skip(age)
+    shipped(age)
     by_age = LittleBaby.from_pretrained(age.name)
     by_guid = LittleBaby.from_pretrained(age.guid)
     assert by_age.guid == by_guid.guid == age.guid
@@ -53,7 +54,7 @@ def test_age_model_loads_offline_by_age_and_guid(name, offline_elsewhere):
 @pytest.mark.parametrize("name", list(AGES))
 def test_age_model_heldout_loss_matches_its_card(name):
     age = AGES[name]
-    folder = shipped_or_skip(age)
+    folder = shipped(age)
     text = find_input("shakespeare.txt")
     if text is None:
         pytest.skip("shakespeare.txt not found: " + how_to_get("shakespeare"))
@@ -65,19 +66,16 @@ def test_age_model_heldout_loss_matches_its_card(name):
 
 
 def test_older_babies_are_better():
-    losses = [json.loads((shipped_or_skip(a) / "report.json").read_text())["heldout"]["loss"]
+    losses = [json.loads((shipped(a) / "report.json").read_text())["heldout"]["loss"]
               for a in sorted(AGES.values(), key=lambda a: a.months)]
     assert losses == sorted(losses, reverse=True)
 
 
 def test_a_wheel_ships_the_age_models(tmp_path):
-    shipped = [a for a in AGES.values() if shipped_folder(a.guid) is not None]
-    if not shipped:
-        pytest.skip("no age model is trained yet")
-    root = shipped_folder(shipped[0].guid).resolve().parents[1]
+    root = shipped(AGES["age-48-months"]).resolve().parents[1]
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "-q",
                     "-w", str(tmp_path)], check=True, capture_output=True)
     names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
-    for age in shipped:
+    for age in AGES.values():
         for part in ("config.json", "tokenizer.json", "model.safetensors", "README.md"):
             assert f"little_baby/shipped/{age.guid}/{part}" in names
