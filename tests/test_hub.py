@@ -14,11 +14,12 @@ from little_baby import LittleBaby
 from little_baby.errors import WeightsError
 from little_baby.io.cache import new_guid
 from little_baby.errors import HubError, ModelNotFoundError, NotCachedError
-from little_baby.io.ages import AGES
+from little_baby.io.ages import AGES, shipped_folder
 from little_baby.io.hub import REPO_ENV
 from little_baby.io.original import original_files
 from little_baby.training.trainer import Trainer
 from tests.gradcheck import tiny_baby
+from tests.test_cli import snapshot
 from tests.test_original import original_like, write_original
 
 GUID = AGES["age-3-months"].guid
@@ -80,19 +81,25 @@ def test_push_then_load_elsewhere_by_repo_id_and_by_guid(hub_env, trained, tmp_p
 
 
 # ---- where a GUID is found -------------------------------------------------------------------
-def test_guid_resolution_store_then_hub_cache_then_hub(hub_env, tmp_path, monkeypatch, model_store):
+def test_guid_resolution_store_then_shipped_then_hub_cache_then_hub(hub_env, tmp_path, monkeypatch,
+                                                                    model_store):
     baby, x, _ = tiny_baby()
     baby.guid = GUID
     repo_id = f"{hub_env.server.user}/collection"
     upload(baby.save_pretrained(tmp_path / "up"), repo_id, path_in_repo=GUID)
     monkeypatch.setenv(REPO_ENV, repo_id)
+    hub_env.server.requests.clear()
 
-    from_hub = LittleBaby.from_pretrained("age-3-months")  # an age is its GUID
+    shipped = LittleBaby.from_pretrained("age-3-months")  # an age is its GUID: shipped first
+    assert shipped.source == {"guid": GUID, "folder": shipped_folder(GUID), "repo_id": None}
+    assert hub_env.server.requests == []
+
+    from_hub = LittleBaby.from_pretrained("age-3-months", repo=repo_id)  # a named repo's model
     np.testing.assert_array_equal(from_hub.logits(x), baby.logits(x))
     assert from_hub.source["repo_id"] == repo_id and from_hub.guid == GUID
 
     hub_env.server.requests.clear()
-    from_hub_cache = LittleBaby.from_pretrained(GUID.upper())  # no network: the Hub cache
+    from_hub_cache = LittleBaby.from_pretrained(GUID.upper(), repo=repo_id)  # the Hub cache
     np.testing.assert_array_equal(from_hub_cache.logits(x), baby.logits(x))
     assert hub_env.server.requests == []
 
@@ -102,6 +109,8 @@ def test_guid_resolution_store_then_hub_cache_then_hub(hub_env, tmp_path, monkey
     from_store = LittleBaby.from_pretrained(GUID)
     np.testing.assert_array_equal(from_store.logits(x), other.logits(x))
     assert from_store.source == {"guid": GUID, "folder": model_store / GUID, "repo_id": None}
+    pinned = LittleBaby.from_pretrained(GUID, repo=repo_id)  # ... unless it is not the repo's
+    np.testing.assert_array_equal(pinned.logits(x), baby.logits(x))
     assert hub_env.server.requests == []
 
 
@@ -156,6 +165,27 @@ def test_original_layout_on_the_hub_is_converted_once(hub_env, tmp_path, model_s
     assert main(["convert", repo_id, new_guid(), "--out", str(tmp_path / "none")]) == 2
     assert "HF_HUB_OFFLINE is set" in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
+
+
+def test_a_named_repo_gives_its_original_even_where_the_retrained_age_model_is(hub_env, tmp_path,
+                                                                              model_store):
+    """The cards' promise: with repo= the original's weights load, not the shipped ones,
+    even from the project's own folder, whose cache/<guid>/ holds the retrained model."""
+    baby, x = original_like()
+    repo_id = f"{hub_env.server.user}/TheLittleBaby"
+    upload(write_original(baby, tmp_path / "original", GUID), repo_id)
+    retrained = LittleBaby.load(shipped_folder(GUID))
+    retrained.save(model_store / GUID)  # as in a clone: the store holds the shipped folder
+    before = snapshot(model_store / GUID)
+
+    original = LittleBaby.from_pretrained("age-3-months", repo=repo_id, d_type="fp64")
+    np.testing.assert_array_equal(original.logits(x), baby.logits(x))
+    assert original.source["folder"] == model_store / "repos" / f"{hub_env.server.user}--TheLittleBaby" / GUID
+    assert snapshot(model_store / GUID) == before  # converted beside it, not over it
+    assert LittleBaby.from_pretrained("age-3-months").source["folder"] == model_store / GUID
+    hub_env.setenv("HF_HUB_OFFLINE", "1")
+    again = LittleBaby.from_pretrained(GUID, repo=repo_id, d_type="fp64")  # converted once
+    assert again.source["folder"] == original.source["folder"]
 
 
 # ---- offline ---------------------------------------------------------------------------------

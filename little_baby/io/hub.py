@@ -8,6 +8,10 @@ path, a GUID or a unique start of one, an age ('age-48-months') or a Hub repo id
     3. the Hub cache     files downloaded before, without asking the network
     4. the Hub           the repo in $LITTLE_BABY_REPO (default koureasstavros/TheLittleBaby)
                          or `repo=`, which may also be a local folder laid out like a repo
+With `repo=` named, the model must come from that repo: the shipped models, and a stored
+folder that did not come from it (report.json's "original"), are passed over, and an
+original conversion whose cache/<guid>/ holds another model goes to
+cache/repos/<owner>--<name>/<guid>/ instead (repo_folder).
 and, inside a repo, in one of three layouts:
     ours       <guid>/config.json, tokenizer.json, model.safetensors (+ report.json)
     original   configs/config_<guid>.json, tokenizers/tokenizer_<guid>.json and
@@ -87,7 +91,8 @@ def locate(name, repo=None, revision=None, token=None, cache=None, cache_dir=Non
         return resolve.find_model(name, cache), None, None
     hub, offline = _hub_options(revision, token, cache_dir, force_download, local_files_only)
     if parsed.kind == "guid":
-        folder, repo_id = _find_guid(parsed, str(repo or default_repo()), cache, hub, offline)
+        folder, repo_id = _find_guid(parsed, str(repo or default_repo()), cache, hub, offline,
+                                     pinned=repo is not None)
         return folder, parsed.guid, repo_id
     return _find_repo_model(parsed.repo_id, hub, offline), None, parsed.repo_id
 
@@ -103,14 +108,32 @@ def _hub_options(revision, token, cache_dir, force_download, local_files_only):
     return hub, offline
 
 
-def _find_guid(name, repo, cache, hub, offline):
+def came_from(folder, repo):
+    """Whether the model folder `folder` was converted from Hub repo or folder `repo`."""
+    origin = read_report(folder).get("original") or {}
+    return origin.get("repo") == repo or origin.get("folder") == str(Path(repo).resolve())
+
+
+def repo_folder(guid, repo, cache=None):
+    """Where an original conversion from `repo` goes when cache/<guid>/ holds another
+    model: cache/repos/<owner>--<name>/<guid>/ (a folder repo: its path's last part)."""
+    slug = Path(repo).resolve().name if os.path.isdir(repo) else repo.replace("/", "--")
+    return model_cache.cache_dir(cache) / "repos" / slug / guid
+
+
+def _find_guid(name, repo, cache, hub, offline, pinned=False):
     """(folder, Hub repo id or None) of the model of resolve.Name `name` (a GUID), in the
     order of the module docstring. `hub`: hf_hub_download's options; `offline`: why the
-    Hub is not to be asked, or None."""
+    Hub is not to be asked, or None; `pinned`: the caller named `repo`, so the model
+    must come from it."""
     local = resolve.local_folder(name, cache)
-    if local is not None:
+    if local is not None and (not pinned or came_from(local, repo)):
         return local, None
     guid, stored = name.guid, model_cache.model_dir(name.guid, cache)
+    if pinned and is_model_folder(stored):  # another model's: convert beside it, not over it
+        stored = repo_folder(guid, repo, cache)
+        if is_model_folder(stored):
+            return stored, None
     shipped = " or among the age models shipped with the package" if name.age else ""
     where = f"{stored}/{shipped}, nor in the Hub cache of {repo}"
     if os.path.isdir(repo):
