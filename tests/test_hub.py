@@ -188,6 +188,19 @@ def test_a_named_repo_gives_its_original_even_where_the_retrained_age_model_is(h
     assert again.source["folder"] == original.source["folder"]
 
 
+def test_two_folder_repos_of_one_name_keep_their_own_conversions(tmp_path, model_store):
+    guid = new_guid()
+    tiny_baby()[0].save(model_store / guid)  # another model holds cache/<guid>/
+    converted = []
+    for where, seed in (("a", 1), ("b", 2)):
+        baby, x = original_like(seed=seed)
+        repo = write_original(baby, tmp_path / where / "TheLittleBaby", guid)
+        got = LittleBaby.from_pretrained(guid, repo=repo, d_type="fp64")
+        np.testing.assert_array_equal(got.logits(x), baby.logits(x))
+        converted.append(got.source["folder"])
+    assert converted[0] != converted[1] and all(f.parent.parent.name == "repos" for f in converted)
+
+
 # ---- offline ---------------------------------------------------------------------------------
 def test_offline_cached_models_load_and_the_rest_says_what_to_do(hub_env, trained, model_store):
     baby, x = trained

@@ -35,6 +35,7 @@ overridden it would have nothing left to do. The methods keep the mixin's names 
 keywords (revision, token, cache_dir, force_download, local_files_only, private, branch).
 """
 import contextlib
+import hashlib
 import logging
 import os
 import tempfile
@@ -116,8 +117,13 @@ def came_from(folder, repo):
 
 def repo_folder(guid, repo, cache=None):
     """Where an original conversion from `repo` goes when cache/<guid>/ holds another
-    model: cache/repos/<owner>--<name>/<guid>/ (a folder repo: its path's last part)."""
-    slug = Path(repo).resolve().name if os.path.isdir(repo) else repo.replace("/", "--")
+    model: cache/repos/<owner>--<name>/<guid>/ (a folder repo: its name and the start of
+    its path's sha256, so two folders of one name never share it)."""
+    if os.path.isdir(repo):
+        path = str(Path(repo).resolve())
+        slug = f"{Path(path).name}-{hashlib.sha256(path.encode()).hexdigest()[:12]}"
+    else:
+        slug = repo.replace("/", "--")
     return model_cache.cache_dir(cache) / "repos" / slug / guid
 
 
