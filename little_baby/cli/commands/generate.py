@@ -98,7 +98,7 @@ def run(args):
         print(f"little-baby generate: note: {note}", file=sys.stderr, flush=True)
     settings = {"max_tokens": checked.max_new_tokens, "temperature": checked.temperature,
                 "top_k": checked.top_k, "top_p": checked.top_p, "seed": checked.seed,
-                "use_cache": args.use_cache, "unknown": "drop" if args.drop_unknown else "error"}
+                "use_cache": args.use_cache, "unknown": unknown}
     record = complete(baby, args.prompt, settings, echo=True)
     if not is_shipped(folder) and not in_hub_cache(folder):  # never inside the package
         write_completion(folder, record)
@@ -119,9 +119,9 @@ def unfinished_note(folder, report):
 def complete(baby, prompt, settings, echo=False):
     """Generate from `prompt` with `settings` (the generate options); with echo, print the
     prompt and then each piece as it is made. Returns the completion.json record."""
-    baby.tokenizer.encode(prompt, unknown=settings["unknown"])  # unknown symbols: error first
     start = time.perf_counter()
     pieces = []
+    # stream checks the settings and the prompt's symbols now, before any text is printed
     stream = baby.stream(prompt, settings["max_tokens"], settings["temperature"],
                          settings["top_k"], settings["top_p"], settings["seed"],
                          settings["use_cache"], settings["unknown"])
