@@ -1,0 +1,294 @@
+"""The byte-level BPE tokenizer (little_baby/bpe.py): GPT-2's table and pattern, ids equal
+to the `tokenizers` library's for the same vocabulary and merges, lossless round trips
+over any bytes, incremental training equal to the plain recount, files both ways."""
+import importlib.util
+import json
+import random
+import time
+import unicodedata
+
+import pytest
+
+from little_baby.bpe import (BYTE_TO_CHAR, GPT2_PATTERN, BPETokenizer, get_stats, merge,
+                             split_text, token_bytes, token_string)
+from little_baby.errors import TokenizerError
+from little_baby.training.data import find_input
+from tests.little_texts import GREEK, english
+
+HAVE_TOKENIZERS = importlib.util.find_spec("tokenizers") is not None
+needs_tokenizers = pytest.mark.skipif(
+    not HAVE_TOKENIZERS, reason="the `tokenizers` library is not installed "
+                                "(pip install tokenizers): the exactness oracle is missing")
+
+# English, Greek, emoji (with joiners), code, runs of white space, contractions, digits,
+# control characters, Unicode spaces and marks, a special token in the middle
+VARIED = (
+    "Hello world! It's 2024; they'll say we've done it, I'm sure you'd agree, 'tis so.\n"
+    "ΑΝΤΙΓΟΝΗ: Ισμήνη, αδελφούλα μου — Ξέρεις; κόσμε 🎉🎉 👩‍👩‍👧 ❤️ 🇬🇷\n"
+    "def f(x):\n    return x ** 2  # 12345 and 3.14159e-10\n\n\n\t\ttabs\t \n"
+    "   leading    spaces   and trailing   \r\n"
+    "ctrl:\x00\x01\x07\x1b[0m\x1c\x1d\x1e\x1f\x7f\x85 nbsp:\xa0x\u2028y\u3000z\u200b "
+    "marks: e\u0301 n\u0303 ١٢٣ ² Ⅻ 中文字符 日本語 한국어 <|endoftext|>after  'S 'LL"
+    "CAPS'LL don't WON'T x'sy\n")
+
+
+def corpus():
+    return english(120) + GREEK + VARIED * 3 + "a aa aaa aaaa aaaaa 1 11 111 1111 ...!!?? \n" * 5
+
+
+def random_text(rng, n):
+    """n code points from across Unicode with many spaces, quotes, letters and digits, so
+    every branch of the pattern is met: no lone surrogates, and only characters Python's
+    unicodedata knows (the `tokenizers` library's regex engine lags the `regex` module by
+    a Unicode version or two: characters assigned since are classed differently)."""
+    def one():
+        c = draw()
+        while unicodedata.category(c) == "Cn":
+            c = draw()
+        return c
+
+    def draw():
+        kind = rng.randrange(6)
+        if kind == 0:
+            return rng.choice(" \t\n\r\x0b\x0c\x85\xa0\u2028\u3000'sltdvmre0123")
+        if kind == 1:
+            return chr(rng.randrange(0x20, 0x7f))
+        if kind == 2:
+            return chr(rng.randrange(0, 0x250))
+        if kind == 3:
+            c = rng.randrange(0, 0x10000 - 0x800)
+            return chr(c if c < 0xd800 else c + 0x800)  # past the surrogates
+        return chr(rng.choice([rng.randrange(0x1f300, 0x1fa00), rng.randrange(0x10000, 0x110000)]))
+    return "".join(one() for _ in range(n))
+
+
+@pytest.fixture(scope="module")
+def ours():
+    return BPETokenizer.train(corpus(), 600, special=["<|endoftext|>"])
+
+
+# ---- GPT-2's table and pattern ------------------------------------------------------------
+def test_byte_table_is_gpt2s():
+    chars = [BYTE_TO_CHAR[b] for b in range(256)]
+    assert len(set(chars)) == 256 and all(c.isprintable() and not c.isspace() for c in chars)
+    for b in range(256):  # printable Latin-1 stands for itself, the rest comes from U+0100 up
+        latin = chr(b)
+        if latin.isprintable() and not latin.isspace() and b != 0xad:
+            assert chars[b] == latin
+        else:
+            assert 0x100 <= ord(chars[b]) < 0x100 + 68
+    assert token_string(b" the\n") == "\u0120the\u010a"  # GPT-2's 'Ġthe' + 'Ċ'
+    data = bytes(range(256))
+    assert token_bytes(token_string(data)) == data
+    with pytest.raises(TokenizerError, match="not byte-level"):
+        token_bytes("\u4e2d")
+
+
+@needs_tokenizers
+def test_pattern_cuts_as_tokenizers_byte_level():
+    from tokenizers import pre_tokenizers
+    pre = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    rng = random.Random(1)
+    for text in [VARIED, *(random_text(rng, rng.randrange(1, 60)) for _ in range(300))]:
+        theirs = [token_bytes(p) for p, _ in pre.pre_tokenize_str(text)]
+        assert [p.encode() for p in split_text(text)] == theirs, repr(text)
+
+
+# ---- exactness against `tokenizers` ----------------------------------------------------------
+def _theirs(tok):
+    from tokenizers import Tokenizer
+    return Tokenizer.from_str(tok.to_json())
+
+
+@needs_tokenizers
+def test_ids_equal_tokenizers_on_our_merges(ours):
+    hf = _theirs(ours)
+    assert list(ours.encode(VARIED)) == hf.encode(VARIED).ids
+    rng = random.Random(2)
+    for _ in range(400):
+        text = random_text(rng, rng.randrange(0, 50))
+        assert list(ours.encode(text)) == hf.encode(text).ids, repr(text)
+    assert hf.decode(hf.encode(VARIED).ids, skip_special_tokens=False) == VARIED
+
+
+@needs_tokenizers
+@pytest.mark.parametrize("prefix_space", [False, True])
+def test_ids_equal_tokenizers_on_their_merges(tmp_path, prefix_space):
+    """A ByteLevel BPE trained by `tokenizers` itself (its ids are not ours: its bytes
+    come in another order), read from its tokenizer.json and from vocab.json + merges.txt."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    hf = Tokenizer(models.BPE())
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=prefix_space)
+    hf.decoder = decoders.ByteLevel()
+    hf.train_from_iterator([corpus()], trainers.BpeTrainer(
+        vocab_size=700, special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    hf.save(str(tmp_path / "tokenizer.json"))
+    tok = BPETokenizer.from_dict(json.loads((tmp_path / "tokenizer.json").read_text("utf-8")))
+    assert tok.vocab_size == hf.get_vocab_size() and len(tok.merges) > 300
+    rng = random.Random(3)
+    for text in [VARIED, corpus()[:3000], *(random_text(rng, rng.randrange(0, 50)) for _ in range(300))]:
+        assert list(tok.encode(text)) == hf.encode(text).ids, repr(text)
+        assert tok.decode(tok.encode(text)) == hf.decode(hf.encode(text).ids,
+                                                        skip_special_tokens=False)
+    if not prefix_space:
+        hf.model.save(str(tmp_path))  # vocab.json + merges.txt
+        files = BPETokenizer.from_files(tmp_path / "vocab.json", tmp_path / "merges.txt")
+        assert files == tok
+        assert list(files.encode(VARIED)) == hf.encode(VARIED).ids
+
+
+@needs_tokenizers
+def test_transformers_fast_tokenizer_loads_ours(ours, tmp_path):
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed")
+    (tmp_path / "tokenizer.json").write_text(ours.to_json(), encoding="utf-8")
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_file=str(tmp_path / "tokenizer.json"),
+                                                eos_token="<|endoftext|>")
+    assert fast.encode(VARIED) == list(ours.encode(VARIED))
+    assert fast.decode(fast.encode(VARIED)) == VARIED
+
+
+# ---- lossless ----------------------------------------------------------------------------
+def test_decode_encode_is_identity_for_any_bytes(ours):
+    rng = random.Random(4)
+    cases = [b"", bytes(range(256)), b"\xff\xfe\x80 \xc3\x28 \xe2\x82 \xf0\x9f\x8e",
+             VARIED.encode()]
+    for _ in range(500):
+        n = rng.randrange(0, 80)
+        if rng.random() < 0.5:  # random bytes: mostly no valid UTF-8
+            cases.append(bytes(rng.randrange(256) for _ in range(n)))
+        else:  # valid UTF-8 with some bytes knocked out
+            data = bytearray(random_text(rng, n).encode())
+            for _ in range(rng.randrange(3)):
+                if data:
+                    del data[rng.randrange(len(data))]
+            cases.append(bytes(data))
+    for data in cases:
+        assert ours.decode_bytes(ours.encode_bytes(data)) == data
+    for _ in range(300):
+        text = random_text(rng, rng.randrange(0, 80))
+        assert ours.decode(ours.encode(text)) == text
+    assert ours.decode(ours.encode(VARIED)) == VARIED
+
+
+def test_special_tokens_are_whole_and_merges_stay_inside_pieces(ours):
+    eot = ours.special["<|endoftext|>"]
+    ids = list(ours.encode("the end<|endoftext|>The start"))
+    assert ids.count(eot) == 1 and ours.decode(ids) == "the end<|endoftext|>The start"
+    assert eot not in ours.encode_bytes(b"<|endoftext|>")  # bytes are never special
+    for text in ("hello world", "x'll y's 12ab"):
+        pieces = [ours.decode_bytes([i]) for i in ours.encode(text)]
+        cuts = [p.encode() for p in split_text(text)]
+        joined, k = b"", 0  # every token lies inside one piece
+        for p in pieces:
+            joined += p
+            if joined == cuts[k]:
+                joined, k = b"", k + 1
+            assert cuts[k].startswith(joined) if joined else True
+        assert k == len(cuts)
+
+
+def test_decode_stream_holds_split_characters(ours):
+    text = "ok 🎉 κόσμε\x85"
+    ids = ours.encode_bytes(text.encode())
+    pieces = list(ours.decode_stream(ids))
+    assert "".join(pieces) == text and len(pieces) == len(ids)
+    assert "\ufffd" not in "".join(pieces)
+    broken = list(ours.decode_stream(ours.encode_bytes("🎉".encode()[:3])))
+    assert "".join(broken) == "\ufffd" == ours.decode(ours.encode_bytes("🎉".encode()[:3]))
+
+
+# ---- training ----------------------------------------------------------------------------
+def naive_train(text, vocab_size):
+    """minbpe's quadratic trainer: recount every pair after every merge; the same
+    tie-break (most frequent, then the lowest pair of ids)."""
+    pieces = [list(p.encode()) for p in split_text(text)]
+    strings = [BYTE_TO_CHAR[b] for b in range(256)]
+    vocab, merges = {s: i for i, s in enumerate(strings)}, []
+    while len(vocab) < vocab_size:
+        counts = {}
+        for p in pieces:
+            get_stats(p, counts)
+        if not counts:
+            break
+        pair = min(counts, key=lambda p: (-counts[p], p))
+        a, b = strings[pair[0]], strings[pair[1]]
+        merges.append((a, b))
+        if a + b not in vocab:
+            vocab[a + b] = len(strings)
+            strings.append(a + b)
+        pieces = [merge(p, pair, vocab[a + b]) for p in pieces]
+    return vocab, merges
+
+
+def test_incremental_training_equals_recounting():
+    text = english(30) + GREEK[:400] + VARIED
+    tok = BPETokenizer.train(text, 420)
+    vocab, merges = naive_train(text, 420)
+    assert tok.merges == merges and tok.vocab == vocab and tok.vocab_size == 420
+    tiny = BPETokenizer.train("ab ab ab", 300)  # runs out of pairs before 300
+    assert tiny.vocab_size < 300 and tiny.decode(tiny.encode("ab ab ba")) == "ab ab ba"
+
+
+def test_training_compresses_and_encodes_its_corpus():
+    text = english(200)
+    tok = BPETokenizer.train(text, 512)
+    ids = tok.encode(text)
+    assert tok.decode(ids) == text and len(ids) < len(text.encode()) / 3
+    assert max(ids) < tok.vocab_size and tok.expand(text) == []
+
+
+# ---- files -------------------------------------------------------------------------------
+def test_files_round_trip(ours, tmp_path):
+    again = BPETokenizer.from_dict(json.loads(ours.to_json()))
+    assert again == ours and list(again.encode(VARIED)) == list(ours.encode(VARIED))
+    ours.save_files(tmp_path)
+    assert BPETokenizer.from_files(tmp_path / "vocab.json", tmp_path / "merges.txt") == ours
+    assert (tmp_path / "merges.txt").read_text("utf-8").startswith("#version: 0.2\n")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["model"].update(type="WordPiece"), "must be a BPE"),
+    (lambda d: d.update(normalizer={"type": "NFC"}), "normalizer \\(NFC\\)"),
+    (lambda d: d.update(pre_tokenizer={"type": "Whitespace"}), "must be ByteLevel"),
+    (lambda d: d["model"].update(dropout=0.1), "dropout"),
+    (lambda d: d["model"].update(continuing_subword_prefix="##"), "continuing_subword_prefix"),
+    (lambda d: d["model"]["merges"].append("Ġzz qq"), "not in the vocabulary"),
+    (lambda d: d["model"]["merges"].append(["a"]), "a merge must be"),
+    (lambda d: d["model"]["vocab"].pop("a"), "ids .* must be 0..|lacks"),
+    (lambda d: d["model"]["vocab"].update({"中": 10_000}), "must be 0..|not byte-level"),
+])
+def test_unreadable_tokenizer_json_is_refused_by_name(ours, change, message):
+    data = json.loads(ours.to_json())
+    change(data)
+    with pytest.raises(TokenizerError, match=message):
+        BPETokenizer.from_dict(data)
+
+
+def test_bad_training_settings_are_refused():
+    with pytest.raises(TokenizerError, match="vocab_size must be a whole number from 256"):
+        BPETokenizer.train("abc", 100)
+    with pytest.raises(TokenizerError, match="empty text"):
+        BPETokenizer.train("", 300)
+    with pytest.raises(TokenizerError, match="lone surrogate"):
+        BPETokenizer.train("abc", 300).encode("a\ud800b")
+    assert GPT2_PATTERN.startswith("'s|'t|'re|'ve|'m|'ll|'d")
+
+
+# ---- Tiny Shakespeare: the issue's speeds -----------------------------------------------------
+SHAKESPEARE = find_input("shakespeare.txt")
+
+
+@pytest.mark.skipif(SHAKESPEARE is None, reason="shakespeare.txt not found "
+                    "($LITTLE_BABY_INPUTS, inputs/ or ../shared/inputs)")
+def test_shakespeare_trains_to_4096_in_a_minute_and_encodes_fast():
+    text = SHAKESPEARE.read_text(encoding="utf-8")
+    start = time.perf_counter()
+    tok = BPETokenizer.train(text, 4096)
+    trained = time.perf_counter() - start
+    start = time.perf_counter()
+    ids = tok.encode(text[:1_000_000])
+    encoded = time.perf_counter() - start
+    assert tok.vocab_size == 4096 and trained < 60, f"training took {trained:.1f} s"
+    assert encoded < 10, f"encoding 1 MB took {encoded:.1f} s"
+    assert tok.decode(ids) == text[:1_000_000] and len(ids) < 1_000_000 / 3
