@@ -55,7 +55,7 @@ class BabyConfig:
     c_sequence: str = architecture("pre")  # LayerNorm before ('pre') or after ('post') each sub-layer
     c_attention: str = architecture("mha")  # attention variant (registry name)
     c_network: str = architecture("mlp")  # feed-forward variant (registry name)
-    c_tokenizer: str = architecture("char")  # 'char' or 'word'
+    c_tokenizer: str = architecture("char")  # 'char', 'word' or 'bpe' (byte-level BPE)
     n_ctx: int = architecture(64)  # context window, in tokens
     n_emb: int = architecture(128)  # embedding width C
     head_size: int = architecture(128)  # total width of all attention heads together
@@ -87,12 +87,36 @@ class BabyConfig:
     c_device_gpu_tensor: int = device(0)  # recorded; TF32 is the GPU library's choice
 
     def __post_init__(self):
+        self.check_types()
         for key, names in VALUE_ALIASES.items():
             value = getattr(self, key)
             setattr(self, key, names.get(value, value))
         self.validate()
 
     # ---- checks -------------------------------------------------------------------
+    def check_types(self):
+        """Raise ConfigError naming the first setting whose type is not its default's
+        (a str for c_ and d_ settings, a whole number for n_, a finite number for r_, ...):
+        a config file from elsewhere may hold anything."""
+        for f in fields(self):
+            value, default = getattr(self, f.name), f.default
+            if f.name == "s_warmup":
+                ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+            elif isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, int):
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            elif isinstance(default, float):
+                ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                      and math.isfinite(value))
+            else:
+                ok = isinstance(value, type(default))
+            if not ok:
+                kind = {bool: "true or false", int: "a whole number", float: "a finite number",
+                        str: "a string"}.get(type(default), "a string or a number")
+                raise ConfigError(f"{f.name} must be {kind}, not {value!r} "
+                                  f"({type(value).__name__}).")
+
     def validate(self):
         """Raise ConfigError naming the first impossible setting and how to fix it."""
         def need(ok, message):
@@ -110,8 +134,8 @@ class BabyConfig:
              f"c_attention {self.c_attention!r} is unknown; choose one of {sorted(ATTENTION_NAMES)}.")
         need(self.c_network in NETWORK_NAMES,
              f"c_network {self.c_network!r} is unknown; choose one of {sorted(NETWORK_NAMES)}.")
-        need(self.c_tokenizer in ("char", "word"),
-             f"c_tokenizer must be 'char' or 'word', not {self.c_tokenizer!r}.")
+        need(self.c_tokenizer in ("char", "word", "bpe"),
+             f"c_tokenizer must be 'char', 'word' or 'bpe', not {self.c_tokenizer!r}.")
         need(self.head_size % self.n_heads == 0,
              f"head_size ({self.head_size}) must be divisible by n_heads ({self.n_heads}): "
              f"each head gets head_size / n_heads channels.")

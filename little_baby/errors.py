@@ -3,8 +3,31 @@
 All derive from BabyError; the command line prints them as one clear message, without
 a traceback. Each also derives from the built-in error it refines (ValueError,
 LookupError ...), so code that catches those keeps working.
+
+A message names a setting as the user gives it where the message is shown: `spelled`
+gives the Python name (n_ctx, unknown='drop') in Python and the option (--n-ctx,
+--drop-unknown) under the command line, which sets SURFACE for the command's life.
 """
+import contextvars
 import signal
+
+SURFACE = contextvars.ContextVar("little_baby_surface", default="python")
+# Python names whose option is not their kebab-case spelling (--n-ctx for n_ctx)
+CLI_SPELLINGS = {"c_device": "--device", "unknown='drop'": "--drop-unknown",
+                 "max_new_tokens": "--max-tokens"}
+
+
+def spelled(name):
+    """`name` (a config key or a Python argument) as the user writes it here: itself in
+    Python, its option (n_ctx -> --n-ctx) under the command line."""
+    if SURFACE.get() != "cli":
+        return name
+    return CLI_SPELLINGS.get(name) or "--" + name.replace("_", "-")
+
+
+def on_cli():
+    """Whether the message being made will be shown by the `little-baby` command."""
+    return SURFACE.get() == "cli"
 
 
 class BabyError(Exception):
@@ -50,6 +73,11 @@ class FolderTakenError(BabyError, FileExistsError):
 
 class CacheError(BabyError, LookupError):
     """A GUID that is malformed, or a model that is not in the cache."""
+
+
+class ShippedModelError(CacheError, PermissionError):
+    """A write, deletion or training aimed at a model shipped with the package (read-only
+    to the library), or a model store that would be the shipped models' folder."""
 
 
 class CheckpointError(BabyError, ValueError):

@@ -1,9 +1,11 @@
-"""Tokenizers: text <-> token ids. `char` (the original project's) and `word`."""
+"""Tokenizers: text <-> token ids. `char` (the original project's), `word`, and `bpe`
+(GPT-2's byte-level BPE: bpe.py, whose tokenizer.json is the `tokenizers` library's)."""
 import json
 import re
 
 import numpy
 
+from .bpe import DEFAULT_VOCAB_SIZE, BPETokenizer
 from .errors import TokenizerError
 
 
@@ -62,6 +64,11 @@ class _Vocabulary:
     def decode(self, ids):
         return "".join(self.symbols[int(i)] for i in ids)
 
+    def decode_stream(self, ids):
+        """One piece of text per id, as they come (BPETokenizer's may hold a split character)."""
+        for i in ids:
+            yield self.symbols[int(i)]
+
     def expand(self, text):
         """Add the symbols of `text` this vocabulary lacks, after the existing ones.
 
@@ -104,16 +111,43 @@ class WordTokenizer(_Vocabulary):
         return WordTokenizer._PATTERN.findall(text)
 
 
-TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
+TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}  # built from a list of symbols
+KINDS = (*TOKENIZERS, BPETokenizer.kind)  # the config's c_tokenizer
+
+
+def tokenizer_for_text(kind, text, vocab_size=None):
+    """A new tokenizer of `kind` for `text`: its symbols (char, word), or merges learnt
+    from it until the vocabulary holds `vocab_size` tokens (bpe; default 1024)."""
+    if kind == BPETokenizer.kind:
+        return BPETokenizer.train(text, DEFAULT_VOCAB_SIZE if vocab_size is None else vocab_size)
+    if kind not in TOKENIZERS:
+        raise TokenizerError(f"c_tokenizer must be one of {list(KINDS)}, not {kind!r}.")
+    if vocab_size is not None:
+        raise TokenizerError(f"a {kind} tokenizer's vocabulary is every {kind} of the text: "
+                             f"vocab_size is for c_tokenizer 'bpe' only.")
+    return TOKENIZERS[kind].from_text(text)
 
 
 def tokenizer_from_dict(data):
-    """Rebuild a tokenizer from `to_dict()` output."""
+    """Rebuild a tokenizer from `to_dict()` output, checking every symbol's type first.
+    A `tokenizers` library's tokenizer.json (it has a "model") is a BPETokenizer's."""
+    if isinstance(data, dict) and "model" in data and "type" not in data:
+        return BPETokenizer.from_dict(data)
     if not isinstance(data, dict) or data.get("type") not in TOKENIZERS or not isinstance(
             data.get("symbols"), list):
         raise TokenizerError(
-            "not a tokenizer file: expected {\"type\": \"char\"|\"word\", \"symbols\": [...]}.")
-    return TOKENIZERS[data["type"]](data["symbols"])
+            "not a tokenizer file: expected {\"type\": \"char\"|\"word\", \"symbols\": [...]} "
+            "or a byte-level BPE's tokenizer.json.")
+    symbols, kind = data["symbols"], data["type"]
+    bad = next((i for i, s in enumerate(symbols) if not isinstance(s, str) or not s
+                or (kind == "char" and len(s) != 1)), None)
+    if bad is not None:
+        what = "one character" if kind == "char" else "a non-empty string"
+        raise TokenizerError(f"symbol {bad} of this {kind} tokenizer is {symbols[bad]!r}, not "
+                             f"{what}: the tokenizer file is damaged.")
+    if not symbols:
+        raise TokenizerError("the tokenizer file lists no symbols: it is damaged.")
+    return TOKENIZERS[kind](symbols)
 
 
 def load_tokenizer(path):

@@ -21,7 +21,7 @@ from little_baby.cli import main
 from little_baby.cli.commands.common import find_or_fetch
 from little_baby.errors import (CacheError, ModelFolderError, ModelNotFoundError,
                                 NotCachedError, TrainingError)
-from little_baby.io import ages, hub
+from little_baby.io import ages, hub, places
 from little_baby.io.ages import AGES
 from little_baby.io.hub import REPO_ENV
 from little_baby.io.resolve import find_model, parse
@@ -48,7 +48,7 @@ def store(tmp_path, monkeypatch):
     """A model store holding LONER, the TWINS and the age AGE; no shipped models, no
     default repo, and this test's own working directory."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(ages, "SHIPPED", tmp_path / "no-shipped-models")
+    monkeypatch.setattr(places, "SHIPPED", tmp_path / "no-shipped-models")
     monkeypatch.delenv(REPO_ENV, raising=False)
     store = tmp_path / "cache"
     for i, guid in enumerate((LONER, *TWINS, AGE.guid)):
@@ -181,7 +181,7 @@ def shipped(tmp_path, monkeypatch):
     monkeypatch.delenv(REPO_ENV, raising=False)
     folder = tmp_path / "shipped"
     baby = save_model(folder / AGE.guid, AGE.guid, seed=3, heldout={"loss": 1.5, "windows": 10})
-    monkeypatch.setattr(ages, "SHIPPED", folder)
+    monkeypatch.setattr(places, "SHIPPED", folder)
     return baby, folder / AGE.guid, tmp_path / "empty-cache"
 
 
@@ -225,7 +225,7 @@ def test_order_store_then_shipped_then_hub(hub_env, shipped, monkeypatch):
     hub_env.server.requests.clear()
     assert LittleBaby.from_pretrained("age-6-months", cache=store).source["folder"] == folder
     assert hub_env.server.requests == []
-    monkeypatch.setattr(ages, "SHIPPED", store.parent / "nothing")
+    monkeypatch.setattr(places, "SHIPPED", store.parent / "nothing")
     fetched = LittleBaby.from_pretrained("age-6-months", cache=store)
     assert fetched.source["repo_id"] == repo_id
     np.testing.assert_array_equal(fetched.flat, on_hub.flat)
@@ -253,8 +253,8 @@ def run_offline(tmp_path, *args):
 
 def test_no_network_fails_fast_with_only_the_clean_message(tmp_path):
     code, out, err, seconds = run_offline(tmp_path, "-c", (
-        "from pathlib import Path\nfrom little_baby import LittleBaby\nimport little_baby.io.ages\n"
-        f"little_baby.io.ages.SHIPPED = Path({str(tmp_path)!r})  # whatever ships, not here\n"
+        "from pathlib import Path\nfrom little_baby import LittleBaby\nimport little_baby.io.places\n"
+        f"little_baby.io.places.SHIPPED = Path({str(tmp_path / 'nothing-ships')!r})\n"
         "try:\n    LittleBaby.from_pretrained('age-48-months')\n"
         "except Exception as e:\n    print(type(e).__name__, e)"))
     assert code == 0 and err == "", err  # not one line of the client's retries

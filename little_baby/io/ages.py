@@ -6,12 +6,10 @@ folders live in the repository's cache/<guid>/ and ship inside the package as
 little_baby/shipped/<guid>/ (a link to that cache/), so they load on a machine with no
 network from any working directory.
 """
-from pathlib import Path
 from typing import NamedTuple
 
+from . import places
 from .store import is_model_folder, read_report
-
-SHIPPED = Path(__file__).resolve().parents[1] / "shipped"
 
 
 class Age(NamedTuple):
@@ -31,16 +29,10 @@ AGES = {a.name: a for a in (
 DEFAULT_AGE = "age-48-months"  # the oldest speaks best: what runs when no model is named
 
 
-def is_shipped(folder):
-    """Whether `folder` is one of the shipped models' folders (nothing may be written there)."""
-    folder = Path(folder).resolve()
-    return any(folder == (SHIPPED / a.guid).resolve() for a in AGES.values())
-
-
 def shipped_folder(guid):
     """The folder of an age model that ships with the package, or None (also while its
     training runs: only a finished, evaluated run ships)."""
-    folder = SHIPPED / guid
+    folder = places.SHIPPED / guid
     if not any(a.guid == guid for a in AGES.values()) or not is_model_folder(folder):
         return None
     report = read_report(folder)

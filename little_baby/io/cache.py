@@ -1,26 +1,28 @@
-"""The local model store: one folder per model GUID under the cache directory.
+"""The local model store: one folder per model GUID (where it lives: places.py).
 
-The cache directory is `--cache DIR` (the `cache` argument), else $LITTLE_BABY_CACHE,
-else ./cache. A GUID must be a canonical UUID, so no name can reach outside it. What a
-name means (a GUID's start, an age, a folder) is resolve.py's to say.
+A GUID must be a canonical UUID, so no name can reach outside the store. What a name
+means (a GUID's start, an age, a folder) is resolve.py's to say. The models shipped with
+the package are listed beside the store's, marked as shipped, and are never deleted.
 """
-import os
 import re
 import shutil
 import uuid
 from pathlib import Path
 
-from ..errors import CacheError
+from ..errors import BabyError, CacheError, ShippedModelError
+from . import places
+from .ages import AGES, shipped_folder
 from .claim import claimed
-from .store import is_model_folder, read_report
+from .store import check_model_folder, is_model_folder, read_report
 
-CACHE_ENV = "LITTLE_BABY_CACHE"
+CACHE_ENV = places.STORE_ENV
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def cache_dir(cache=None):
-    """The cache directory: `cache`, else $LITTLE_BABY_CACHE, else ./cache."""
-    return Path(cache or os.environ.get(CACHE_ENV) or "cache")
+    """The model store (places.store_dir): `cache`, else $LITTLE_BABY_CACHE, else
+    ~/.cache/little_baby/models."""
+    return places.store_dir(cache)
 
 
 def new_guid():
@@ -51,22 +53,49 @@ def stored_guids(cache=None):
     return _guids(cache_dir(cache))
 
 
-def list_models(cache=None):
-    """The models in the cache, oldest first: dicts with guid, path, parent_guid,
-    status, n_params, val_loss, size (bytes) and modified (seconds since the epoch)."""
+def list_models(cache=None, shipped=False):
+    """The models in the store, oldest first (with `shipped`, the age models shipped with
+    the package after them): dicts with guid, path, shipped, parent_guid, status,
+    n_params, val_loss (held-out loss where measured, else the last validation loss),
+    spoiled (why the folder cannot be loaded, or None), size (bytes) and modified
+    (seconds since the epoch). A spoiled folder is listed as such, never an error."""
     folder = cache_dir(cache)
-    models = []
-    for guid in _guids(folder):
-        path = folder / guid
+    models = sorted((_describe(guid, folder / guid, False) for guid in _guids(folder)),
+                    key=lambda m: m["modified"])
+    if shipped:
+        models += [_describe(age.guid, shipped_folder(age.guid), True) for age in AGES.values()
+                   if shipped_folder(age.guid) is not None]
+    return models
+
+
+def _describe(guid, path, shipped):
+    spoiled, report = None, {}
+    try:
+        check_model_folder(path)
         report = read_report(path)
-        stats = [stat for _, stat in folder_files(path)]
-        models.append({
-            "guid": guid, "path": path, "parent_guid": report.get("parent_guid"),
-            "status": report.get("status", "complete"), "n_params": report.get("n_params"),
-            "val_loss": report.get("final", {}).get("val_loss"),
+    except BabyError as e:
+        spoiled = str(e)
+    stats = [stat for _, stat in folder_files(path)]
+    return {"guid": guid, "path": path, "shipped": shipped, "spoiled": spoiled,
+            "parent_guid": report.get("parent_guid"),
+            "status": "spoiled" if spoiled else report.get("status", "complete"),
+            "n_params": report.get("n_params"), "val_loss": model_loss(report)[0],
             "size": sum(st.st_size for st in stats),
-            "modified": max((st.st_mtime for st in stats), default=0.0)})
-    return sorted(models, key=lambda m: m["modified"])
+            "modified": max((st.st_mtime for st in stats), default=0.0)}
+
+
+def model_loss(report):
+    """(loss, how it was measured) of a model's report: its held-out loss over every full
+    window of the held-out text where that was measured (training/evaluate.py), else the
+    validation loss of its last evaluation; (None, '') when it has neither."""
+    heldout = report.get("heldout") or {}
+    if isinstance(heldout.get("loss"), (int, float)):
+        return heldout["loss"], (f"held-out loss over all {heldout.get('windows', '?')} "
+                                 f"full windows of the held-out text")
+    final = report.get("final") or {}
+    if isinstance(final.get("val_loss"), (int, float)):
+        return final["val_loss"], f"validation loss at step {final.get('step', '?')}"
+    return None, ""
 
 
 def folder_files(folder):
@@ -86,12 +115,21 @@ def folder_files(folder):
 def delete_model(guid, cache=None):
     """Remove model `guid`'s folder from the cache; returns the removed path. The folder
     is claimed first (claim.py), so a live run's folder is refused (FolderTakenError)."""
+    if guid in {age.guid for age in AGES.values()} and not is_model_folder(model_dir(guid, cache)):
+        raise ShippedModelError(
+            f"{guid} is a model shipped with the package ({_age_name(guid)}): shipped models "
+            f"are read-only and cannot be deleted.")
     path = model_dir(guid, cache)
+    places.refuse_shipped(path, "deleted")
     if path.is_symlink() or not is_model_folder(path):
         raise CacheError(f"no model {guid!r} in {cache_dir(cache)}; nothing was deleted.")
     with claimed(path, "a deletion"):
         shutil.rmtree(path)
     return path
+
+
+def _age_name(guid):
+    return next(age.name for age in AGES.values() if age.guid == guid)
 
 
 def _guids(folder):

@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import FolderTakenError
+from .places import refuse_shipped
 
 RETRY_SECONDS = 0.5  # how long a claimant retries a lock another process may only be probing
 
@@ -62,6 +63,7 @@ def claim(folder, purpose, wait=0.0):
     FolderTakenError naming the live run that holds it. `wait`: seconds to wait for that
     run to let go first."""
     folder = Path(folder)
+    refuse_shipped(folder, f"claimed for {purpose}")
     lock = lock_path(folder)
     deadline = time.monotonic() + max(wait, RETRY_SECONDS)
     created = []

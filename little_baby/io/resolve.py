@@ -12,7 +12,8 @@ Anything else is a ModelNotFoundError that lists the forms, and says "did you me
 age-48-months?" for a near miss of an age (difflib).
 
 A GUID's model is looked for here in
-    1. the model store     cache/<guid>/ (`cache`, else $LITTLE_BABY_CACHE, else ./cache)
+    1. the model store     <store>/<guid>/ (`cache`, else $LITTLE_BABY_CACHE, else
+                           ~/.cache/little_baby/models: places.py)
     2. the shipped models  the age models inside the package (ages.shipped_folder)
 and then, by from_pretrained and the commands that fetch (generate, info), in the Hub
 cache and on the Hub (hub.py). `find_model` is the lookup without the Hub.
@@ -23,7 +24,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from ..errors import ModelFolderError, ModelNotFoundError
+from ..errors import ModelFolderError, ModelNotFoundError, ShippedModelError
 from . import cache as model_cache
 from .ages import AGES, DEFAULT_AGE, shipped_folder
 from .store import CONFIG, TOKENIZER, is_model_folder
@@ -128,6 +129,10 @@ def store_guid(name, cache=None):
     """The whole GUID of a model in the store (not a folder, an age or the Hub), from
     its GUID or a unique start of it in any case: what `delete` takes."""
     lower = str(name).lower()
+    age = AGES.get(lower) or _AGE_OF_GUID.get(lower)
+    if age is not None and not is_model_folder(model_cache.cache_dir(cache) / age.guid):
+        raise ShippedModelError(f"{age.name} (GUID {age.guid}) ships with the package: shipped "
+                                f"models are read-only, nothing was changed.")
     if not (model_cache.is_guid(lower) or _GUID_START.fullmatch(lower)):
         model_cache.check_guid(name)  # "not a model GUID": never a path
     guid = lower if model_cache.is_guid(lower) else _whole_guid(name, lower, cache, ages=False)

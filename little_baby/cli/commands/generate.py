@@ -22,7 +22,8 @@ from datetime import datetime, timezone
 
 from ...baby import LittleBaby
 from ...engine.sampling import DEFAULTS, check_settings
-from ...io.ages import is_shipped
+from ...errors import TokenizerError
+from ...io.places import is_shipped
 from ...io.store import write_completion
 from ...training.resources import check_generation_fits
 from .common import add_cache_argument, add_repo_argument, find_or_fetch, in_hub_cache
@@ -90,6 +91,7 @@ def run(args):
         overrides["d_type"] = "fp32"  # fp16 is for GPUs; fp32 holds any saved weights
     baby = LittleBaby.load(folder, **overrides)
     unknown = "drop" if args.drop_unknown else "error"
+    check_prompt_symbols(baby.tokenizer, args.prompt, unknown)
     prompt_tokens = len(baby.tokenizer.encode(args.prompt, unknown=unknown)) or 1
     check_generation_fits(baby.config, baby.tokenizer.vocab_size,
                           min(prompt_tokens, baby.config.n_ctx), baby.backend.device)
@@ -105,12 +107,25 @@ def run(args):
     return 0
 
 
+def check_prompt_symbols(tokenizer, prompt, unknown):
+    """Refuse, in the command's words, a prompt with symbols the model does not know
+    (unless --drop-unknown)."""
+    missing = sorted({p for p in tokenizer.split(prompt) if p not in tokenizer.ids})
+    if missing and unknown == "error":
+        shown = ", ".join(repr(m) for m in missing[:20]) + (" ..." if len(missing) > 20 else "")
+        raise TokenizerError(
+            f"{len(missing)} symbol(s) of the prompt are not in this model's vocabulary: "
+            f"{shown}. Remove them, add --drop-unknown to skip them, or finetune the model "
+            f"on text that contains them (little-baby finetune MODEL --corpus FILE).")
+
+
 def unfinished_note(folder, report):
     """One sentence when `folder`'s model comes from a run that has not finished, else None."""
     status, explained = run_state(folder, report)
     if status in ("complete", "unknown"):
         return None
-    step = report.get("final", {}).get("step")
+    final = report.get("final", {})
+    step = final.get("kept_step", final.get("step"))
     weights = f"its weights are those of step {step:,}" if step is not None else \
         "its weights are not a finished model's"
     return f"{report.get('guid') or folder} is an unfinished run ({explained}): {weights}."

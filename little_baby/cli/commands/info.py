@@ -17,7 +17,10 @@ from ...errors import BabyError, WeightsError
 from ...io import cache as model_cache
 from ...io.ages import shipped_folder
 from ...io.claim import describe_holder, holder, run_status
-from ...io.store import WEIGHTS, read_config_and_tokenizer, read_report, read_weights
+from ...io.cache import model_loss
+from ...io.places import is_shipped
+from ...io.store import (WEIGHTS, check_model_folder, read_config_and_tokenizer, read_report,
+                         read_weights)
 from .common import (add_cache_argument, add_repo_argument, find_or_fetch, human_duration,
                      human_size)
 
@@ -33,9 +36,14 @@ def add_arguments(parser):
 
 def run(args):
     folder = find_or_fetch(args.model, args.cache, args.repo)
-    config, tokenizer = read_config_and_tokenizer(folder)
     report = read_report(folder)
-    damage = weights_damage(folder, config, tokenizer.vocab_size)
+    try:
+        config, tokenizer, _ = check_model_folder(folder)
+    except WeightsError as e:  # the config and tokenizer are still shown when they can be
+        config, tokenizer = read_config_and_tokenizer(folder)
+        damage = str(e)
+    else:
+        damage = weights_damage(folder, config, tokenizer.vocab_size)
     status, explained = run_state(folder, report)
     if args.json:
         print(json.dumps({"folder": str(folder), "status": status, "weights_damage": damage,
@@ -46,7 +54,8 @@ def run(args):
         return 0
     files = model_cache.folder_files(folder)
     print(f"model      {report.get('guid') or folder.name}")
-    print(f"folder     {folder}")
+    print(f"folder     {folder}" + ("  (shipped with the package: read-only)"
+                                     if is_shipped(folder) else ""))
     print(f"status     {'damaged weights (see below)' if damage else explained}")
     print(f"lineage    {lineage(report, args.cache)}")
     if report.get("original"):  # converted by `little-baby convert` or from_pretrained
@@ -67,6 +76,9 @@ def run(args):
         for epoch in report["losses"]["epochs"]:
             print(f"  epoch {epoch['epoch']}: mean training-step loss {epoch['train']:.4f}, "
                   f"validation {epoch['val']:.4f}")
+    loss, how = model_loss(report)
+    if loss is not None:
+        print(f"loss       {loss:.4f} nats per token ({how})")
     if report.get("loss_curve"):
         print(f"curve      {folder / report['loss_curve']}")
     if damage:

@@ -1,4 +1,5 @@
-"""List the models in the cache, oldest first.
+"""List the models: the store's, oldest first, then the age models shipped with the
+package (read-only: they cannot be deleted or overwritten).
 
     little-baby list
     little-baby list --cache /data/models
@@ -6,13 +7,16 @@
 A status of `running` means a live process holds the model's folder now; `stopped`, that
 its run ended without finishing (killed, or the machine went down): `little-baby train
 --resume GUID` continues it. `running?`: its report says running, but no lock says
-whether a process still is (a run started by a version without locks).
+whether a process still is (a run started by a version without locks). `spoiled`: a file
+of the folder cannot be used; the reason follows. The loss is the held-out loss where it
+was measured (the age models), else the last validation loss.
 """
 import os
 import time
 
 from ...io import cache as model_cache
 from ...io.claim import run_status
+from ...io.places import default_store
 from .common import add_cache_argument, human_size
 
 
@@ -21,28 +25,35 @@ def add_arguments(parser):
 
 
 def run(args):
-    models = model_cache.list_models(args.cache)
+    models = model_cache.list_models(args.cache, shipped=True)
     folder = model_cache.cache_dir(args.cache).resolve()
-    if not models:
-        chosen = ("--cache" if args.cache else f"${model_cache.CACHE_ENV}"
-                  if os.environ.get(model_cache.CACHE_ENV) else "the default, ./cache")
+    own = [m for m in models if not m["shipped"]]
+    chosen = ("--cache" if args.cache else f"${model_cache.CACHE_ENV}"
+              if os.environ.get(model_cache.CACHE_ENV) else f"the default, {default_store()}")
+    if not own:
         exists = "" if folder.is_dir() else ", a folder that does not exist yet"
-        print(f"no models in {folder} ({chosen}{exists}). Train one with `little-baby train "
-              f"--corpus FILE`, or look elsewhere with --cache DIR or ${model_cache.CACHE_ENV}.")
-        return 0
-    print(f"{len(models)} model(s) in {folder}")
-    print(f"{'GUID':36}  {'status':10} {'params':>9} {'val loss':>8} {'size':>8}  "
+        print(f"no models of yours in {folder} ({chosen}{exists}). Train one with "
+              f"`little-baby train --corpus FILE`, or look elsewhere with --cache DIR or "
+              f"${model_cache.CACHE_ENV}.")
+    else:
+        print(f"{len(own)} model(s) in {folder} ({chosen})")
+    print(f"{'GUID':36}  {'status':10} {'params':>9} {'loss':>7} {'size':>8}  "
           f"{'modified':16}  parent")
-    stopped = []
+    stopped, spoiled = [], []
     for m in models:
         loss = f"{m['val_loss']:.4f}" if m["val_loss"] is not None else "-"
         params = f"{m['n_params']:,}" if m["n_params"] else "-"
-        status = run_status(m["path"], m["status"]).split(" ")[0]
+        status = "spoiled" if m["spoiled"] else run_status(m["path"], m["status"]).split(" ")[0]
         if status in ("stopped", "interrupted"):
             stopped.append(m["guid"])
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(m["modified"]))
-        print(f"{m['guid']:36}  {status:10} {params:>9} {loss:>8} {human_size(m['size']):>8}  "
-              f"{when:16}  {(m['parent_guid'] or '-')[:8]}")
+        where = "shipped (read-only)" if m["shipped"] else (m["parent_guid"] or "-")[:8]
+        print(f"{m['guid']:36}  {status:10} {params:>9} {loss:>7} {human_size(m['size']):>8}  "
+              f"{when:16}  {where}")
+        if m["spoiled"]:
+            spoiled.append(m)
+    for m in spoiled:
+        print(f"spoiled {m['guid']}: {m['spoiled']}")
     if stopped:
         print(f"{len(stopped)} run(s) stopped before finishing: continue one with `little-baby "
               f"train --resume {stopped[0][:8]}`.")

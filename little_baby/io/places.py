@@ -1,0 +1,54 @@
+"""Where models live, in one place: the age models shipped inside the package (read-only
+to this library) and the user's model store.
+
+The store is `cache=` / `--cache DIR`, else $LITTLE_BABY_CACHE, else
+$XDG_CACHE_HOME/little_baby/models (~/.cache/little_baby/models): under the user's cache
+directory and movable by one variable, as huggingface_hub keeps its cache
+(~/.cache/huggingface/hub, $HF_HUB_CACHE). It is never the package's own folder: a store
+that is, or lies inside, the shipped models' folder is refused, so nothing a user runs
+can delete, overwrite or train into a shipped model.
+"""
+import os
+from pathlib import Path
+
+from ..errors import ShippedModelError
+
+SHIPPED = Path(__file__).resolve().parents[1] / "shipped"  # links to the checkout's cache/
+STORE_ENV = "LITTLE_BABY_CACHE"
+
+
+def default_store():
+    """$XDG_CACHE_HOME/little_baby/models, or ~/.cache/little_baby/models."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "little_baby" / "models"
+
+
+def store_dir(store=None):
+    """The model store: `store`, else $LITTLE_BABY_CACHE, else default_store(). A
+    ShippedModelError when that is the shipped models' folder or inside it."""
+    folder = Path(store or os.environ.get(STORE_ENV) or default_store()).expanduser()
+    if is_shipped(folder):
+        raise ShippedModelError(
+            f"{folder} is the folder of the models shipped with the package, which are "
+            f"read-only: it cannot be a model store. Use the default store "
+            f"({default_store()}) or another folder (--cache DIR, ${STORE_ENV}).")
+    return folder
+
+
+def is_shipped(path):
+    """Whether `path` is the shipped models' folder or anything inside it."""
+    try:
+        path, shipped = Path(path).resolve(), SHIPPED.resolve()
+    except (OSError, RuntimeError):  # a link loop: not ours
+        return False
+    return path == shipped or shipped in path.parents
+
+
+def refuse_shipped(path, action):
+    """A ShippedModelError when `path` is (inside) a shipped model: `action` ('saved
+    into', 'deleted', 'trained into') says what was refused."""
+    if is_shipped(path):
+        raise ShippedModelError(
+            f"{path} is a model shipped with the package and cannot be {action}: shipped "
+            f"models are read-only. Finetune it into a new model instead (`little-baby "
+            f"finetune AGE --corpus FILE`), or save a copy elsewhere.")
