@@ -275,3 +275,35 @@ def test_spoiled_files_raise_library_errors_in_python(spoiled_store):
     for what, folder in folders.items():
         with pytest.raises(BabyError):
             LittleBaby.load(folder)
+
+
+# ---- a checkpoint the disk cannot hold ------------------------------------------------------
+def test_a_checkpoint_without_disk_space_fails_the_run_and_keeps_the_last_good(tmp_path, monkeypatch):
+    import errno
+
+    from little_baby.errors import TrainingError
+    from little_baby.io import checkpoint
+    from little_baby.io.checkpoint import load_checkpoint
+    from little_baby.training import run
+    baby, _, _ = tiny_baby()
+    calls, real = [0], checkpoint.save_checkpoint
+
+    def full_disk(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run, "save_checkpoint", full_disk)
+    text = "to be or not to be, that is the question. " * 60
+    with pytest.raises(TrainingError, match="No space left") as e:
+        baby.fit(text, max_iters=6, eval_interval=2, checkpoint_interval=2, out=tmp_path / "m",
+                 quiet=True)
+    assert "last good checkpoint (step 2)" in str(e.value) and "resume" in str(e.value)
+    report = json.loads((tmp_path / "m" / "report.json").read_text())
+    assert report["status"].startswith("failed at step 4") and "No space left" in report["status"]
+    _, counters, _ = load_checkpoint(tmp_path / "m")
+    assert counters["step"] == 2  # the last good checkpoint, whole
+    assert LittleBaby.load(tmp_path / "m").n_params == baby.n_params  # the model still loads
+    r = cli("info", tmp_path / "m")
+    assert "failed at step 4" in r.stdout and "--resume" in r.stdout, r.stdout + r.stderr

@@ -116,7 +116,7 @@ def run_state(folder, report):
         return status, (f"running{at} according to its report, but no lock says whether a "
                         f"process still trains it (a run started by a version without "
                         f"locks?); if none does, {resume}")
-    if status.startswith("interrupted"):
+    if status.startswith(("interrupted", "failed")):
         return status, f"{status}; {resume}"
     return status, status
 

@@ -44,7 +44,7 @@ def run(args):
         loss = f"{m['val_loss']:.4f}" if m["val_loss"] is not None else "-"
         params = f"{m['n_params']:,}" if m["n_params"] else "-"
         status = "spoiled" if m["spoiled"] else run_status(m["path"], m["status"]).split(" ")[0]
-        if status in ("stopped", "interrupted"):
+        if status in ("stopped", "interrupted", "failed"):
             stopped.append(m["guid"])
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(m["modified"]))
         where = "shipped (read-only)" if m["shipped"] else (m["parent_guid"] or "-")[:8]
