@@ -11,7 +11,7 @@ from .errors import BabyError, ConfigError
 from .io import gpt2, hub
 from .io.resolve import find_model
 from .io.store import read_model, save_model
-from .tokenizer import TOKENIZERS, tokenizer_from_dict
+from .tokenizer import tokenizer_for_text, tokenizer_from_dict
 from .training import run
 from .training.data import load_corpus
 from .training.resources import check_model_fits
@@ -95,13 +95,17 @@ class LittleBaby:
         return run.fit(self, corpus, plan, out, cache, quiet, guid)
 
     @classmethod
-    def train_new(cls, config, corpus, **fit_args):
+    def train_new(cls, config, corpus, vocab_size=None, **fit_args):
         """A fresh model (config: BabyConfig or dict) with a vocabulary built from
-        `corpus`, trained on it by `fit(corpus, **fit_args)`."""
+        `corpus`, trained on it by `fit(corpus, **fit_args)`. c_tokenizer 'bpe' learns
+        merges from the training part of the text (the first r_split of it) until the
+        vocabulary holds `vocab_size` tokens (default 1024)."""
         if not isinstance(config, BabyConfig):
             config = BabyConfig.from_dict(config or {})
         text, _ = load_corpus(corpus)
-        baby = cls(config, TOKENIZERS[config.c_tokenizer].from_text(text))
+        if config.c_tokenizer == "bpe":  # the held-out text stays unseen
+            text = text[:round(len(text) * config.r_split)]
+        baby = cls(config, tokenizer_for_text(config.c_tokenizer, text, vocab_size))
         baby.fit(corpus, **fit_args)
         return baby
 
@@ -149,8 +153,8 @@ class LittleBaby:
         return self._pieces(ids, settings, use_cache)
 
     def _pieces(self, ids, settings, use_cache):
-        for i in generate_ids(self.transformer, self.backend, ids, *settings, use_cache):
-            yield self.tokenizer.decode([i])
+        yield from self.tokenizer.decode_stream(
+            generate_ids(self.transformer, self.backend, ids, *settings, use_cache))
 
     def generate(self, prompt="", max_new_tokens=DEFAULTS.max_new_tokens,
                  temperature=DEFAULTS.temperature, top_k=DEFAULTS.top_k, top_p=DEFAULTS.top_p,
@@ -234,7 +238,8 @@ class LittleBaby:
         return self.backend.asarray(x, dtype=self.backend.xp.int64)
 
     def _start_id(self):
-        return self.tokenizer.ids.get("\n", 0)
+        newline = self.tokenizer.encode("\n", unknown="drop")
+        return int(newline[0]) if len(newline) == 1 else 0
 
     def __repr__(self):
         c = self.config

@@ -292,3 +292,63 @@ def test_shakespeare_trains_to_4096_in_a_minute_and_encodes_fast():
     assert tok.vocab_size == 4096 and trained < 60, f"training took {trained:.1f} s"
     assert encoded < 10, f"encoding 1 MB took {encoded:.1f} s"
     assert tok.decode(ids) == text[:1_000_000] and len(ids) < 1_000_000 / 3
+
+
+# ---- a BPE baby: train, save, load, generate, finetune, the CLI -------------------------------
+def test_a_bpe_baby_trains_saves_loads_generates_and_finetunes(tmp_path):
+    import math
+
+    from little_baby import LittleBaby
+    from little_baby.training.evaluate import heldout_loss
+    from tests.little_texts import TINY
+    text = VARIED + english(150)
+    baby = LittleBaby.train_new({**TINY, "c_tokenizer": "bpe"}, text, vocab_size=320,
+                                max_iters=4, out=tmp_path / "m", quiet=True)
+    split = round(len(text) * baby.config.r_split)
+    assert baby.tokenizer == BPETokenizer.train(text[:split], 320)  # the held-out part unseen
+    saved = json.loads((tmp_path / "m" / "tokenizer.json").read_text("utf-8"))
+    assert saved["model"]["type"] == "BPE"
+    loaded = LittleBaby.load(tmp_path / "m")
+    assert loaded.config.c_tokenizer == "bpe" and loaded.tokenizer == baby.tokenizer
+    assert loaded.generate("The baby", 12, seed=3) == baby.generate("The baby", 12, seed=3)
+    from little_baby.engine.sampling import check_settings, generate_ids
+    pieces = list(loaded.stream("κόσμε 🎉", 60, temperature=3.0, seed=1))
+    ids = list(generate_ids(loaded.transformer, loaded.backend,
+                            list(loaded.tokenizer.encode("κόσμε 🎉")),
+                            *check_settings(60, 3.0, seed=1), True))
+    assert len(pieces) >= 60 and "".join(pieces) == loaded.tokenizer.decode(ids)
+    # it drew characters split over tokens, which token-by-token decoding would break
+    assert "".join(loaded.tokenizer.decode([i]) for i in ids) != "".join(pieces)
+    corpus, final = baby.report["corpus"], baby.report["final"]
+    assert corpus["n_val_chars"] == len(baby.tokenizer.decode(baby.tokenizer.encode(text)[-corpus["n_val"]:]))
+    assert final["val_bits_per_char"] == pytest.approx(
+        final["val_loss"] / math.log(2) * corpus["n_val"] / corpus["n_val_chars"])
+    assert corpus["n_val_chars"] > 1.5 * corpus["n_val"]  # a BPE token is several characters
+    held = heldout_loss(loaded, text)
+    assert held["bits_per_char"] < held["bits_per_token"]
+    loaded.fit("Ισμήνη 🎉 something new\n" * 40, max_iters=2, out=tmp_path / "f", quiet=True)
+    assert loaded.tokenizer == baby.tokenizer and loaded.report["corpus"]["new_symbols"] == []
+    if HAVE_TOKENIZERS:  # the `tokenizers` library reads the model's tokenizer.json as it is
+        from tokenizers import Tokenizer
+        hf = Tokenizer.from_file(str(tmp_path / "m" / "tokenizer.json"))
+        assert hf.encode(VARIED).ids == list(loaded.tokenizer.encode(VARIED))
+
+
+def test_cli_trains_a_bpe_baby_and_says_bits_per_character(tmp_path, capsys):
+    from little_baby.cli import main
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(english(150), encoding="utf-8")
+    code = main(["train", "--corpus", str(corpus), "--tokenizer", "bpe", "--vocab-size", "300",
+                 "--max-iters", "3", "--n-ctx", "8", "--n-emb", "8", "--head-size", "8",
+                 "--n-heads", "2", "--n-layers", "1", "--batch-size", "4",
+                 "--out", str(tmp_path / "m"), "--generate-tokens", "5"])
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "m" / "report.json").read_text("utf-8"))
+    config = json.loads((tmp_path / "m" / "config.json").read_text("utf-8"))
+    assert code == 0 and config["c_tokenizer"] == "bpe"
+    assert f"validation {report['final']['val_bits_per_char']:.4f} bits per character " \
+           f"(300 bpe tokens)" in out
+    code = main(["train", "--corpus", str(corpus), "--vocab-size", "300", "--max-iters", "1",
+                 "--out", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert code != 0 and "vocab_size is for c_tokenizer 'bpe' only" in err

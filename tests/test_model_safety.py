@@ -143,14 +143,16 @@ def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
     folder = tmp_path / "model"
     baby, _, _ = tiny_baby()
     baby.save(folder)
-    live = folder / ".checkpoint.safetensors.abc.tmp"
-    dead = folder / ".config.json.def.tmp"
+    live = folder / ".checkpoint.safetensors.abc_1234.tmp"  # mkstemp names: 8 characters
+    dead = folder / ".config.json.def_5678.tmp"
+    users = folder / ".notes.tmp"  # not a name of ours: never touched
     live.write_bytes(b"being written")
     dead.write_bytes(b"left by a kill")
+    users.write_bytes(b"the user's")
     with open(live, "rb") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         baby.save(folder)
-        assert live.exists() and not dead.exists()
+        assert live.exists() and not dead.exists() and users.exists()
 
 
 # ---- spoiled folders ----------------------------------------------------------------------

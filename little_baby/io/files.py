@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -29,6 +30,7 @@ os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK  # a new file's mode under this process's umask
 JOURNAL = ".commit-journal.json"  # names the renames of a commit in progress
 _TMP_SUFFIX = ".tmp"
+_OURS = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")  # the names _locked_temporary makes
 
 
 @contextlib.contextmanager
@@ -143,6 +145,8 @@ def finish_interrupted_commit(folder):
     if renames:
         _run_journal(folder, renames)
     for leftover in folder.glob(f".*{_TMP_SUFFIX}"):
+        if not _OURS.fullmatch(leftover.name):  # mkstemp's: .<name>.<8 random chars>.tmp
+            continue
         try:
             fd = os.open(leftover, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:  # gone, a link, or a folder: not a temporary file of ours

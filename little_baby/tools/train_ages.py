@@ -1,8 +1,11 @@
 """Retrain the original project's five age models (its model card, "Cry. Babble. Speak.
-Repeat.": same GUIDs, same architectures) on Tiny Shakespeare, into cache/<guid>/.
+Repeat.": same GUIDs, same architectures) on Tiny Shakespeare, into <store>/<guid>/ of a
+model store (never into the shipped models, which are read-only: a maintainer copies the
+finished folders into the checkout's cache/ to ship them).
 
-    python -m little_baby.tools.train_ages                 # all five, oldest first
-    python -m little_baby.tools.train_ages --ages 3 6      # some of them
+    python -m little_baby.tools.train_ages --cache /work/age_runs             # all five
+    python -m little_baby.tools.train_ages --cache /work/age_runs --ages 3 6  # some of them
+    python -m little_baby.tools.train_ages --table      # the README's table of the shipped ones
 
 Resumable: a model whose run is complete is skipped, one with a checkpoint continues
 from it (Ctrl-C or SIGTERM stops with a checkpoint), the others start. A finished run is
@@ -15,10 +18,11 @@ from pathlib import Path
 
 from ..baby import LittleBaby
 from ..config import BabyConfig
-from ..errors import TrainingInterrupted
+from ..errors import BabyError, TrainingInterrupted
 from ..io.ages import AGES
 from ..io.card import model_card
 from ..io.checkpoint import CHECKPOINT
+from ..io.places import SHIPPED, store_dir
 from ..io.files import write_text_atomic
 from ..io.store import CARD, LOSS_CURVE, read_report, save_model
 from ..tokenizer import CharTokenizer
@@ -142,14 +146,19 @@ def main(argv=None):
     parser.add_argument("--ages", type=int, nargs="+", choices=sorted(BY_MONTHS),
                         default=sorted(BY_MONTHS, reverse=True))
     parser.add_argument("--corpus", default=None, help="Tiny Shakespeare (default: inputs/)")
-    parser.add_argument("--cache", default=str(Path(__file__).resolve().parents[2] / "cache"))
+    parser.add_argument("--cache", default=None,
+                        help="the model store to train into (default: the user's store)")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--table", action="store_true",
                         help="print the README's table of the finished models, train nothing")
     args = parser.parse_args(argv)
-    if args.table:
-        print(table(args.cache))
+    if args.table:  # of the shipped models unless a store is named
+        print(table(args.cache or SHIPPED))
         return 0
+    try:
+        args.cache = str(store_dir(args.cache))  # refuses the shipped models' folder
+    except BabyError as e:
+        parser.error(str(e))
     corpus = args.corpus or find_input("shakespeare.txt")
     if corpus is None:
         parser.error("no shakespeare.txt in inputs/: give --corpus PATH.")

@@ -14,7 +14,8 @@ EVAL_BATCH = 64  # windows per forward pass
 
 
 def heldout_loss(baby, text, r_split=None, every=1):
-    """{"loss": nats per token, "bits_per_token", "windows", "tokens"} of `baby` on the
+    """{"loss": nats per token, "bits_per_token", "bits_per_char" (the held-out text's
+    characters per token: models of any tokenizer compare), "windows", "tokens"} of `baby` on the
     held-out part of `text` (r_split: the model's unless given). every=k scores every
     k-th window only: a quicker check spread over the whole held-out text."""
     cfg = baby.config
@@ -27,5 +28,7 @@ def heldout_loss(baby, text, r_split=None, every=1):
         total += baby.loss(x, y) * y.size
         count += y.size
     loss = total / count
-    return {"loss": loss, "bits_per_token": loss / math.log(2), "windows": len(starts),
+    chars_per_token = len(baby.tokenizer.decode(data.val)) / max(1, len(data.val))
+    return {"loss": loss, "bits_per_token": loss / math.log(2),
+            "bits_per_char": loss / math.log(2) / chars_per_token, "windows": len(starts),
             "tokens": count}

@@ -31,6 +31,7 @@ from ..io import cache as model_cache
 from ..io.claim import claimed
 from ..io.resolve import find_model
 from ..io.checkpoint import CHECKPOINT, load_checkpoint, remove_checkpoint, save_checkpoint
+from ..tokenizer import tokenizer_from_dict
 from ..io.store import LOSS_CURVE, read_config_and_tokenizer, read_report, save_model
 from .data import TrainingData, find_input, load_corpus, read_corpus, text_sha256
 from .resources import check_training_fits
@@ -80,7 +81,7 @@ def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False, guid=None):
 
     The folder must be new or empty; it is claimed for the run's life (io/claim.py)."""
     text, path = load_corpus(corpus)
-    tokenizer = type(baby.tokenizer)(baby.tokenizer.symbols)
+    tokenizer = tokenizer_from_dict(baby.tokenizer.to_dict())  # a copy: baby's grows later
     new_symbols = tokenizer.expand(text)
     cfg = baby.config
     data = TrainingData(tokenizer.encode(text), cfg.n_ctx, cfg.batch_size, cfg.r_split,
@@ -110,6 +111,8 @@ def _fit_claimed(baby, text, path, data, plan, folder, quiet, guid, new_symbols)
         "corpus": {"file": path.name if path else None, "sha256": text_sha256(text),
                    "n_chars": len(text), "n_tokens": len(data.train) + len(data.val),
                    "n_train": len(data.train), "n_val": len(data.val),
+                   # characters of the held-out tokens: bits per character from nats per token
+                   "n_val_chars": len(baby.tokenizer.decode(data.val)),
                    "new_symbols": new_symbols},
         "settings": {"config": cfg.to_dict(), "plan": dataclasses.asdict(plan)},
         "hardware": hardware(baby.backend),
@@ -178,6 +181,13 @@ def _resume_corpus(recorded, run_state, corpus=None):
                         f"looked at {looked}inputs/ and $LITTLE_BABY_INPUTS (a file there "
                         f"must be the same text). Give it: `little-baby train --resume ... "
                         f"--corpus FILE` or LittleBaby.resume(name, corpus=path).")
+
+
+def bits_per_char(loss, corpus):
+    """Bits per character of a loss in nats per held-out token (the char models' loss / ln 2),
+    so that models of any tokenizer compare; None for a report without n_val_chars."""
+    chars = corpus.get("n_val_chars")
+    return loss / math.log(2) * corpus["n_val"] / chars if chars else None
 
 
 def _check_fits(baby, vocab_size):
@@ -304,7 +314,8 @@ class TrainingRun:
             status=status, n_params=self.baby.n_params,
             final={"step": self.step, "train_loss": evals[-1]["train"],
                    "val_loss": evals[-1]["val"], "best_val_loss": best["val"],
-                   "best_step": best["step"]},
+                   "best_step": best["step"],
+                   "val_bits_per_char": bits_per_char(evals[-1]["val"], report["corpus"])},
             timings={"seconds": round(state["seconds"], 2),
                      "train_seconds": round(state["train_seconds"], 2),
                      "ms_per_step": round(1e3 * state["train_seconds"] / max(1, self.step), 2),

@@ -11,7 +11,8 @@ from ...io.hub import locate
 # names people know from nanoGPT-style scripts, beside the config's own
 FLAG_ALIASES = {"n_ctx": ["--block-size"], "n_layers": ["--n-layer"], "n_heads": ["--n-head"],
                 "n_emb": ["--n-embd", "--n-embed"], "r_learn": ["--lr", "--learning-rate"],
-                "r_dropout": ["--dropout"], "n_epochs": ["--epochs"]}
+                "r_dropout": ["--dropout"], "n_epochs": ["--epochs"],
+                "c_tokenizer": ["--tokenizer"]}
 # settings a finetune may change: they do not alter the weights' shapes or maths
 TRAINING_KEYS = BabyConfig.keys(TRAINING, DEVICE)
 PLAN_KEYS = ("max_iters", "eval_interval", "eval_iters", "checkpoint_interval")

@@ -4,12 +4,17 @@
     little-baby train --corpus notes.txt --config settings.json --n-epochs 3 --quiet
     little-baby train --corpus shakespeare.txt --device gpu         # on the GPU (CuPy)
     little-baby train --resume 3f2a                      # after Ctrl-C, a crash or a kill
+    little-baby train --corpus shakespeare.txt --tokenizer bpe --vocab-size 4096
 
 Settings: the defaults, then --config (a JSON file or string), then the options. The
 model goes to cache/<new guid>/ (or --out DIR): config.json, tokenizer.json,
 model.safetensors, report.json, loss_curve.png and completion.json (a sample). Until it
 is finished the folder also holds checkpoint.safetensors (every --checkpoint-interval
 steps and on Ctrl-C), from which --resume continues exactly where the run stopped.
+
+--tokenizer bpe (the config's c_tokenizer) first learns a byte-level BPE of --vocab-size
+tokens (default 1024) from the training part of the corpus, then trains the model on its
+tokens; the summary gives bits per character, which compares with the char models.
 
 --out must be a new or empty folder. One run holds a folder at a time: a second run into
 it, or a --resume of a run still going, exits with code 2 naming the run that holds it.
@@ -36,6 +41,8 @@ def add_arguments(parser):
     parser.add_argument("--resume", metavar="MODEL",
                         help="continue the stopped run of this GUID or folder from its checkpoint")
     add_device_argument(parser)
+    parser.add_argument("--vocab-size", type=int, metavar="N",
+                        help="--tokenizer bpe: the tokens to learn, bytes included (default 1024)")
     add_cache_argument(parser)
     add_plan_arguments(parser)
     add_config_arguments(parser)
@@ -50,7 +57,8 @@ def add_device_argument(parser):
 def run(args):
     overrides = config_overrides(args)
     if args.resume:
-        given = [k for k in ("config", "out", *PLAN_KEYS) if getattr(args, k) is not None]
+        given = [k for k in ("config", "out", "vocab_size", *PLAN_KEYS)
+                 if getattr(args, k) is not None]
         if given or overrides:
             flags = ", ".join("--" + k.replace("_", "-") for k in [*given, *overrides])
             raise BabyError(f"--resume continues a run with its own settings; leave out {flags}.")
@@ -64,8 +72,9 @@ def run(args):
               else BabyConfig.from_dict(overrides))
     plan = plan_arguments(args, overrides)
     return train_and_report(
-        lambda: LittleBaby.train_new(config, Path(args.corpus), out=args.out, cache=args.cache,
-                                     quiet=args.quiet, **plan), args)
+        lambda: LittleBaby.train_new(config, Path(args.corpus), vocab_size=args.vocab_size,
+                                     out=args.out, cache=args.cache, quiet=args.quiet, **plan),
+        args)
 
 
 def train_and_report(train, args, folder=None):
@@ -92,6 +101,9 @@ def train_and_report(train, args, folder=None):
           f"{timings['tokens_per_s']:,} tokens/s, {baby.n_params:,} parameters")
     print(f"  loss: train {final['train_loss']:.4f}, validation {final['val_loss']:.4f} "
           f"(best {final['best_val_loss']:.4f} at step {final['best_step']:,})")
+    if final.get("val_bits_per_char") is not None:
+        print(f"  validation {final['val_bits_per_char']:.4f} bits per character "
+              f"({baby.tokenizer.vocab_size:,} {baby.config.c_tokenizer} tokens)")
     if r.get("loss_curve"):
         print(f"  loss curve: {folder / r['loss_curve']}")
     if args.generate_tokens > 0:
