@@ -2,6 +2,7 @@
 any working directory, with the architecture of the original's table and the held-out
 loss their cards state."""
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -79,3 +80,29 @@ def test_a_wheel_ships_the_age_models(tmp_path):
     for age in AGES.values():
         for part in ("config.json", "tokenizer.json", "model.safetensors", "README.md"):
             assert f"little_baby/shipped/{age.guid}/{part}" in names
+    # installed (a wheel is unpacked as it is), its shipped models are read-only from anywhere
+    site = tmp_path / "site"
+    zipfile.ZipFile(next(tmp_path.glob("*.whl"))).extractall(site)
+    shipped_copy = site / "little_baby" / "shipped"
+    before = {p: p.read_bytes() for p in sorted(shipped_copy.rglob("*")) if p.is_file()}
+    age = AGES["age-3-months"]
+    attempt = (
+        "from little_baby import LittleBaby\n"
+        "from little_baby.io.cache import delete_model\n"
+        "from little_baby.io.places import SHIPPED\n"
+        "import sys\n"
+        f"assert str(SHIPPED).startswith({str(site)!r}), SHIPPED\n"
+        "refused = 0\n"
+        f"for act in (lambda: delete_model({age.guid!r}),\n"
+        f"            lambda: delete_model({age.guid!r}, cache=SHIPPED),\n"
+        f"            lambda: LittleBaby.load({age.name!r}).save(SHIPPED / {age.guid!r})):\n"
+        "    try:\n        act()\n    except PermissionError:\n        refused += 1\n"
+        "print(refused)\n")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    r = subprocess.run([sys.executable, "-c", attempt], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "3", r.stdout + r.stderr
+    r = subprocess.run([sys.executable, "-m", "little_baby", "delete", age.guid, "--yes"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "read-only" in r.stderr, r.stderr
+    assert {p: p.read_bytes() for p in sorted(shipped_copy.rglob("*")) if p.is_file()} == before
