@@ -78,7 +78,7 @@ class LittleBaby:
         logits = self.logits(x)
         B, T, V = logits.shape
         loss, _ = cross_entropy_forward(logits.reshape(B * T, V), self._ids(y).reshape(-1))
-        return float(loss)
+        return float(self.backend.to_numpy(loss))  # explicit: the one transfer to the host
 
     def fit(self, corpus, max_iters=None, n_epochs=None, eval_interval=None, eval_iters=10,
             checkpoint_interval=None, out=None, cache=None, quiet=False, guid=None):

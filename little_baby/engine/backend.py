@@ -11,6 +11,7 @@ import functools
 import glob
 import math
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -187,7 +188,18 @@ def array_module(a):
     """numpy or cupy, whichever `a` belongs to (ops use it so they run on both)."""
     if isinstance(a, numpy.ndarray):  # the common case first: this runs for every op
         return numpy
-    if type(a).__module__.startswith("cupy"):
-        import cupy
+    cupy = sys.modules.get("cupy")  # a CuPy array means CuPy is imported
+    if cupy is not None and isinstance(a, cupy.ndarray):
         return cupy
     return numpy
+
+
+def to_host(a):
+    """A NumPy array of `a`, an array of either module: the explicit transfer to the host.
+
+    On a GPU every transfer waits for the device to finish its queued work, so the engine
+    makes them only where the host needs a value (a loss, a norm, one row of logits per
+    generated token) and never by float(x), int(x), bool(x) or np.asarray(x) on a CuPy array."""
+    if array_module(a) is numpy:
+        return numpy.asarray(a)
+    return sys.modules["cupy"].asnumpy(a)

@@ -5,7 +5,7 @@ handful of whole-array operations instead of a loop over dozens of small arrays.
 """
 import math
 
-from .backend import array_module
+from .backend import array_module, to_host
 
 
 def flatten_params(params):
@@ -74,7 +74,7 @@ class AdamW:
         """One update; returns the gradients' global norm before clipping."""
         xp = array_module(self.flat)
         g = self.gather(grads)
-        norm = float(xp.sqrt(g @ g))
+        norm = float(to_host(xp.sqrt(g @ g)))  # the one transfer to the host an update makes
         g_scale = self.clip / norm if self.clip and norm > self.clip else 1.0
         self.t += 1
         if self.weight_decay:

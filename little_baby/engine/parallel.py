@@ -3,6 +3,7 @@ core, the shards run forward and backward side by side in threads (NumPy release
 GIL in its loops and BLAS calls; Backend.map holds BLAS to one thread each), and their
 gradients are combined in place. On a GPU the batch runs whole.
 """
+from .backend import to_host
 from .runtime import Runtime
 
 
@@ -21,7 +22,10 @@ def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop):
     seeded by `rng` (the model's dropout stream).
     """
     B = x.shape[0]
-    n = min(B, backend.n_cores) if backend.device == "cpu" else 1
+    if backend.device != "cpu":  # the whole batch at once, dropout drawn from `rng` itself
+        loss, grads = transformer.loss_and_grads(x, y, Runtime(backend, rng=rng, p_drop=p_drop))
+        return float(to_host(loss)), grads  # the step's one transfer to the host for its loss
+    n = min(B, backend.n_cores)
     parts = shards(B, n)
     seeds = [int(s) for s in rng.integers(0, 2 ** 31, size=n)]
 

@@ -42,9 +42,9 @@ class Trainer:
         moments, counters = self.optimizer.state_dict()
         arrays = {**{f"params.{k}": v for k, v in self.baby.params.items()},
                   **{f"adamw.{k}": v for k, v in moments.items()}}
-        bit_generator = self.baby.train_rng.bit_generator
+        state = getattr(self.baby.train_rng.bit_generator, "state", None)  # CuPy's: a method
         return arrays, {"step": self.step_count, "total_steps": self.total_steps,
-                        "adamw": counters, "dropout_rng": getattr(bit_generator, "state", None)}
+                        "adamw": counters, "dropout_rng": state if isinstance(state, dict) else None}
 
     def load_state_dict(self, arrays, counters):
         """Restore what state_dict gave (arrays may be NumPy arrays on the host)."""

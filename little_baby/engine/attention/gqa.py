@@ -70,7 +70,8 @@ def step(p, x, cfg, rt, state):
     h, K, d = cfg.n_heads, cfg.kv_heads, cfg.head_dim
     qkv = linear_forward(x, p["qkv.weight"], p["qkv.bias"])             # ((h + 2K) d,)
     q = qkv[:h * d].reshape(K, h // K, d)                               # (K, g, d)
-    k, v = qkv[h * d:].reshape(2, K, d)
+    kv = qkv[h * d:].reshape(2, K, d)
+    k, v = kv[0], kv[1]                                                 # (K, d) each
     keys, values = append_position(state, k, v)                         # (K, t+1, d)
     y = sdpa_step(q, keys, values, 1.0 / (d ** 0.5 * cfg.r_temp), rt)   # (K, g, d)
     return linear_forward(y.reshape(-1), p["proj.weight"], p["proj.bias"])

@@ -37,7 +37,8 @@ def forward(p, x, cfg, rt, state=None):
 def step(p, x, cfg, rt, state):
     """One new position (generation): x (C,) -> (C,); forward() for T = 1, on vectors."""
     h, d = cfg.n_heads, cfg.head_dim
-    q, k, v = linear_forward(x, p["qkv.weight"], p["qkv.bias"]).reshape(3, h, d)
+    qkv = linear_forward(x, p["qkv.weight"], p["qkv.bias"]).reshape(3, h, d)
+    q, k, v = qkv[0], qkv[1], qkv[2]                                # (h, d) each
     keys, values = append_position(state, k, v)                     # (h, t+1, d)
     y = sdpa_step(q[:, None], keys, values, 1.0 / (d ** 0.5 * cfg.r_temp), rt)  # (h, 1, d)
     return linear_forward(y.reshape(-1), p["proj.weight"], p["proj.bias"])

@@ -14,6 +14,8 @@ makes it fast, and changes no result beyond rounding:
   - chunks: the (B, h, T, T_k) scores are the model's largest arrays, so the batch is cut
     into chunks whose scores fit in a core's cache, run on all cores (Backend.map);
   - the shared shift: the softmax subtracts each head's largest score, not each row's.
+On a GPU neither applies: the batch runs as one chunk, and the softmax subtracts each
+row's own maximum (the shared shift's underflow check would cost a wait for the device).
 """
 import functools
 from typing import NamedTuple
@@ -37,9 +39,11 @@ def sdpa_forward(q, k, v, scale, rt, offset=0):
     B, h, T, d = q.shape
     T_k = k.shape[2]
     mask = rt.dropout_mask((B, h, T, T_k))  # drawn whole: the same stream however it is cut
-    chunks = batch_chunks(B, h * T * T_k * q.itemsize, rt.backend.n_cores)
-    if len(chunks) == 1:  # generation: one short chunk, no threads
-        y, chunk_cache = _forward_chunk(q, k, v, scale, offset, mask)
+    on_cpu = rt.backend.device == "cpu"
+    chunks = batch_chunks(B, h * T * T_k * q.itemsize, rt.backend.n_cores) if on_cpu else [
+        slice(0, B)]
+    if len(chunks) == 1:  # generation, or a GPU: one chunk, no threads
+        y, chunk_cache = _forward_chunk(q, k, v, scale, offset, mask, shared_shift=on_cpu)
         if rt.keep_attention:
             rt.attention.append(chunk_cache.att.copy())
         return y, SdpaCache(rt.backend, chunks, [chunk_cache], (B, h, T, d), (B, h, T_k, d))
@@ -107,13 +111,13 @@ def batch_chunks(B, bytes_per_item, n_cores):
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def _forward_chunk(q, k, v, scale, offset, mask):
+def _forward_chunk(q, k, v, scale, offset, mask, shared_shift=True):
     """One chunk of the batch: (b, h, T, d) each -> y (b, h, T, d), ChunkCache."""
     xp = array_module(q)
     qs = q * scale                                              # (b, h, T, d)
     kt = k.swapaxes(-1, -2)                                     # (b, h, d, T_k)
-    att = causal_softmax(qs @ kt, offset)                       # (b, h, T, T_k)
-    if att is None:  # rare: exact row-wise softmax
+    att = causal_softmax(qs @ kt, offset) if shared_shift else None   # (b, h, T, T_k)
+    if att is None:  # rare on the CPU, always on a GPU: exact row-wise softmax
         s = qs @ kt
         s += causal_bias(s.shape[2], s.shape[3], offset, xp, s.dtype)
         att = softmax_forward(s, out=s)
