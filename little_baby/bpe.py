@@ -146,7 +146,7 @@ class BPETokenizer:
         self._special_split = (regex.compile("(" + "|".join(
             regex.escape(s) for s in sorted(special, key=len, reverse=True)) + ")")
             if special else None)
-        self._cache = {}
+        self._cache, self._symbols = {}, None
 
     # ---- sizes, comparison ------------------------------------------------------------------
     def __len__(self):
@@ -260,6 +260,14 @@ class BPETokenizer:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             return str(data)[2:-1]
+
+    @property
+    def symbols(self):
+        """Each token made readable, in id order (what the char and word tokenizers' symbols
+        are: the text of each id), for tables and pictures."""
+        if self._symbols is None:
+            self._symbols = [self.token_text(i) for i in range(self.vocab_size)]
+        return self._symbols
 
     def expand(self, text):
         """Byte-level: every text is already encodable; nothing to add (returns [])."""

@@ -196,6 +196,11 @@ def test_decode_stream_holds_split_characters(ours):
     assert "\ufffd" not in "".join(pieces)
     broken = list(ours.decode_stream(ours.encode_bytes("🎉".encode()[:3])))
     assert "".join(broken) == "\ufffd" == ours.decode(ours.encode_bytes("🎉".encode()[:3]))
+    # each token readable: its text, or the escapes of a character's partial bytes
+    part = next(i for i in range(ours.vocab_size) if len(ours.decode_bytes([i])) == 1
+                and ours.decode_bytes([i])[0] >= 0x80)
+    assert ours.token_text(part) == "\\x" + ours.decode_bytes([part]).hex()
+    assert ours.symbols[ours.encode(" the")[0]] == " the" and len(ours.symbols) == ours.vocab_size
 
 
 # ---- training ----------------------------------------------------------------------------
@@ -348,6 +353,9 @@ def test_cli_trains_a_bpe_baby_and_says_bits_per_character(tmp_path, capsys):
     assert code == 0 and config["c_tokenizer"] == "bpe"
     assert f"validation {report['final']['val_bits_per_char']:.4f} bits per character " \
            f"(300 bpe tokens)" in out
+    code = main(["generate", str(tmp_path / "m"), "--prompt", "Ισμήνη 🎉 said", "--max-tokens",
+                 "8", "--seed", "1"])
+    assert code == 0 and capsys.readouterr().out.startswith("Ισμήνη 🎉 said")
     code = main(["train", "--corpus", str(corpus), "--vocab-size", "300", "--max-iters", "1",
                  "--out", str(tmp_path / "c")])
     err = capsys.readouterr().err

@@ -110,6 +110,8 @@ def run(args):
 def check_prompt_symbols(tokenizer, prompt, unknown):
     """Refuse, in the command's words, a prompt with symbols the model does not know
     (unless --drop-unknown)."""
+    if tokenizer.kind == "bpe":  # byte-level: every text is made of known tokens
+        return
     missing = sorted({p for p in tokenizer.split(prompt) if p not in tokenizer.ids})
     if missing and unknown == "error":
         shown = ", ".join(repr(m) for m in missing[:20]) + (" ..." if len(missing) > 20 else "")
