@@ -41,18 +41,31 @@ UNKNOWN_GUID = "00000000-0000-4000-8000-000000000000"  # a GUID no model has
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """(folder, model): an untrained 1-layer, 2-head model of english()'s characters, saved."""
+def tiny_folder(tmp_path_factory):
+    """An untrained 1-layer, 2-head model of english()'s characters, saved: its folder."""
     baby = LittleBaby(BabyConfig(n_layers=1, n_emb=16, head_size=16, n_heads=2, n_ctx=16),
                       CharTokenizer.from_text(english()))
     folder = tmp_path_factory.mktemp("space") / "tiny"
     baby.save(folder)
-    return str(folder), LittleBaby.load(folder)
+    return str(folder)
 
 
 @pytest.fixture(scope="module")
-def handlers(tiny):
-    return Handlers(Shelf([choice_for(tiny[0])], device="cpu"))
+def tiny(tiny_folder):
+    """(key, model): what the page and the API call the tiny model ('tiny', its folder's
+    name; never its path), and the model."""
+    return "tiny", LittleBaby.load(tiny_folder)
+
+
+@pytest.fixture(scope="module")
+def handlers(tiny_folder):
+    return Handlers(Shelf([choice_for(tiny_folder)], device="cpu"))
+
+
+def final(updates):
+    """The last of a handler's updates (inspect and generate yield them one by one)."""
+    *_, last = updates
+    return last
 
 
 @pytest.fixture
@@ -92,8 +105,8 @@ def test_summary_gives_the_models_numbers(handlers, tiny):
     assert card == "This model's folder has no card."
 
 
-def test_summary_of_a_trained_model_says_how_it_was_trained(tiny):
-    baby = LittleBaby.load(tiny[0])
+def test_summary_of_a_trained_model_says_how_it_was_trained(tiny_folder):
+    baby = LittleBaby.load(tiny_folder)
     baby.report = {"final": {"val_loss": 1.2346, "step": 500},
                    "corpus": {"path": "/x/shakespeare.txt", "n_chars": 1115393},
                    "timings": {"seconds": 600}, "hardware": {"device": "cpu", "cpu_count": 2},
@@ -112,15 +125,23 @@ def test_the_picker_offers_the_five_ages_by_age_and_guid():
     assert Shelf(choices, device="cpu").default == "age-48-months"
 
 
-def test_a_model_that_is_not_here_is_a_message_not_a_crash(offline, tiny):
+def test_a_model_that_is_not_here_is_a_message_not_a_crash(offline, tiny_folder):
     h = Handlers(Shelf(age_choices(), device="cpu"))
     summary, card = h.summary(UNKNOWN_GUID)
-    assert summary.startswith("**Not available here yet.** Cannot open " + UNKNOWN_GUID)
+    assert summary.startswith("**Cannot open this model.** Cannot open " + UNKNOWN_GUID)
     assert "HF_HUB_OFFLINE" in summary and card == ""
+    *_, status = h.summary_and_status(UNKNOWN_GUID)  # said under Generate too, where one looks
+    assert status.startswith("**Failed:** Cannot open " + UNKNOWN_GUID)
+    updates = h.generate(UNKNOWN_GUID, "hi")
+    assert next(updates) == ("", "**Failed:** " + summary.split("** ", 1)[1])  # text emptied
     with pytest.raises(gr.Error, match="Cannot open " + UNKNOWN_GUID):
-        next(h.generate(UNKNOWN_GUID, "hi"))
-    with pytest.raises(gr.Error, match="opens only the folders it was started with"):
-        h.model(tiny[0])  # a folder on the server that the Space was not started with
+        next(updates)
+    for path in (tiny_folder, "/etc", "../spaces", "~"):  # folders the Space was not started with
+        with pytest.raises(gr.Error, match="opens only the folders it was started with"):
+            h.model(path)
+    with pytest.raises(gr.Error, match="not a model name|is not|no model") as caught:
+        h.model("nonsense name!")
+    assert "Not available" not in caught.value.message
 
 
 # ---- generating ----------------------------------------------------------------------------------
@@ -139,32 +160,69 @@ def test_generate_streams_the_models_own_text(handlers, tiny):
 
 def test_unknown_characters_are_named(handlers, tiny):
     with pytest.raises(gr.Error) as caught:
-        next(handlers.generate(tiny[0], "The baby é€ é", 5))
+        final(handlers.generate(tiny[0], "The baby é€ é", 5))
     assert "does not know 2 of the prompt's characters: 'é', '€'." in caught.value.message
     with pytest.raises(gr.Error, match="'€'"):
-        handlers.inspect(tiny[0], "€", 1, 1)
+        final(handlers.inspect(tiny[0], "€", 1, 1))
 
 
-def test_the_limits_hold(tiny):
-    h = Handlers(Shelf([choice_for(tiny[0])], device="cpu"),
-                 Limits(max_new_tokens=50, max_prompt=10, time_limit=0))
-    with pytest.raises(gr.Error, match="at most 10"):
-        next(h.generate(tiny[0], "The baby sat", 5))
-    with pytest.raises(gr.Error, match="max_new_tokens must be 1 to 50, not 51"):
-        next(h.generate(tiny[0], "The", 51))
+def test_the_limits_hold(tiny, tiny_folder):
+    h = Handlers(Shelf([choice_for(tiny_folder)], device="cpu"),
+                 Limits(max_new_tokens=50, time_limit=0))
+    with pytest.raises(gr.Error, match=re.escape("max_new_tokens must be a whole number from 1 "
+                                                 "to 50, not 51.")):
+        final(h.generate(tiny[0], "The", 51))
     with pytest.raises(gr.Error, match=re.escape("top_p must be a number in (0, 1] (1: off), "
                                                  "not 0.0.")):
-        next(h.generate(tiny[0], "The", 5, 1.0, 0, 0.0))
-    with pytest.raises(gr.Error, match=re.escape("top_k must be a whole number >= 1 (0: off)")):
-        next(h.generate(tiny[0], "The", 5, 1.0, -3))
-    with pytest.raises(gr.Error, match="temperature must be a finite number >= 0"):
-        next(h.generate(tiny[0], "The", 5, -0.5))
-    *_, last = h.generate(tiny[0], "The", 50)  # a time limit of 0 s: stopped after one token
+        final(h.generate(tiny[0], "The", 5, 1.0, 0, 0.0))
+    with pytest.raises(gr.Error, match=re.escape("top_k must be a whole number from 0 to 100000 "
+                                                 "(0: off), not -3.")):
+        final(h.generate(tiny[0], "The", 5, 1.0, -3))
+    with pytest.raises(gr.Error, match=re.escape("temperature must be a number from 0 to 2, "
+                                                 "not -0.5.")):
+        final(h.generate(tiny[0], "The", 5, -0.5))
+    last = final(h.generate(tiny[0], "The", 50))  # a time limit of 0 s: stopped after one token
     assert len(last[0]) == 1 and "stopped at the 0 s limit" in last[1]
 
 
-def test_the_queue_is_bounded(tiny):
-    demo = build_demo(Shelf([choice_for(tiny[0])], device="cpu"),
+@pytest.mark.parametrize("setting, args, value", [
+    ("max_new_tokens", (), float("nan")), ("temperature", (5,), float("inf")),
+    ("top_k", (5, 0.8), "40"), ("top_p", (5, 0.8, 40), float("nan")),
+    ("seed", (5, 0.8, 40, 1.0), 1.5), ("use_cache", (5, 0.8, 40, 1.0, 1), "yes"),
+    ("temperature", (5,), True), ("max_new_tokens", (), None)])
+def test_nan_infinity_and_text_are_named_errors(handlers, tiny, setting, args, value):
+    updates = handlers.generate(tiny[0], "The", *args, value)
+    assert next(updates)[1].startswith(f"**Failed:** {setting} must be ")
+    with pytest.raises(gr.Error) as caught:
+        next(updates)
+    assert re.fullmatch(f"{setting} must be .*, not {re.escape(repr(value))}[.]",
+                        caught.value.message)
+    with pytest.raises(gr.Error, match="temperature must be a number from 0 to 2, not .hot.[.]"):
+        handlers.probability_view(None, "hot", 0, 1.0)
+    with pytest.raises(gr.Error, match="layer must be a whole number from 1 to 10000, not nan"):
+        handlers.attention_view(None, float("nan"), 1)
+    with pytest.raises(gr.Error, match="prompt must be text, not int"):
+        final(handlers.generate(tiny[0], 12))
+    with pytest.raises(gr.Error, match="A model's name is text"):
+        final(handlers.generate(3, "The"))
+
+
+def test_a_long_prompt_keeps_its_end_and_says_so(handlers, tiny):
+    key, baby = tiny
+    prompt = "The cat sat on the mat. " * 200 + "The baby"  # 4,808 characters; n_ctx is 16
+    text, status = final(handlers.generate(key, prompt, 8, 0, 0, 1.0, 1))
+    assert text == baby.generate(prompt[-16:], max_new_tokens=8, temperature=0)
+    assert ("the prompt has 4,808 characters and this model reads only its last 16 (its "
+            "context), so the first 4,792 were left out") in status
+    _, status = final(handlers.generate(key, "The baby", 2))
+    assert "left out" not in status
+    far = Handlers(handlers.shelf, Limits(max_prompt=100))  # past max_prompt: not even read
+    _, status = final(far.generate(key, "é" * 1000 + prompt, 2))  # the é are never read
+    assert "the prompt has 5,808 characters" in status
+
+
+def test_the_queue_is_bounded(tiny_folder):
+    demo = build_demo(Shelf([choice_for(tiny_folder)], device="cpu"),
                       Limits(concurrency=1, queue_size=3))
     assert (demo._queue.max_size, demo._queue.default_concurrency_limit) == (3, 1)
     models_run = {f.api_name: f.concurrency_limit for f in demo.fns.values()}
@@ -174,8 +232,10 @@ def test_the_queue_is_bounded(tiny):
 # ---- looking inside -----------------------------------------------------------------------------
 def test_inspect_shows_the_models_attention_and_logits(handlers, tiny):
     folder, baby = tiny
-    state, heat, overview, bars, layer, head, note = handlers.inspect(folder, PROMPT, 1, 2,
-                                                                      1.0, 0, 1.0)
+    updates = list(handlers.inspect(folder, PROMPT, 1, 2, 1.0, 0, 1.0))
+    assert updates[0][0] is None and updates[0][7:] == ("", "Opening the model and reading the "
+                                                            "prompt…")  # the old text emptied
+    state, heat, overview, bars, layer, head, note, text, status = updates[-1]
     ids = baby.tokenizer.encode(PROMPT)[-16:]  # the context window: the last 16 characters
     logits, attention = baby.logits(ids[None], return_attention=True)
     np.testing.assert_allclose(state["logits"], logits[0, -1], rtol=1e-6)
@@ -192,21 +252,22 @@ def test_inspect_shows_the_models_attention_and_logits(handlers, tiny):
 
 
 def test_the_bars_follow_the_sliders_without_running_the_model(handlers, tiny, monkeypatch):
-    state = handlers.inspect(tiny[0], PROMPT, 1, 1)[0]
+    state = final(handlers.inspect(tiny[0], PROMPT, 1, 1))[0]
     monkeypatch.setattr(LittleBaby, "logits", lambda *a, **k: pytest.fail("the model ran"))
     monkeypatch.setattr(LittleBaby, "stream", lambda *a, **k: pytest.fail("the model ran"))
     for temperature, top_k, top_p in [(1.0, 0, 1.0), (0.5, 3, 1.0), (1.5, 0, 0.5), (0, 0, 1.0)]:
         fig = handlers.probability_view(state, temperature, top_k, top_p)
         cut = sampling_cut(state["logits"], temperature, top_k or None,
                            top_p if top_p < 1 else None)
-        before, after = (np.array(t.y) for t in fig.data)
+        before, after, key = (np.array(t.y) for t in fig.data)  # key: the legend's "cut away"
         shown = np.argsort(-cut.before, kind="stable")[:len(before)]
         np.testing.assert_allclose(before, cut.before[shown])
         np.testing.assert_allclose(after, cut.after[shown])
         hatched = [p == "x" for p in fig.data[0].marker.pattern.shape]
         assert hatched == [not k for k in cut.kept[shown]]  # the cut candidates are marked
         assert fig.layout.title.text.startswith(f"Next symbol: {int(cut.kept.sum())} of "
-                                                f"{len(state['symbols'])} candidates kept")
+                                                f"{len(state['symbols'])} kept")
+        assert fig.data[2].name == "cut away" and fig.data[2].marker.pattern.shape == "x"
     heat = handlers.attention_view(state, 1, 2)
     assert heat.layout.title.text.startswith("Layer 1, head 2")
 
@@ -235,7 +296,7 @@ def test_the_overview_tiles_each_head_and_a_click_picks_it(handlers, tiny):
     tile = np.asarray(image)[y0:y0 + 64, x0:x0 + 64].astype(int)
     assert tile[50, 1].sum() > tile[50, 20].sum() + 200  # the strong link shows, pooled
     assert tile_at(g, 1, 1) is None  # a label
-    state = handlers.inspect(tiny[0], PROMPT, 1, 1)[0]
+    state = final(handlers.inspect(tiny[0], PROMPT, 1, 1))[0]
     geometry = overview_geometry(1, 2, 16)
     x, y = geometry.corner(0, 1)
     click = gr.SelectData(None, {"index": [x + 3, y + 3], "value": None})
@@ -280,7 +341,20 @@ def free_port():
         return s.getsockname()[1]
 
 
-def test_the_app_over_http(tiny, offline, monkeypatch):
+def raw_call(url, endpoint, body):
+    """What the app streams back for a call of `endpoint` with the JSON text `body`, sent
+    as is (NaN and Infinity included, which gradio_client will not send)."""
+    import json
+    import urllib.request
+    request = urllib.request.Request(f"{url}gradio_api/call/{endpoint}", data=body.encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        event = json.loads(answer.read())["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/{endpoint}/{event}", timeout=60) as answer:
+        return answer.read().decode()
+
+
+def test_the_app_over_http(tiny, tiny_folder, offline, monkeypatch):
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
@@ -290,8 +364,8 @@ def test_the_app_over_http(tiny, offline, monkeypatch):
         looked_up.append(host)
         return real_getaddrinfo(host, *args, **kwargs)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    folder, baby = tiny
-    demo = build_demo(Shelf([choice_for(folder), *age_choices()], device="cpu"))
+    folder, baby = tiny  # the page and the API call it 'tiny': its path stays on the server
+    demo = build_demo(Shelf([choice_for(tiny_folder), *age_choices()], device="cpu"))
     assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False" and demo.analytics_enabled is False
     _, url, share_url = launch(demo, server_name="127.0.0.1", server_port=free_port(),
                                prevent_thread_lock=True, quiet=True)
@@ -313,8 +387,22 @@ def test_the_app_over_http(tiny, offline, monkeypatch):
             client.predict(folder, "café", 5, api_name="/generate")
         with pytest.raises(AppError, match="Cannot open " + UNKNOWN_GUID):
             client.predict(UNKNOWN_GUID, "hi", 5, api_name="/generate")
-        summary, _ = client.predict(folder, api_name="/summary")
+        summary, _, _ = client.predict(folder, api_name="/summary")
         assert f"{baby.n_params:,}" in summary
+        for args, said in [('"tiny", "The", NaN, 0.8, 40, 1, 1, true', "max_new_tokens must be a whole number from "
+                             "1 to 1000, not nan."),  # JSON as Python writes it, NaN and all
+                            ('"tiny", "The", 5, Infinity, 40, 1, 1, true', "temperature must be a number from 0 "
+                             "to 2, not inf."),
+                            ('"tiny", "The", 5, 0.8, "forty", 1, 1, true', "top_k must be a whole number "
+                             "from 0 to 100000 (0: off), not 'forty'.")]:
+            assert said in raw_call(url, "generate", f'{{"data": [{args}]}}')
+        with pytest.raises(AppError) as caught:  # a path names no server folder back
+            client.predict(str(Path(tiny_folder).parent), "hi", 5, api_name="/generate")
+        assert "/tmp" not in str(caught.value) and "opens only the folders" in str(caught.value)
+        import urllib.request
+        for page in ("", "config", "gradio_api/info"):
+            with urllib.request.urlopen(url + page, timeout=10) as answer:
+                assert tiny_folder not in answer.read().decode(), page
         client.predict(folder, PROMPT, 1, 1, 1.0, 0, 1.0, api_name="/inspect")
         wide = client.predict(1.0, 0, 1.0, api_name="/probabilities")  # from the session's state
         narrow = client.predict(1.0, 2, 1.0, api_name="/probabilities")

@@ -372,6 +372,41 @@ class _Hub(_Source):
                            f"{_describe(e)}.") from e
 
 
+def hub_file_sizes(repo_id, paths, revision=None, token=None, timeout=10.0, repo_type=None):
+    """{path: size in bytes, or None when the repo has no such file} of files of Hub repo
+    `repo_id`, from the Hub's file metadata (one HEAD request each, no retries, nothing
+    downloaded), so that a file too big can be refused before it is fetched. A HubError
+    says what the Hub answered; a ModelNotFoundError, that there is no such repo or
+    revision."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import (RemoteEntryNotFoundError, RepositoryNotFoundError,
+                                        RevisionNotFoundError)
+    _check_repo_id(repo_id)
+    sizes = {}
+    for path in paths:
+        try:
+            with _quiet_client():
+                meta = get_hf_file_metadata(hf_hub_url(repo_id, path, revision=revision,
+                                                       repo_type=repo_type),
+                                            token=token, timeout=timeout)
+        except RemoteEntryNotFoundError:
+            sizes[path] = None
+            continue
+        except RepositoryNotFoundError as e:
+            raise ModelNotFoundError(f"there is no Hub repo {repo_id!r} (or it is private and "
+                                     f"the token cannot read it).") from e
+        except RevisionNotFoundError as e:
+            raise ModelNotFoundError(f"the Hub repo {repo_id!r} has no revision "
+                                     f"{revision!r}.") from e
+        except _network_errors() as e:
+            raise HubError(f"could not ask the Hub repo {repo_id!r} about {path}: "
+                           f"{_describe(e)}.") from e
+        if meta.size is None:
+            raise HubError(f"the Hub gave no size for {path} in {repo_id!r}.")
+        sizes[path] = meta.size
+    return sizes
+
+
 def _hub_reachable():
     """Whether the Hub's endpoint gives any HTTP answer within PROBE_TIMEOUT seconds,
     through the client's own session (so its proxy settings apply)."""

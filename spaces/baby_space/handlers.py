@@ -7,6 +7,9 @@ pass over the prompt, keeping each layer's attention and the last position's log
 the visitor's session state). `attention_view`, `probability_view` and `pick_tile`
 redraw from that state, so moving a slider never runs the model again.
 """
+import math
+import numbers
+import re
 import time
 from dataclasses import dataclass
 
@@ -16,7 +19,7 @@ import numpy as np
 from little_baby.engine.sampling import check_settings
 from little_baby.errors import BabyError, GenerationError, TokenizerError
 
-from .models import ModelUnavailable, model_card, model_summary
+from .models import ModelUnavailable, model_card, model_summary, public
 from .pictures import (attention_heatmap, attention_overview, message_figure, overview_geometry,
                        probability_bars, tile_at)
 
@@ -26,20 +29,68 @@ class Limits:
     """What keeps a public Space alive."""
 
     max_new_tokens: int = 1000
-    max_prompt: int = 1000      # characters
+    max_prompt: int = 20_000    # characters read of a prompt: a longer one keeps its last ones
     time_limit: float = 60.0    # seconds of generation per request
     concurrency: int = 2        # requests of one kind running at once (a Space's CPU has 2 cores)
     queue_size: int = 16        # requests waiting; more are turned away at once
+    max_attention: int = 2 ** 23  # attention weights kept for the pictures (layers x heads x T x T)
+    max_overview_tiles: int = 256  # tiles in the overview image (layers x heads)
 
 
 def error(message):
-    """The gr.Error a visitor sees: the message only, no traceback in the server's log."""
-    return gr.Error(message, print_exception=False)
+    """The gr.Error a visitor sees: the message only (no server path), no traceback in the
+    server's log."""
+    return gr.Error(public(message), print_exception=False)
+
+
+def failed(message):
+    """The status line of a request that failed: what went wrong, kept until the next one."""
+    return f"**Failed:** {public(message)}"
 
 
 def to_numpy(a):
     """A NumPy copy of a NumPy or CuPy array."""
     return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+
+
+def number(name, value, low, high, whole=False, low_open=False, off=""):
+    """`value` if it is a finite number in [low, high] ((low, high] with `low_open`), and a
+    whole one with `whole`; else a gr.Error that names the setting and its range. Text,
+    booleans, NaN and infinities are refused (a JSON client can send any of them)."""
+    kind = "a whole number" if whole else "a number"
+    bounds = f"in ({low:g}, {high:g}]" if low_open else f"from {low:g} to {high:g}"
+    why = f"{name} must be {kind} {bounds}{off}, not {value!r}."
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise error(why)
+    value = float(value)
+    if not math.isfinite(value) or value > high or value < low or (low_open and value == low):
+        raise error(why)
+    if whole:
+        if value != int(value):
+            raise error(why)
+        return int(value)
+    return value
+
+
+def flag(name, value):
+    """`value` if it is a boolean, else a gr.Error naming the setting."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise error(f"{name} must be true or false, not {value!r}.")
+
+
+def stopped(status, output):
+    """The status after the visitor pressed Stop: 'Stopped after N tokens' when a request
+    was running (N from its last 'Generating… N tokens'), else the status as it was."""
+    status = status or ""
+    if not status.startswith(GENERATING) and not status.startswith(OPENING):
+        return gr.update()
+    found = re.search(r"Generating… (\d+) tokens", status)
+    n = int(found.group(1)) if found else 0
+    return f"**Stopped** after {n} token{'s' * (n != 1)}, when you pressed Stop."
+
+
+GENERATING, OPENING = "Generating…", "Opening the model and reading the prompt…"
 
 
 class Handlers:
@@ -62,44 +113,66 @@ class Handlers:
         try:
             baby = self.shelf.get(model)
         except ModelUnavailable as e:
-            return f"**Not available here yet.** {e}", ""
-        return model_summary(model, baby), model_card(baby) or "This model's folder has no card."
+            return f"**Cannot open this model.** {public(e)}", ""
+        return (public(model_summary(model.strip(), baby)),
+                public(model_card(baby) or "This model's folder has no card."))
+
+    def summary_and_status(self, model):
+        """(summary, model card, status): the status says why a model cannot be opened
+        (where the visitor looks, under Generate), and is left as it is otherwise."""
+        summary, card = self.summary(model)
+        return summary, card, (failed(summary.split("** ", 1)[1]) if summary.startswith(
+            "**Cannot open this model.**") else gr.update())
 
     # ---- the text --------------------------------------------------------------------------
     def generate(self, model, prompt, max_new_tokens=200, temperature=0.8, top_k=40, top_p=1.0,
                  seed=-1, use_cache=True):
         """Yield (the text generated so far, a status line) as each token is made; the last
-        status gives the tokens, the time and tokens/s. The prompt is not repeated."""
-        baby = self.model(model)
-        prompt = self._check_prompt(baby, prompt)
-        settings = self._sampling(max_new_tokens, temperature, top_k, top_p, seed)
-        cache = "on" if use_cache else "off"
-        text, n, start = "", 0, time.perf_counter()
-        yield text, "Generating…"
-        stopped = False
+        status gives the tokens, the time and tokens/s. The prompt is not repeated. A
+        request that fails yields an empty text and a status that says why, then raises
+        the gr.Error (which an API client gets)."""
         try:
-            for piece in baby.stream(prompt, use_cache=bool(use_cache), **settings):
+            settings = self._sampling(max_new_tokens, temperature, top_k, top_p, seed)
+            use_cache = flag("use_cache", use_cache)
+            baby = self.model(model)
+            prompt, notice, _ = self._check_prompt(baby, prompt)
+        except gr.Error as e:
+            yield "", failed(e.message)
+            raise
+        cache = "on" if use_cache else "off"
+        notice = f" · {notice}" if notice else ""
+        text, n, start = "", 0, time.perf_counter()
+        yield text, GENERATING + notice
+        stopped_at_limit = False
+        try:
+            for piece in baby.stream(prompt, use_cache=use_cache, **settings):
                 text, n = text + piece, n + 1
                 if time.perf_counter() - start > self.limits.time_limit:
-                    stopped = True
+                    stopped_at_limit = True
                     break
-                yield text, f"Generating… {n} tokens"
+                yield text, f"{GENERATING} {n} tokens{notice}"
         except BabyError as e:
+            yield text, failed(f"after {n} tokens: {e}")
             raise error(str(e)) from e
         seconds = max(time.perf_counter() - start, 1e-9)
-        why = f" (stopped at the {self.limits.time_limit:g} s limit)" if stopped else ""
+        why = f" (stopped at the {self.limits.time_limit:g} s limit)" if stopped_at_limit else ""
         yield text, (f"**{n} tokens in {seconds:.2f} s · {n / seconds:.1f} tokens/s**{why} · "
-                     f"{baby.backend.device.upper()}, KV cache {cache}")
+                     f"{baby.backend.device.upper()}, KV cache {cache}{notice}")
 
     def _check_prompt(self, baby, prompt):
-        """The prompt, if it fits the limits and the model knows all its symbols; else a
-        gr.Error that names what is wrong."""
-        prompt = prompt or ""
-        if len(prompt) > self.limits.max_prompt:
-            raise error(f"The prompt has {len(prompt):,} characters; this Space takes at most "
-                        f"{self.limits.max_prompt:,}.")
+        """(prompt, notice, n_symbols): the prompt if the model knows all its symbols, else a gr.Error
+        that names what it does not know. A prompt longer than the model's context is
+        read from its end (the model sees its last n_ctx symbols; past limits.max_prompt
+        characters the start is not even read), and the notice says so, else it is '';
+        n_symbols: how many the prompt read has."""
+        if prompt is None:
+            prompt = ""
+        if not isinstance(prompt, str):
+            raise error(f"prompt must be text, not {type(prompt).__name__}.")
+        n_chars = len(prompt)
+        prompt = prompt[-self.limits.max_prompt:] if n_chars > self.limits.max_prompt else prompt
         try:
-            baby.tokenizer.encode(prompt)
+            ids = baby.tokenizer.encode(prompt)
         except TokenizerError:
             known = set(baby.tokenizer.symbols)
             missing = sorted({s for s in baby.tokenizer.split(prompt) if s not in known})
@@ -109,20 +182,31 @@ class Handlers:
             raise error(f"This model does not know {len(missing)} of the prompt's {kind}: "
                         f"{listed}. Remove them, or choose a model trained on text that has "
                         f"them.") from None
-        return prompt
+        n_ctx, unit = baby.config.n_ctx, _unit(baby)
+        if len(ids) <= n_ctx and n_chars == len(prompt):
+            return prompt, "", len(ids)
+        if baby.config.c_tokenizer == "char":
+            kept = prompt[-n_ctx:]
+            return kept, (f"the prompt has {n_chars:,} characters and this model reads only "
+                          f"its last {len(kept):,} (its context), so the first "
+                          f"{n_chars - len(kept):,} were left out"), len(ids)
+        return prompt, (f"the prompt has {n_chars:,} characters; this model reads only its last "
+                        f"{min(len(ids), n_ctx):,} {unit}s (its context), so the start was left "
+                        f"out"), len(ids)
 
     def _sampling(self, max_new_tokens, temperature, top_k, top_p, seed):
         """baby.stream's settings from the controls' values (top-k 0 and top-p 1 are off, a
-        negative seed is a new one each time), checked by the engine's check_settings; a
-        gr.Error names the one out of range."""
-        n = int(max_new_tokens)
-        if not 1 <= n <= self.limits.max_new_tokens:
-            raise error(f"max_new_tokens must be 1 to {self.limits.max_new_tokens}, not {n}.")
-        top_k = int(top_k) if top_k else None  # a slider gives 40.0
-        top_p = None if top_p is None or top_p == 1 else top_p
-        seed = None if seed is None or int(seed) < 0 else int(seed)
+        negative seed is a new one each time); a gr.Error names the one out of range."""
+        n = number("max_new_tokens", max_new_tokens, 1, self.limits.max_new_tokens, whole=True)
+        temperature = number("temperature", temperature, 0, 2)
+        top_k = number("top_k", top_k, 0, 100_000, whole=True, off=" (0: off)")
+        top_p = number("top_p", 1.0 if top_p is None else top_p, 0, 1, low_open=True,
+                       off=" (1: off)")
+        seed = number("seed", -1 if seed is None else seed, -1, 2 ** 32 - 1, whole=True,
+                      off=" (-1: a new one each time)")
         try:
-            settings = check_settings(n, temperature, top_k, top_p, seed,
+            settings = check_settings(n, temperature, top_k or None, None if top_p == 1 else top_p,
+                                      None if seed < 0 else seed,
                                       off={"top_k": "0", "top_p": "1", "seed": "-1"})
         except GenerationError as e:
             raise error(str(e)) from None
@@ -131,85 +215,144 @@ class Handlers:
     # ---- looking inside ----------------------------------------------------------------------
     def inspect(self, model, prompt, layer=1, head=1, temperature=0.8, top_k=40, top_p=1.0):
         """One forward pass over the prompt (its last n_ctx symbols, what the model sees
-        when it starts to generate). Returns (state, heatmap, overview image, probability
-        bars, layer choices, head choices, note)."""
-        baby = self.model(model)
-        prompt = self._check_prompt(baby, prompt)
+        when it starts to generate). Yields (state, heatmap, overview image, probability
+        bars, layer choices, head choices, note, text, status): first everything emptied
+        (no picture or text of the last request stays while this one runs), then the
+        pictures. A request that fails yields the emptied page with a status that says
+        why, then raises the gr.Error."""
+        empty = self.forget()
+        yield (*empty[:4], gr.update(), gr.update(), empty[4], "", OPENING)
+        try:
+            layer = number("layer", 1 if layer is None else layer, 1, 10_000, whole=True)
+            head = number("head", 1 if head is None else head, 1, 100_000, whole=True)
+            sampling = self._view_settings(temperature, top_k, top_p)
+            baby = self.model(model)
+            prompt, _, n_symbols = self._check_prompt(baby, prompt)
+        except gr.Error as e:
+            yield (*empty[:4], gr.update(), gr.update(), empty[4], "", failed(e.message))
+            raise
         if not prompt:
             blank = message_figure("Type a prompt to see inside the model.")
-            return (None, blank, None, blank, gr.update(), gr.update(),
-                    "Type a prompt, then press Generate.")
-        ids = np.asarray(baby.tokenizer.encode(prompt))[-baby.config.n_ctx:]
+            yield (None, blank, None, blank, gr.update(), gr.update(),
+                   "Type a prompt, then press Generate.", "", OPENING)
+            return
         try:
-            logits, attention = baby.logits(ids[None], return_attention=True)
+            state, seen = self._look(baby, prompt)
         except BabyError as e:
+            yield (*empty[:4], gr.update(), gr.update(), empty[4], "", failed(str(e)))
             raise error(str(e)) from e
-        tokens = [baby.tokenizer.decode([i]) for i in ids]
-        state = {"tokens": tokens, "symbols": list(baby.tokenizer.symbols),
-                 "logits": to_numpy(logits)[0, -1].astype(np.float64),
-                 "attention": [to_numpy(a)[0].astype(np.float32) for a in attention or []]}
-        note = self._note(baby, prompt, ids)
+        note = self._note(baby, n_symbols, state, seen)
         n_layers, n_heads = (len(state["attention"]), state["attention"][0].shape[0]) \
             if state["attention"] else (1, 1)
-        layer, head = min(max(int(layer or 1), 1), n_layers), min(max(int(head or 1), 1), n_heads)
-        overview = self.overview(state)
-        return (state, self.attention_view(state, layer, head), overview,
-                self.probability_view(state, temperature, top_k, top_p),
-                gr.update(choices=list(range(1, n_layers + 1)), value=layer),
-                gr.update(choices=list(range(1, n_heads + 1)), value=head),
-                note)
+        layer, head = min(layer, n_layers), min(head, n_heads)
+        yield (state, self.attention_view(state, layer, head), self.overview(state),
+               self.probability_view(state, *sampling),
+               gr.update(choices=list(range(1, n_layers + 1)), value=layer),
+               gr.update(choices=list(range(1, n_heads + 1)), value=head),
+               note, "", GENERATING)
 
-    @staticmethod
-    def forget():
-        """A new model picked: (state, heatmap, overview, bars, note) emptied, so that no
-        picture of the last model's prompt stays on the page."""
+    def _look(self, baby, prompt):
+        """(state, n_seen): the logits of the prompt's last position over the whole context,
+        and each layer's attention over as many of the last symbols as limits.max_attention
+        allows (layers x heads x T x T weights kept at most), n_seen of them."""
+        ids = np.asarray(baby.tokenizer.encode(prompt))[-baby.config.n_ctx:]
+        cfg = baby.config
+        maps = cfg.n_layers * cfg.n_heads
+        seen = min(len(ids), int(math.isqrt(max(self.limits.max_attention // max(maps, 1), 0))))
+        if seen == len(ids):
+            logits, attention = baby.logits(ids[None], return_attention=True)
+        else:  # the full context for the next symbol, a shorter window for the pictures
+            logits = baby.logits(ids[None])
+            attention = baby.logits(ids[None, -seen:], return_attention=True)[1] if seen else None
+        tokens = [baby.tokenizer.decode([i]) for i in ids]
+        return {"tokens": tokens[len(tokens) - seen:] if seen else [],
+                "symbols": list(baby.tokenizer.symbols),
+                "logits": to_numpy(logits)[0, -1].astype(np.float64),
+                "attention": [to_numpy(a)[0].astype(np.float32) for a in attention or []],
+                "shortened": seen < len(ids), "maps": maps}, seen
+
+    def forget(self):
+        """A new model picked: (state, heatmap, overview, bars, note, text, status) emptied,
+        so that no picture or text of the last model stays on the page."""
         return (None, message_figure("Press Generate to see the prompt's attention."), None,
                 message_figure("Press Generate to see what the model expects next."),
-                "Press Generate to see the prompt's attention.")
+                "Press Generate to see the prompt's attention.", "", "")
 
-    @staticmethod
-    def _note(baby, prompt, ids):
-        n_symbols = len(baby.tokenizer.encode(prompt))
-        seen = (f"all {n_symbols} symbols of the prompt" if n_symbols == len(ids) else
-                f"the last {len(ids)} of the prompt's {n_symbols} symbols (its context window)")
+    def _note(self, baby, n_symbols, state, seen):
         L, H = baby.config.n_layers, baby.config.n_heads
-        return (f"{baby.config.c_attention} attention over {seen}; {L} layer{'s' * (L != 1)} "
-                f"× {H} head{'s' * (H != 1)}.")
+        size = (f"{baby.config.c_attention} attention; {L} layer{'s' * (L != 1)} "
+                f"× {H} head{'s' * (H != 1)}")
+        if not state["attention"] and not state["shortened"]:
+            return f"{size}."
+        if not seen:
+            return (f"{size}: too many to show here ({L * H:,} maps; this Space shows at most "
+                    f"{self.limits.max_attention:,} weights).")
+        where = (f"all {n_symbols} symbols of the prompt" if seen == n_symbols else
+                 f"the last {seen} of the prompt's {n_symbols} symbols"
+                 + (" (its context window)" if not state["shortened"] else
+                    f" (the pictures' limit: {L * H:,} maps of {seen} × {seen} weights; the "
+                    f"next-symbol bars read the whole context)"))
+        tiles = self._overview_layers(state)
+        over = "" if tiles >= L else (
+            f" The overview shows layers 1 to {tiles} (at most "
+            f"{self.limits.max_overview_tiles} tiles)." if tiles else
+            " Too many heads for the overview; pick a layer and a head above.")
+        return f"{size}, over {where}.{over}"
+
+    def _overview_layers(self, state):
+        att = state["attention"]
+        return min(len(att), self.limits.max_overview_tiles // att[0].shape[0]) if att else 0
 
     def attention_view(self, state, layer, head):
         """The heatmap of head `head` of layer `layer` (both counted from 1)."""
+        layer = number("layer", 1 if layer is None else layer, 1, 10_000, whole=True)
+        head = number("head", 1 if head is None else head, 1, 100_000, whole=True)
         if not state:
             return message_figure("Press Generate to see the prompt's attention.")
         if not state["attention"]:
             return message_figure("This model's attention keeps no weights to show (gla and "
-                                  "aft mix the past without comparing queries with keys).")
+                                  "aft mix the past without comparing queries with keys)."
+                                  if not state.get("shortened") else
+                                  "Too many layers × heads to show here.")
         att = state["attention"]
-        layer = min(max(int(layer or 1), 1), len(att)) - 1
-        head = min(max(int(head or 1), 1), att[layer].shape[0]) - 1
+        layer = min(layer, len(att)) - 1
+        head = min(head, att[layer].shape[0]) - 1
         return attention_heatmap(state["tokens"], att[layer][head], layer, head)
 
-    @staticmethod
-    def overview(state):
-        """Every layer x head as small multiples (a PIL image), or None."""
-        return attention_overview(state["attention"])[0] if state and state["attention"] else None
+    def overview(self, state):
+        """Every layer x head as small multiples (a PIL image; at most
+        limits.max_overview_tiles tiles, the first layers), or None."""
+        n = self._overview_layers(state) if state else 0
+        return attention_overview(state["attention"][:n])[0] if n else None
+
+    def _view_settings(self, temperature, top_k, top_p):
+        return (number("temperature", temperature, 0, 2),
+                number("top_k", top_k or 0, 0, 100_000, whole=True, off=" (0: off)"),
+                number("top_p", 1.0 if top_p is None else top_p, 0, 1, low_open=True,
+                       off=" (1: off)"))
 
     def probability_view(self, state, temperature, top_k, top_p):
         """The next symbol's probability bars at these settings, from the stored logits."""
+        temperature, top_k, top_p = self._view_settings(temperature, top_k, top_p)
         if not state:
             return message_figure("Press Generate to see what the model expects next.")
-        temperature, top_k = max(float(temperature), 0.0), max(int(top_k or 0), 0)
-        top_p = float(1.0 if top_p is None else top_p)
         return probability_bars(state["symbols"], state["logits"], temperature, top_k or None,
-                                top_p if 0 < top_p < 1 else None)
+                                top_p if top_p < 1 else None)
 
     def pick_tile(self, state, evt: gr.SelectData):
         """A click on the overview: (layer, head) set to the tile clicked."""
         if not state or not state["attention"] or evt is None or evt.index is None:
             return gr.update(), gr.update()
-        att = state["attention"]
+        att = state["attention"][:self._overview_layers(state)]
+        if not att:
+            return gr.update(), gr.update()
         geometry = overview_geometry(len(att), att[0].shape[0], att[0].shape[1])
         x, y = evt.index[:2]
         found = tile_at(geometry, x, y)
         if found is None:
             return gr.update(), gr.update()
         return gr.update(value=found[0] + 1), gr.update(value=found[1] + 1)
+
+
+def _unit(baby):
+    return "character" if baby.config.c_tokenizer == "char" else "token"

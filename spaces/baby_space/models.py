@@ -3,31 +3,59 @@ LittleBaby.from_pretrained) and kept, and the summary shown beside the picker.
 
 A visitor may also type any name from_pretrained takes (a GUID or a Hub repo id). Paths
 on the server's disk open only when they are among the choices the Space was started
-with, so a public Space cannot be made to read its own folders.
+with (the page and the API know those by a short key, never by their path), so a public
+Space cannot be made to read its own folders or learn where they are.
+
+What keeps the shelf alive under visitors (ShelfLimits, each settable in the
+environment): a weights file's size is checked before it is downloaded (from the Hub's
+file metadata) or read; the models kept loaded hold at most so many bytes of parameters
+(the least recently used goes first, and its memory is given back); a model refused is
+refused again at once for a while, without a second try; each model loads under its own
+lock (one model loading never blocks using or loading another, and two visitors asking
+for one model load it once) and a visitor waits for a load at most `load_seconds`.
 """
+import gc
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import NamedTuple
 
 from little_baby import LittleBaby
-from little_baby.errors import BabyError, BackendError
+from little_baby.errors import (BabyError, BackendError, CacheError, HubError,
+                                ModelNotFoundError)
+from little_baby.io import resolve
 from little_baby.io.ages import AGES, DEFAULT_AGE
+from little_baby.io.hub import default_repo, hub_file_sizes
+from little_baby.io.original import original_files
 
 MODELS_ENV = "LITTLE_BABY_SPACE_MODELS"  # the picker's choices, separated by os.pathsep
 DEVICE_ENV = "LITTLE_BABY_SPACE_DEVICE"  # auto (the default), cpu or gpu
-KEEP = 6  # models kept in memory; the oldest used goes first
+FOLDERS = Path(__file__).resolve().parents[1] / "models"  # model folders deployed with the app
+KEEP = 6  # models kept in memory at most; the least recently used goes first
+MiB = 2 ** 20
+WEIGHTS_FILES = ("model.safetensors",)  # beside config.json and tokenizer.json
+JSON_FILES = ("config.json", "tokenizer.json")
 
 
 class Choice(NamedTuple):
     label: str  # what the picker shows
-    name: str   # what from_pretrained gets
+    name: str   # what from_pretrained gets (a folder's path stays on the server)
+    key: str = ""  # what the page and the API call it: the name, or a folder's own name
+
+    @property
+    def value(self):
+        return self.key or self.name
 
 
 class ModelUnavailable(Exception):
-    """A model that cannot be opened; the message says why (shown to the visitor as is)."""
+    """A model that cannot be opened; the message says why (shown to the visitor as is:
+    it never holds a path on the server)."""
 
 
 def age_choices():
@@ -36,20 +64,85 @@ def age_choices():
 
 
 def choice_for(name):
-    """The Choice of any model name: an age by its months and GUID, a folder by its name."""
+    """The Choice of any model name: an age by its months and GUID, a folder by its name
+    (its key, what the page shows and sends back instead of its path)."""
     name = str(name)
     age = AGES.get(name)
     if age is not None:
         return Choice(f"{age.months} months · {age.guid}", age.name)
     if os.path.isdir(name):
-        return Choice(f"{Path(name).name} (folder)", name)
+        key = Path(name).resolve().name
+        return Choice(f"{key} (folder)", name, key)
     return Choice(name, name)
 
 
-def choices_from_env(environ=os.environ):
-    """The choices $LITTLE_BABY_SPACE_MODELS lists (os.pathsep between names), else the ages."""
+def choices_from_env(environ=os.environ, folders=FOLDERS):
+    """The choices $LITTLE_BABY_SPACE_MODELS lists (os.pathsep between names), else the ages
+    and the model folders deployed beside the app (models/<name>/, `little-baby space
+    deploy --model`)."""
     names = [n.strip() for n in environ.get(MODELS_ENV, "").split(os.pathsep) if n.strip()]
-    return [choice_for(n) for n in names] if names else age_choices()
+    if names:
+        return [choice_for(n) for n in names]
+    deployed = sorted(p for p in Path(folders).iterdir() if (p / "config.json").is_file()) \
+        if Path(folders).is_dir() else []
+    return age_choices() + [choice_for(str(p)) for p in deployed]
+
+
+# ---- no server path in a message ------------------------------------------------------------
+_PATH = re.compile(r"""(?<![\w:/.~-])~?/[^\s'"`,;()\[\]{}<>]+""")
+
+
+def public(message):
+    """`message` with every absolute path in it replaced by '(server folder)': what a
+    visitor may read. Repo ids (owner/name) and URLs are kept."""
+    return _PATH.sub("(server folder)", str(message))
+
+
+# ---- the limits ------------------------------------------------------------------------------
+def _bytes(text, name):
+    """A size from the environment: a whole number of bytes, or with K, M, G (binary)."""
+    m = re.fullmatch(r"\s*(\d+)\s*([KMG]?)(?:i?B)?\s*", str(text), re.I)
+    if not m:
+        raise ValueError(f"${name} must be a size in bytes such as 268435456, 256M or 1G, "
+                         f"not {text!r}.")
+    return int(m.group(1)) * 1024 ** "_KMG".index(m.group(2).upper() or "_")
+
+
+def _seconds(text, name):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"${name} must be a number of seconds > 0, not {text!r}.")
+    return value
+
+
+@dataclass(frozen=True)
+class ShelfLimits:
+    """What the shelf holds and how long it waits. Each can be set in the environment:
+    LITTLE_BABY_SPACE_<NAME IN CAPITALS> (sizes as 268435456, 256M or 1G)."""
+
+    max_model_bytes: int = 256 * MiB     # one weights file (on the Hub or on disk)
+    max_json_bytes: int = 16 * MiB       # one config or tokenizer file
+    max_loaded_bytes: int = 1024 * MiB   # the parameters of every model kept loaded
+    load_seconds: float = 120.0          # a visitor waits at most this for a load
+    refusal_seconds: float = 600.0       # a refused model stays refused this long
+    retry_seconds: float = 30.0          # ... one the Hub failed on, or that took too long
+
+    @classmethod
+    def from_env(cls, environ=os.environ):
+        values = {}
+        for f in fields(cls):
+            name = f"LITTLE_BABY_SPACE_{f.name.upper()}"
+            if environ.get(name, "").strip():
+                read = _bytes if f.name.endswith("bytes") else _seconds
+                values[f.name] = read(environ[name], name)
+        return cls(**values)
+
+
+def mib(n):
+    return f"{n / MiB:,.1f} MiB"
 
 
 def gpu_available():
@@ -71,39 +164,165 @@ def pick_device(setting="auto"):
 
 class Shelf:
     """The Space's models: `choices` (a list of Choice) for the picker, and `get(name)`,
-    which loads a model once and keeps the last KEEP used."""
+    which loads a model once, within `limits` (ShelfLimits), and keeps the last used."""
 
-    def __init__(self, choices=None, device=None, keep=KEEP):
+    def __init__(self, choices=None, device=None, limits=None, keep=KEEP, loaders=4):
         self.choices = list(choices) if choices is not None else choices_from_env()
         self.device = pick_device(device or os.environ.get(DEVICE_ENV, "auto"))
+        self.limits = limits if limits is not None else ShelfLimits.from_env()
         self.keep = keep
-        self._models = OrderedDict()
-        self._lock = threading.Lock()
+        self._named = {c.value: c for c in self.choices}
+        self._folders = {c.name for c in self.choices}
+        self._models = OrderedDict()  # key -> (LittleBaby, bytes of its parameters)
+        self._loading = {}            # key -> the Future of its load: one load per model
+        self._refused = OrderedDict()  # key -> (message, until when, monotonic)
+        self._lock = threading.Lock()  # guards the three dicts; never held while loading
+        self._pool = ThreadPoolExecutor(loaders, thread_name_prefix="space-load")
+        self.loads = 0  # loads started (a refusal remembered starts none)
 
     @property
     def default(self):
-        """The name picked when the page opens: the oldest age if offered, else the first."""
-        names = [c.name for c in self.choices]
-        return DEFAULT_AGE if DEFAULT_AGE in names else (names[0] if names else None)
+        """The key picked when the page opens: the oldest age if offered, else the first."""
+        keys = [c.value for c in self.choices]
+        return DEFAULT_AGE if DEFAULT_AGE in keys else (keys[0] if keys else None)
+
+    def label(self, key):
+        choice = self._named.get(key)
+        return choice.label if choice else key
+
+    @property
+    def loaded_bytes(self):
+        with self._lock:
+            return sum(n for _, n in self._models.values())
 
     def get(self, name):
-        """The LittleBaby `name` names; a ModelUnavailable that says why when it cannot be had."""
-        name = (name or "").strip()
-        if not name:
-            raise ModelUnavailable("Choose a model: an age from the list, a GUID or a Hub repo id.")
-        if os.path.exists(name) and name not in {c.name for c in self.choices}:
-            raise ModelUnavailable(f"{name!r} is a path on this server, and this Space opens only "
-                                   f"the folders it was started with; give an age, a GUID or a "
-                                   f"Hub repo id.")
-        with self._lock:  # one load at a time: two visitors asking for one model load it once
-            if name not in self._models:
-                self._models[name] = self._load(name)
-                while len(self._models) > self.keep:
-                    self._models.popitem(last=False)
-            self._models.move_to_end(name)
-            return self._models[name]
+        """The LittleBaby `name` (a choice's key, a GUID or a Hub repo id) names; a
+        ModelUnavailable that says why when it cannot be had. Waits for the model's own
+        load only, at most limits.load_seconds."""
+        key = self._key(name)
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key][0]
+            refused = self._refused.get(key)
+            if refused is not None and refused[1] > time.monotonic():
+                raise ModelUnavailable(refused[0])
+            future = self._loading.get(key)
+            if future is None:
+                self.loads += 1
+                future = self._loading[key] = self._pool.submit(self._load_and_keep, key)
+        try:
+            return future.result(timeout=self.limits.load_seconds)
+        except FutureTimeout:
+            raise ModelUnavailable(
+                f"{key} is still downloading or loading after {self.limits.load_seconds:g} s; "
+                f"try again in a minute (it goes on loading meanwhile).") from None
 
-    def _load(self, name):
+    def _key(self, name):
+        if not isinstance(name, str):
+            raise ModelUnavailable(f"A model's name is text (an age, a GUID or a Hub repo id), "
+                                   f"not {type(name).__name__}.")
+        key = name.strip()
+        if not key:
+            raise ModelUnavailable("Choose a model: an age from the list, a GUID or a Hub repo id.")
+        if len(key) > 200:
+            raise ModelUnavailable(f"A model's name has at most 200 characters; this one has "
+                                   f"{len(key):,}.")
+        if key not in self._named and (os.path.isabs(key) or key.startswith(("~", "."))
+                                       or os.path.exists(key)):
+            raise ModelUnavailable("That is a path, and this Space opens only the folders it "
+                                   "was started with; give an age, a GUID or a Hub repo id.")
+        return key
+
+    def _load_and_keep(self, key):
+        """Load `key` (in a loader thread), keep it, and drop the least recently used models
+        beyond the limits; a refusal is remembered."""
+        try:
+            name = self._named[key].name if key in self._named else key
+            self._check_sizes(key, name)
+            baby = self._load(key, name)
+            nbytes = sum(int(a.nbytes) for a in baby.params.values())
+            if nbytes > self.limits.max_loaded_bytes:
+                raise ModelUnavailable(
+                    f"{key} holds {mib(nbytes)} of parameters, more than this Space keeps "
+                    f"loaded ({mib(self.limits.max_loaded_bytes)}).")
+        except ModelUnavailable as e:
+            self._refuse(key, e, self.limits.refusal_seconds)
+            raise
+        except _Transient as e:
+            self._refuse(key, e, self.limits.retry_seconds)
+            raise ModelUnavailable(str(e)) from None
+        except BaseException:
+            with self._lock:
+                self._loading.pop(key, None)
+            raise
+        dropped = []
+        with self._lock:
+            self._loading.pop(key, None)
+            self._models[key] = (baby, nbytes)
+            total = sum(n for _, n in self._models.values())
+            while len(self._models) > 1 and (len(self._models) > self.keep
+                                             or total > self.limits.max_loaded_bytes):
+                _, (old, n) = self._models.popitem(last=False)
+                dropped.append(old)
+                total -= n
+        if dropped:
+            del dropped, old
+            gc.collect()  # the dropped models' arrays go back now, not at some later collection
+        return baby
+
+    def _refuse(self, key, error, seconds):
+        with self._lock:
+            self._loading.pop(key, None)
+            self._refused[key] = (str(error), time.monotonic() + seconds)
+            self._refused.move_to_end(key)
+            while len(self._refused) > 1000:  # many names tried: the oldest refusals go
+                self._refused.popitem(last=False)
+
+    def _check_sizes(self, key, name):
+        """Refuse `name` when its weights file (or a JSON file) is over the limits: from
+        the disk for a folder on this machine, else from the Hub's file metadata, before
+        anything is downloaded."""
+        try:
+            parsed = resolve.parse(name)
+        except BabyError as e:
+            raise ModelUnavailable(f"Cannot open {key}: {public(e)}") from e
+        folder = resolve.local_folder(parsed)
+        if folder is not None:
+            sizes = {p: (Path(folder) / p).stat().st_size if (Path(folder) / p).is_file()
+                     else None for p in WEIGHTS_FILES + JSON_FILES}
+            return self._within(key, sizes)
+        from huggingface_hub import constants
+        if constants.HF_HUB_OFFLINE:  # nothing can be downloaded: the Hub cache only
+            return None
+        if parsed.kind == "repo":
+            repo, paths = parsed.repo_id, WEIGHTS_FILES + JSON_FILES
+        else:
+            repo = default_repo()
+            if os.path.isdir(repo):
+                return None
+            paths = tuple(f"{parsed.guid}/{p}" for p in WEIGHTS_FILES + JSON_FILES) + \
+                original_files(parsed.guid)
+        try:
+            sizes = hub_file_sizes(repo, paths, timeout=min(10.0, self.limits.load_seconds))
+        except ModelNotFoundError as e:
+            raise ModelUnavailable(f"Cannot open {key}: {public(e)}") from e
+        except HubError as e:
+            raise _Transient(f"Cannot open {key}: {public(e)} Try again later.") from e
+        return self._within(key, sizes)
+
+    def _within(self, key, sizes):
+        for path, size in sizes.items():
+            weights = path.endswith(WEIGHTS_FILES) or path.startswith("models/")
+            limit = self.limits.max_model_bytes if weights else self.limits.max_json_bytes
+            if size is not None and size > limit:
+                what = "weights file" if weights else "file"
+                raise ModelUnavailable(
+                    f"{key} is too big for this Space: its {what} {Path(path).name} has "
+                    f"{mib(size)}, and this Space takes at most {mib(limit)} "
+                    f"(nothing was downloaded).")
+
+    def _load(self, key, name):
         try:
             if self.device == "gpu":
                 try:
@@ -111,10 +330,21 @@ class Shelf:
                 except BackendError:  # CuPy there but unusable for this model: stay on the CPU
                     self.device = "cpu"
             return LittleBaby.from_pretrained(name)
+        except (CacheError, ModelNotFoundError) as e:
+            raise ModelUnavailable(f"Cannot open {key}: {public(e)}") from e
+        except HubError as e:  # the Hub failed or cannot be reached: worth a new try later
+            raise _Transient(f"Cannot open {key}: {public(e)}") from e
         except BabyError as e:
-            raise ModelUnavailable(f"Cannot open {name}: {e}") from e
+            raise ModelUnavailable(f"Cannot open {key}: {public(e)}") from e
+        except MemoryError as e:
+            raise ModelUnavailable(f"Cannot open {key}: it needs more memory than this Space "
+                                   f"has.") from e
         except Exception as e:  # e.g. a network failure the client did not wrap
-            raise ModelUnavailable(f"Cannot open {name}: {type(e).__name__}: {e}") from e
+            raise _Transient(f"Cannot open {key}: {type(e).__name__}: {public(e)}") from e
+
+
+class _Transient(Exception):
+    """A failure worth trying again soon (the Hub failed or was not reached)."""
 
 
 # ---- the summary beside the picker -------------------------------------------------------

@@ -40,6 +40,25 @@ def message_figure(text):
     return fig
 
 
+def phone_friendly(fig, title, height, legend=True):
+    """Lay `fig` out so that nothing overlaps from a phone's 400 px to a desktop: the
+    title in the top-left corner, below the toolbar's row (plotly's modebar, top right,
+    cut down to its download button), and the legend in rows under the plot."""
+    fig.update_layout(
+        title=dict(text=title, x=0.01, xanchor="left", xref="container", y=1, yanchor="top",
+                   yref="container", pad=dict(t=TOOLBAR, l=4), font=dict(size=15)),
+        height=height, margin=dict(l=50, r=10, t=TOOLBAR + 58, b=110 if legend else 60),
+        modebar=dict(remove=["zoom", "pan", "select", "lasso", "zoomIn", "zoomOut",
+                             "autoScale", "resetScale"]))
+    if legend:
+        fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=0,
+                                      yanchor="bottom", yref="container"))
+    return fig
+
+
+TOOLBAR = 34  # px at the figure's top kept for plotly's modebar
+
+
 # ---- next-symbol probabilities and the sampling cut ----------------------------------------
 class Cut(NamedTuple):
     """What sampling does to one row of logits (V,): all float64 / bool arrays of shape (V,)."""
@@ -76,18 +95,18 @@ def probability_bars(symbols, logits, temperature=1.0, top_k=None, top_p=None, n
                hoverinfo="text", marker=dict(
                    color=[BEFORE_COLOR if cut.kept[i] else CUT_COLOR for i in order],
                    pattern_shape=["" if cut.kept[i] else "x" for i in order])),
-        go.Bar(x=x, y=cut.after[order], name="after top-k / top-p (what is sampled)",
-               hovertext=hover, hoverinfo="text", marker_color=KEPT_COLOR)])
+        go.Bar(x=x, y=cut.after[order], name="what is sampled (after top-k, top-p)",
+               hovertext=hover, hoverinfo="text", marker_color=KEPT_COLOR),
+        go.Bar(x=[None], y=[None], name="cut away", hoverinfo="skip",  # the legend's key only
+               marker=dict(color=CUT_COLOR, pattern_shape="x"))])
     n_kept = int(cut.kept.sum())
     settings = ("temperature 0 (greedy)" if temperature == 0 else
                 f"temperature {temperature:g} · top-k {top_k or 'off'} · "
                 f"top-p {top_p if top_p is not None and 0 < top_p < 1 else 'off'}")
+    phone_friendly(fig, f"Next symbol: {n_kept} of {len(symbols)} kept<br>"
+                        f"<sup>{settings}</sup>", height=420)
     fig.update_layout(
-        title=dict(text=f"Next symbol: {n_kept} of {len(symbols)} candidates kept<br>"
-                        f"<sup>{settings} · hatched grey = cut away</sup>", x=0.01),
-        barmode="group", bargap=0.25, height=380, plot_bgcolor="white",
-        margin=dict(l=50, r=10, t=70, b=40),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        barmode="group", bargap=0.25, plot_bgcolor="white",
         xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickfont=dict(size=14)),
         yaxis=dict(title="probability", gridcolor="#eee",
                    range=[0, min(1.0, max(cut.before[order].max(), cut.after[order].max())) * 1.1]))
@@ -116,10 +135,10 @@ def attention_heatmap(tokens, weights, layer, head):
         zmax=1, colorbar=dict(title="weight", thickness=12, tickvals=np.sqrt(ticks).tolist(),
                               ticktext=[f"{t:g}" for t in ticks])))
     axis = dict(tickmode="array", tickfont=dict(size=font, family="monospace"), showgrid=False)
+    phone_friendly(fig, f"Layer {layer + 1}, head {head + 1}: where each symbol looks",
+                   height=min(1400, 200 + cell * T), legend=False)
     fig.update_layout(
-        title=dict(text=f"Layer {layer + 1}, head {head + 1}: where each symbol looks", x=0.01),
-        height=min(1400, 160 + cell * T), plot_bgcolor="white",
-        margin=dict(l=60, r=10, t=50, b=60),
+        plot_bgcolor="white",
         xaxis=dict(axis, title="looks at (key)", tickvals=list(range(T_k)),
                    ticktext=[shown(t) for t in keys], side="bottom"),
         yaxis=dict(axis, title="symbol (query)", tickvals=list(range(T)),

@@ -5,23 +5,27 @@ Named API endpoints (what gradio_client calls; spaces/README.md documents them):
   /generate       model, prompt, max_new_tokens, temperature, top_k, top_p, seed, use_cache
                   -> streams (text so far, status)
   /inspect        model, prompt, layer, head, temperature, top_k, top_p
-                  -> (heatmap, overview, probability bars, layer, head, note); keeps the
+                  -> (heatmap, overview, probability bars, layer, head, note, text emptied,
+                  status); keeps the
                   prompt's attention and logits in the session for the two below
   /attention      layer, head -> heatmap              (from the session's /inspect)
   /probabilities  temperature, top_k, top_p -> bars   (from the session's /inspect)
-  /summary        model -> (summary, model card)
+  /summary        model -> (summary, model card, status: why it cannot be opened, or
+                  unchanged)
 """
 import gradio as gr
 
-from .handlers import Handlers, Limits
+from .handlers import Handlers, Limits, stopped
 from .models import Shelf
 
 TITLE = "The Little Baby"
-INTRO = """# The Little Baby
-Small GPT language models written by hand in NumPy, every forward and backward pass.
-Pick a model, give it the start of a text, and watch it go on, one character at a time.
-Below the text: **what it expects next** (move temperature, top-k and top-p to see the
-choice narrow) and **where each character looks** (its attention, layer by layer, head by head)."""
+HEADLINE = """# The Little Baby
+Small GPTs written by hand in NumPy. Pick one, give it the start of a text, watch it go on."""
+INTRO = """### What you see
+The model writes one character at a time. Under the text: **what it expects next** (move
+temperature, top-k and top-p to see the choice narrow) and **where each character looks**
+(its attention, layer by layer, head by head). Every forward and backward pass of these
+models is written by hand in NumPy; the code is in the files of this Space."""
 EXAMPLES = [  # openings from Tiny Shakespeare (Karpathy's char-rnn data set)
     "ROMEO:",
     "First Citizen:\nBefore we proceed any further, hear me speak.",
@@ -29,57 +33,65 @@ EXAMPLES = [  # openings from Tiny Shakespeare (Karpathy's char-rnn data set)
     "JULIET:\nO Romeo, Romeo! wherefore art thou",
     "To be, or not to be",
 ]
-CSS = "#output textarea, #prompt textarea {font-family: ui-monospace, monospace}"
+CSS = """
+#output textarea, #prompt textarea {font-family: ui-monospace, monospace}
+#summary, #status, #model {overflow-wrap: anywhere}
+#status {min-height: 1.6em}
+#model input {text-overflow: ellipsis}
+.gradio-container h1 {margin: 0.2em 0}
+"""
 STATE_SECONDS = 3600  # how long a session keeps its prompt's attention and logits
 
 
 def build_demo(shelf=None, limits=Limits()):
     """The Space's gr.Blocks over `shelf` (a Shelf; default: the choices of the
-    environment, see models.py), queued within `limits`."""
+    environment, see models.py), queued within `limits`. On a phone (columns stack) the
+    model, the prompt, Generate and the status come first, within the first screen."""
     shelf = shelf if shelf is not None else Shelf()
     h = Handlers(shelf, limits)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
-        gr.Markdown(INTRO)
-        with gr.Row():
-            with gr.Column(scale=2):
-                model = gr.Dropdown([(c.label, c.name) for c in shelf.choices],
+        gr.Markdown(HEADLINE)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                model = gr.Dropdown([(c.label, c.value) for c in shelf.choices],
                                     value=shelf.default, allow_custom_value=True, label="Model",
-                                    info="An age from the list, or type a GUID or a Hub repo id.")
-            with gr.Column(scale=3):
-                summary = gr.Markdown(label="Summary", elem_id="summary")
-                with gr.Accordion("Model card", open=False):
-                    card = gr.Markdown(label="Model card")
-        with gr.Row():
-            with gr.Column(scale=3):
-                prompt = gr.Textbox("ROMEO:", label="Prompt", lines=4, max_length=limits.max_prompt,
+                                    info="An age, or type a GUID or a Hub repo id.",
+                                    elem_id="model")
+                prompt = gr.Textbox("ROMEO:", label="Prompt", lines=3, max_lines=8,
                                     elem_id="prompt")
                 with gr.Row():
-                    generate = gr.Button("Generate", variant="primary", elem_id="generate")
-                    stop = gr.Button("Stop", variant="stop")
-                output = gr.Textbox(label="What the model writes", lines=10, interactive=False,
-                                    elem_id="output")
+                    generate = gr.Button("Generate", variant="primary", elem_id="generate",
+                                         min_width=100)
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop", min_width=80)
                 status = gr.Markdown(label="Status", elem_id="status")
+                output = gr.Textbox(label="What the model writes", lines=8, interactive=False,
+                                    elem_id="output")
                 gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label="Shakespeare openings")
-            with gr.Column(scale=2):
-                max_new = gr.Slider(1, limits.max_new_tokens, value=200, step=1,
-                                    label="Max new tokens")
-                temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature",
-                                        info="Divides the logits: low = safe, high = wild, "
-                                             "0 = always the likeliest.")
-                top_k = gr.Slider(0, 100, value=40, step=1, label="Top-k",
-                                  info="Keep only the k likeliest; 0 = off.")
-                top_p = gr.Slider(0.05, 1, value=1, step=0.05, label="Top-p",
-                                  info="Keep the likeliest until their probability adds up "
-                                       "to p; 1 = off.")
-                seed = gr.Number(1, precision=0, label="Seed",
-                                 info="The same seed gives the same text; "
-                                      "-1 = a new one each time.")
-                use_cache = gr.Checkbox(True, label="KV cache",
-                                        info="Keep each position's keys and values: the same "
-                                             "text, fewer sums.")
+            with gr.Column(scale=2, min_width=320):
+                with gr.Accordion("About this model", open=True):
+                    summary = gr.Markdown(label="Summary", elem_id="summary")
+                    with gr.Accordion("Model card", open=False):
+                        card = gr.Markdown(label="Model card")
+                with gr.Accordion("Settings", open=True):
+                    max_new = gr.Slider(1, limits.max_new_tokens, value=200, step=1,
+                                        label="Max new tokens")
+                    temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature",
+                                            info="Divides the logits: low = safe, high = wild, "
+                                                 "0 = always the likeliest.")
+                    top_k = gr.Slider(0, 100, value=40, step=1, label="Top-k",
+                                      info="Keep only the k likeliest; 0 = off.")
+                    top_p = gr.Slider(0.05, 1, value=1, step=0.05, label="Top-p",
+                                      info="Keep the likeliest until their probability adds up "
+                                           "to p; 1 = off.")
+                    seed = gr.Number(1, precision=0, label="Seed",
+                                     info="The same seed gives the same text; "
+                                          "-1 = a new one each time.")
+                    use_cache = gr.Checkbox(True, label="KV cache",
+                                            info="Keep each position's keys and values: the "
+                                                 "same text, fewer sums.")
         with gr.Tabs():
             with gr.Tab("Next character", id="next"):
-                bars = gr.Plot(label="Next character", show_label=False)
+                bars = gr.Plot(label="Next character", show_label=False, elem_id="bars")
             with gr.Tab("Attention", id="attention", elem_id="attention-tab"):
                 note = gr.Markdown("Press Generate to see the prompt's attention.", label="Note")
                 with gr.Row():
@@ -90,26 +102,34 @@ def build_demo(shelf=None, limits=Limits()):
                             "click a tile to see it above)")
                 overview = gr.Image(label="Every layer × head", show_label=False, type="pil",
                                     format="png", interactive=False, elem_id="overview")
+        gr.Markdown(INTRO)
         state = gr.State(None, time_to_live=STATE_SECONDS)
 
-        # one forward pass over the prompt for the pictures, then the text streams
+        # the values come to the handlers as sent (preprocess=False), so that each bad one
+        # (NaN, infinity, text) gets a message naming its setting and range (handlers.number)
+        # one forward pass over the prompt for the pictures, then the text streams; each
+        # first empties the text and says what it does in the status, which a failure
+        # replaces with its reason (kept until the next request)
         look = generate.click(h.inspect, [model, prompt, layer, head, temperature, top_k, top_p],
-                              [state, heatmap, overview, bars, layer, head, note],
-                              api_name="inspect", concurrency_limit=limits.concurrency)
+                              [state, heatmap, overview, bars, layer, head, note, output, status],
+                              api_name="inspect", concurrency_limit=limits.concurrency,
+                              preprocess=False)
         job = look.success(h.generate, [model, prompt, max_new, temperature, top_k, top_p, seed,
                                         use_cache], [output, status], api_name="generate",
-                           concurrency_limit=limits.concurrency)
-        stop.click(None, cancels=[look, job], api_visibility="private")
+                           concurrency_limit=limits.concurrency, preprocess=False)
+        stop.click(stopped, [status, output], [status], cancels=[look, job], queue=False,
+                   api_visibility="private")
         gr.on([temperature.change, top_k.change, top_p.change], h.probability_view,
               [state, temperature, top_k, top_p], bars, api_name="probabilities", queue=False,
-              show_progress="hidden")
+              show_progress="hidden", preprocess=False)
         gr.on([layer.change, head.change], h.attention_view, [state, layer, head], heatmap,
-              api_name="attention", queue=False, show_progress="hidden")
+              api_name="attention", queue=False, show_progress="hidden", preprocess=False)
         overview.select(h.pick_tile, [state], [layer, head], api_visibility="private", queue=False)
-        model.change(h.summary, model, [summary, card], api_name="summary")
-        model.change(h.forget, None, [state, heatmap, overview, bars, note],
+        model.change(h.forget, None, [state, heatmap, overview, bars, note, output, status],
                      api_visibility="private", queue=False)
-        demo.load(h.summary, model, [summary, card], api_visibility="private")
+        model.change(h.summary_and_status, model, [summary, card, status], api_name="summary")
+        demo.load(h.summary_and_status, model, [summary, card, status],
+                  api_visibility="private")
     demo.queue(default_concurrency_limit=limits.concurrency, max_size=limits.queue_size)
     return demo
 

@@ -1,0 +1,294 @@
+"""The Space's shelf of models under hostile visitors: sizes checked before a download,
+refusals remembered, memory bounded and given back, one lock per model, a deadline on
+loads, Hub failures said as the Hub said them, no server path in any message. The Hub is
+the loopback stand-in (tests/hub_server.py); nothing leaves 127.0.0.1."""
+import gc
+import json
+import sys
+import threading
+import time
+import tracemalloc
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from little_baby import BabyConfig, CharTokenizer, LittleBaby
+from tests.little_texts import english
+
+gr = pytest.importorskip("gradio", reason='the Space needs it: pip install -e ".[dev]"')
+pytest.importorskip("plotly", reason='the Space needs it: pip install -e ".[dev]"')
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "spaces"))
+from baby_space.handlers import Handlers, Limits, stopped  # noqa: E402
+from baby_space.models import (ModelUnavailable, Shelf, ShelfLimits, choice_for,  # noqa: E402
+                               choices_from_env, public)
+
+MiB = 2 ** 20
+
+
+def tiny_model(n_layers=1, n_heads=2, head_size=16, n_emb=16):
+    return LittleBaby(BabyConfig(n_layers=n_layers, n_emb=n_emb, head_size=head_size,
+                                 n_heads=n_heads, n_ctx=16), CharTokenizer.from_text(english()))
+
+
+def saved(folder, **sizes):
+    tiny_model(**sizes).save(folder)
+    return str(folder)
+
+
+def promising_a_million_layers(folder):
+    """A tiny model's folder whose config.json says n_layers = 10**6."""
+    saved(folder)
+    config = json.loads((Path(folder) / "config.json").read_text())
+    config["n_layers"] = 10 ** 6
+    (Path(folder) / "config.json").write_text(json.dumps(config))
+    return str(folder)
+
+
+def pushed(hub_env, folder, name):
+    """Upload a model folder to the stand-in Hub as repo tester/<name>; its repo id."""
+    from huggingface_hub import HfApi
+    repo = f"{hub_env.server.user}/{name}"
+    api = HfApi()
+    api.create_repo(repo)
+    api.upload_folder(repo_id=repo, folder_path=str(folder))
+    return repo
+
+
+def peak_of(call):
+    """(what call() raised or returned, the peak of Python-tracked memory while it ran, bytes);
+    NumPy's arrays are tracked (numpy reports them to tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        try:
+            result = call()
+        except Exception as e:  # noqa: BLE001 - what was raised is the result here
+            result = e
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """The names LittleBaby.from_pretrained is called with (each call is one load)."""
+    calls = []
+    real = LittleBaby.from_pretrained.__func__
+
+    def counting(cls, name, *args, **kwargs):
+        calls.append(name)
+        return real(cls, name, *args, **kwargs)
+    monkeypatch.setattr(LittleBaby, "from_pretrained", classmethod(counting))
+    return calls
+
+
+# ---- what a config promises ------------------------------------------------------------------
+def test_a_million_layers_in_a_folder_is_refused_small_and_once(tmp_path, counted):
+    folder = promising_a_million_layers(tmp_path / "huge")
+    shelf = Shelf([choice_for(folder)], device="cpu")
+    refused, peak = peak_of(lambda: shelf.get("huge"))
+    assert isinstance(refused, ModelUnavailable), refused
+    assert peak < 50 * MiB, f"{peak / MiB:.0f} MiB allocated before the refusal"
+    assert str(refused).startswith("Cannot open huge: ") and str(tmp_path) not in str(refused)
+    again, _ = peak_of(lambda: shelf.get("huge"))
+    assert str(again) == str(refused) and counted == [folder] and shelf.loads == 1
+
+
+def test_a_million_layers_on_the_hub_is_refused_small_and_once(hub_env, tmp_path, counted):
+    repo = pushed(hub_env, promising_a_million_layers(tmp_path / "huge"), "huge")
+    shelf = Shelf([], device="cpu")
+    refused, peak = peak_of(lambda: shelf.get(repo))
+    assert isinstance(refused, ModelUnavailable), refused
+    assert peak < 50 * MiB, f"{peak / MiB:.0f} MiB allocated before the refusal"
+    asked = hub_env.server.count()
+    again, _ = peak_of(lambda: shelf.get(repo))
+    assert str(again) == str(refused)
+    assert hub_env.server.count() == asked and counted == [repo]  # no second try, no request
+    assert str(hub_env.cache_dir) not in str(refused) and "/tmp" not in str(refused)
+
+
+# ---- sizes before a download -------------------------------------------------------------------
+def test_a_weights_file_over_the_limit_is_refused_before_download(hub_env, tmp_path, counted):
+    repo = pushed(hub_env, saved(tmp_path / "fat", n_layers=2), "fat")
+    weights = (tmp_path / "fat" / "model.safetensors").stat().st_size
+    shelf = Shelf([], device="cpu", limits=ShelfLimits(max_model_bytes=weights - 1))
+    with pytest.raises(ModelUnavailable) as caught:
+        shelf.get(repo)
+    assert str(caught.value) == (
+        f"{repo} is too big for this Space: its weights file model.safetensors has "
+        f"{weights / MiB:,.1f} MiB, and this Space takes at most {(weights - 1) / MiB:,.1f} MiB "
+        f"(nothing was downloaded).")
+    assert hub_env.server.count("GET", r"/resolve/") == 0 and counted == []
+    assert hub_env.server.count("HEAD", r"/resolve/main/model\.safetensors") == 1
+    with pytest.raises(ModelUnavailable):
+        shelf.get(repo)
+    assert hub_env.server.count("HEAD", r"/resolve/main/model\.safetensors") == 1  # remembered
+    roomy = Shelf([], device="cpu", limits=ShelfLimits(max_model_bytes=weights))
+    assert roomy.get(repo).config.n_layers == 2  # at the limit: it loads
+
+
+def test_a_folder_over_the_limit_is_refused_before_reading(tmp_path, counted):
+    folder = saved(tmp_path / "fat")
+    shelf = Shelf([choice_for(folder)], device="cpu", limits=ShelfLimits(max_model_bytes=100))
+    with pytest.raises(ModelUnavailable, match="^fat is too big for this Space: its weights file"):
+        shelf.get("fat")
+    assert counted == []
+
+
+def test_a_hub_failure_says_what_the_hub_answered(hub_env, tmp_path):
+    repo = pushed(hub_env, saved(tmp_path / "tiny"), "flaky")
+    hub_env.server.fail_next("HEAD", r"model\.safetensors", status=500)
+    shelf = Shelf([], device="cpu", limits=ShelfLimits(retry_seconds=0.5))
+    start = time.monotonic()
+    with pytest.raises(ModelUnavailable) as caught:
+        shelf.get(repo)
+    assert time.monotonic() - start < 5  # said at once, not after the client's retries
+    assert "the Hub answered 500" in str(caught.value) and "Try again later" in str(caught.value)
+    with pytest.raises(ModelUnavailable):  # within retry_seconds: refused without a request
+        asked = hub_env.server.count()
+        shelf.get(repo)
+    assert hub_env.server.count() == asked
+    time.sleep(0.6)
+    assert shelf.get(repo).config.n_layers == 1  # a Hub failure is tried again soon
+
+
+def test_an_unknown_repo_and_a_nonsense_name_say_what_is_wrong(hub_env):
+    shelf = Shelf([], device="cpu")
+    with pytest.raises(ModelUnavailable, match="there is no Hub repo 'tester/nothing'"):
+        shelf.get("tester/nothing")
+    with pytest.raises(ModelUnavailable) as caught:
+        shelf.get("what is this?")
+    assert str(caught.value).startswith("Cannot open what is this?: ")
+    assert "Not available" not in str(caught.value)
+
+
+# ---- memory ----------------------------------------------------------------------------------
+def test_the_shelf_keeps_at_most_its_bytes_and_gives_memory_back(tmp_path):
+    a, b = saved(tmp_path / "a"), saved(tmp_path / "b")
+    big = saved(tmp_path / "big", n_layers=4, n_emb=32, head_size=32)
+    one = sum(x.nbytes for x in LittleBaby.load(a).params.values())
+    shelf = Shelf([choice_for(p) for p in (a, b, big)], device="cpu",
+                  limits=ShelfLimits(max_loaded_bytes=one + one // 2))
+    first = weakref.ref(shelf.get("a"))
+    assert shelf.loaded_bytes == one
+    shelf.get("b")  # two do not fit: a, the least recently used, goes
+    assert shelf.loaded_bytes == one and first() is None  # and its arrays are gone
+    with pytest.raises(ModelUnavailable, match=r"^big holds .* MiB of parameters, more than "
+                                               r"this Space keeps loaded"):
+        shelf.get("big")
+    assert shelf.get("b") is shelf.get("b")  # kept
+
+
+# ---- locks and deadlines -----------------------------------------------------------------------
+@pytest.fixture
+def slow_hub(hub_env, tmp_path, monkeypatch):
+    """(hub_env, repo id): a repo whose files the Hub serves 2 s late."""
+    repo = pushed(hub_env, saved(tmp_path / "slow"), "slow")
+    server, real = hub_env.server, hub_env.server.handle
+
+    def late(call):
+        if call.method == "GET" and "/slow/resolve/" in call.path:
+            time.sleep(2)
+        return real(call)
+    monkeypatch.setattr(server, "handle", late)
+    return hub_env, repo
+
+
+def test_a_slow_download_does_not_delay_a_loaded_model(slow_hub, tmp_path, counted):
+    hub_env, repo = slow_hub
+    folder = saved(tmp_path / "here")
+    shelf = Shelf([choice_for(folder)], device="cpu")
+    h = Handlers(shelf)
+    shelf.get("here")
+    got = {}
+    visitors = [threading.Thread(target=lambda i=i: got.setdefault(i, shelf.get(repo)))
+                for i in range(2)]
+    for v in visitors:
+        v.start()
+    time.sleep(0.3)  # both wait for the download now
+    start = time.monotonic()
+    *_, (text, status) = h.generate("here", "The baby", 20, 0.8, 40, 1.0, 1, True)
+    assert time.monotonic() - start < 1.0 and len(text) == 20
+    assert any(v.is_alive() for v in visitors)  # the download was still going
+    for v in visitors:
+        v.join(30)
+    assert got[0] is got[1] and counted.count(repo) == 1  # two visitors, one load
+
+
+def test_a_load_has_a_deadline_and_goes_on_meanwhile(slow_hub, counted):
+    hub_env, repo = slow_hub
+    shelf = Shelf([], device="cpu", limits=ShelfLimits(load_seconds=0.5))
+    start = time.monotonic()
+    with pytest.raises(ModelUnavailable, match=f"^{repo} is still downloading or loading after "
+                                               f"0.5 s; try again in a minute"):
+        shelf.get(repo)
+    assert time.monotonic() - start < 1.5
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            baby = shelf.get(repo)
+            break
+        except ModelUnavailable:
+            time.sleep(0.3)
+    assert baby.config.n_layers == 1 and counted == [repo]  # the one load finished meanwhile
+
+
+# ---- messages --------------------------------------------------------------------------------
+def test_no_message_shows_a_server_path(tmp_path):
+    assert public("no model at /srv/app/cache/1234/ (see ~/x)") == \
+        "no model at (server folder) (see (server folder))"
+    kept = "the Hub repo 'owner/name' at https://huggingface.co/owner/name: 3 tokens/s"
+    assert public(kept) == kept
+    folder = saved(tmp_path / "gone")
+    shelf = Shelf([choice_for(folder)], device="cpu")
+    for name in ("model.safetensors", "config.json"):
+        (tmp_path / "gone" / name).unlink()
+    with pytest.raises(ModelUnavailable) as caught:
+        shelf.get("gone")
+    assert str(tmp_path) not in str(caught.value) and "/tmp" not in str(caught.value)
+
+
+def test_folders_deployed_beside_the_app_are_offered(tmp_path):
+    saved(tmp_path / "models" / "mine")
+    choices = choices_from_env({}, tmp_path / "models")
+    assert choices[-1].label == "mine (folder)" and choices[-1].value == "mine"
+    assert len(choices) == 6  # the five ages, then the folder
+
+
+def test_the_environment_sets_the_limits():
+    limits = ShelfLimits.from_env({"LITTLE_BABY_SPACE_MAX_MODEL_BYTES": "64M",
+                                   "LITTLE_BABY_SPACE_LOAD_SECONDS": "5"})
+    assert limits.max_model_bytes == 64 * MiB and limits.load_seconds == 5.0
+    with pytest.raises(ValueError, match=r"LITTLE_BABY_SPACE_MAX_LOADED_BYTES must be a size"):
+        ShelfLimits.from_env({"LITTLE_BABY_SPACE_MAX_LOADED_BYTES": "lots"})
+    with pytest.raises(ValueError, match=r"LITTLE_BABY_SPACE_REFUSAL_SECONDS must be a number"):
+        ShelfLimits.from_env({"LITTLE_BABY_SPACE_REFUSAL_SECONDS": "nan"})
+
+
+# ---- the pictures' size, the status after Stop --------------------------------------------------
+def test_the_attention_kept_is_bounded(tmp_path):
+    folder = saved(tmp_path / "wide", n_layers=8, n_heads=64, head_size=64)
+    baby = LittleBaby.load(folder)
+    h = Handlers(Shelf([choice_for(folder)], device="cpu"),
+                 Limits(max_attention=8 * 64 * 8 * 8, max_overview_tiles=128))
+    prompt = "The baby sat by the fire"  # 24 characters, 16 in the context
+    (state, heat, overview, bars, *_, note, text, status), peak = peak_of(
+        lambda: list(h.inspect("wide", prompt, 1, 1))[-1])
+    assert [a.shape for a in state["attention"]] == [(64, 8, 8)] * 8  # the last 8 of 16
+    assert "the last 8 of the prompt's 24 symbols (the pictures' limit" in note
+    assert "The overview shows layers 1 to 2 (at most 128 tiles)" in note
+    assert overview.size[1] < 200  # two rows of tiles
+    logits = baby.logits(baby.tokenizer.encode(prompt)[None, -16:])  # the bars: whole context
+    np.testing.assert_allclose(state["logits"], logits[0, -1], rtol=1e-5)
+    none = Handlers(h.shelf, Limits(max_attention=100))  # not one 2 x 2 map per head fits
+    state, *_, note, _, _ = list(none.inspect("wide", prompt, 1, 1))[-1]
+    assert state["attention"] == [] and "too many to show here (512 maps" in note
+
+
+def test_the_status_after_stop_says_stopped():
+    assert stopped("Generating… 672 tokens", "x" * 672) == \
+        "**Stopped** after 672 tokens, when you pressed Stop."
+    assert stopped("Generating…", "").startswith("**Stopped** after 0 tokens")
+    assert stopped("**5 tokens in 0.1 s · 50 tokens/s**", "abcde") == gr.update()  # finished
