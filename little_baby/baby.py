@@ -41,6 +41,7 @@ class LittleBaby:
         self.parent_guid = parent_guid  # the model it was finetuned from
         self.report = {}  # training figures, saved as report.json
         self.source = None  # where from_pretrained found it: {guid, folder, repo_id}
+        self.weights_dtype = None  # the float type its weights file holds (load sets it)
         if params is None:
             check_model_fits(self.config, tokenizer.vocab_size, self.backend.device)
             params = init_params(self.config, tokenizer.vocab_size,
@@ -81,7 +82,8 @@ class LittleBaby:
         return float(self.backend.to_numpy(loss))  # explicit: the one transfer to the host
 
     def fit(self, corpus, max_iters=None, n_epochs=None, eval_interval=None, eval_iters=10,
-            checkpoint_interval=None, out=None, cache=None, quiet=False, guid=None):
+            checkpoint_interval=None, out=None, cache=None, quiet=False, guid=None, keep=None,
+            weights_dtype=None):
         """Train on `corpus` (a text file's path or the text itself) and save the result
         as a new model: a new GUID (`guid`, else a fresh one), the previous one recorded as
         its parent, in `out` or cache/<guid>/. Symbols the vocabulary lacks are added first (expand_vocab).
@@ -89,9 +91,16 @@ class LittleBaby:
         max_iters steps of random windows, or n_epochs (default: the config's) epochs of
         shuffled stride-n_ctx windows; train/validation loss on fixed samples every
         eval_interval steps; checkpoints every checkpoint_interval steps and on Ctrl-C.
+        keep="best" keeps the weights of the evaluation with the lowest validation loss,
+        keep="last" those of the last step; weights_dtype ("float16", "float32") is the
+        saved weights' float type. Their defaults: for a finetune (a model trained or
+        loaded) "best" and the parent's float type, for a new model "last" and float32.
+        A finetune trains at the config's r_learn: load the model with r_learn=... to
+        change it (`little-baby finetune` uses 3e-4 unless told).
         Returns the report (also self.report, saved as report.json).
         """
-        plan = run.Plan(max_iters, n_epochs, eval_interval, eval_iters, checkpoint_interval)
+        plan = run.Plan(max_iters, n_epochs, eval_interval, eval_iters, checkpoint_interval,
+                        keep, weights_dtype)
         return run.fit(self, corpus, plan, out, cache, quiet, guid)
 
     @classmethod
@@ -185,6 +194,8 @@ class LittleBaby:
         baby = cls(parts.config, parts.tokenizer, params=parts.params,
                    guid=report.get("guid") or None, parent_guid=report.get("parent_guid") or None)
         baby.report = report
+        floats = [a.dtype.name for a in parts.params.values() if a.dtype.kind == "f"]
+        baby.weights_dtype = max(floats, key=lambda n: int(n[5:])) if floats else None
         return baby
 
     # ---- the Hugging Face Hub -----------------------------------------------------------------

@@ -234,7 +234,7 @@ def test_an_impossible_size_is_refused_before_anything_is_allocated(tmp_path, ca
     assert code == 2 and out == "" and err.count("\n") == 1
     assert ("a training step of n_ctx=20000, batch_size=16, n_emb=128, n_layers=4 (mha/mlp) "
             "would need about ") in err and " TiB (activations " in err
-    assert "but this machine has " in err and "available: use a smaller n_ctx" in err
+    assert "but this machine has " in err and "available: use a smaller --n-ctx, --batch-size" in err
     assert not (tmp_path / "cache").exists()
     baby = fresh_baby(english(), n_ctx=20_000, batch_size=64)
     with pytest.raises(NotEnoughMemoryError, match="would need about"):

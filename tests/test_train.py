@@ -198,7 +198,7 @@ def test_ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run(tmp_path):
     text, plan = english(), dict(max_iters=60, checkpoint_interval=25, quiet=True)
     full = fresh_baby(text)
     full.fit(text, out=tmp_path / "full", **plan)
-    with pytest.raises(TrainingInterrupted, match="stopped at step 33 of 60.*--resume"):
+    with pytest.raises(TrainingInterrupted, match="stopped at step 33 of 60.*continue with LittleBaby.resume"):
         interrupted_at(fresh_baby(text), 33).fit(text, out=tmp_path / "cut", **plan)
     assert json.loads((tmp_path / "cut/report.json").read_text())["status"] == \
         "interrupted at step 33"

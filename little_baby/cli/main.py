@@ -13,7 +13,7 @@ from .commands import arithmetic
 from .commands import convert
 from .commands import doctor
 from .commands import export
-from ..errors import BabyError
+from ..errors import SURFACE, BabyError
 
 # name -> (module, one-line help)
 COMMANDS = {
@@ -46,6 +46,14 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    surface = SURFACE.set("cli")  # messages name options (--n-ctx), not Python's names
+    try:
+        return _run(args)
+    finally:
+        SURFACE.reset(surface)
+
+
+def _run(args):
     try:
         code = args.run(args) or 0
         sys.stdout.flush()  # here, so a closed pipe is caught below, not at exit
@@ -56,8 +64,10 @@ def main(argv=None):
     except BrokenPipeError:  # `little-baby info | head`: the reader left; stop quietly
         return _stdout_gone()
     except MemoryError as e:  # what the estimate before a run (resources.py) did not foresee
+        smaller = ("--batch-size" if args.command == "finetune" else
+                   "--n-ctx, --batch-size, --n-emb or --n-layers")
         print(f"little-baby {args.command}: error: out of memory ({e or 'MemoryError'}): use "
-              f"smaller settings (n_ctx, batch_size, n_emb, n_layers).", file=sys.stderr)
+              f"a smaller {smaller}.", file=sys.stderr)
         return 2
     except OSError as e:  # a file or folder the system refused: say which, no traceback
         print(f"little-baby {args.command}: error: {e}", file=sys.stderr)

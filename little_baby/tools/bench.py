@@ -1,8 +1,9 @@
 """Benchmark: training-step time, tokens/s, model-FLOPs utilisation and peak memory at
 the 'baby' and 'age-48-months' shapes, and generation speed with and without the cache.
 
-    python -m little_baby.bench                 # both shapes
+    little-baby bench                           # both shapes
     little-baby bench --shape baby --attention mha --network mlp --steps 30
+    python -m little_baby.tools.bench --shape baby   # the same, without the command
 
 Each shape runs in a fresh process so its peak memory is its own.
 """
@@ -17,7 +18,7 @@ import time
 import numpy
 
 from ..baby import LittleBaby
-from ..config import BabyConfig
+from ..config import ATTENTION_NAMES, NETWORK_NAMES, BabyConfig
 from ..tokenizer import CharTokenizer
 from ..training.trainer import Trainer
 
@@ -123,8 +124,10 @@ def run_isolated(job):
 def add_arguments(parser):
     parser.add_argument("--shape", choices=[*SHAPES, "all"], default="all")
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per shape")
-    parser.add_argument("--attention", default="mha", help="c_attention variant")
-    parser.add_argument("--network", default="mlp", help="c_network variant")
+    parser.add_argument("--attention", default="mha", choices=ATTENTION_NAMES,
+                        help="c_attention variant (default mha)")
+    parser.add_argument("--network", default="mlp", choices=NETWORK_NAMES,
+                        help="c_network variant (default mlp)")
     parser.add_argument("--dropout", type=float, default=0.0, help="r_dropout while timing")
     parser.add_argument("--gen-tokens", type=int, default=500, help="tokens for the generation test")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON lines")
@@ -159,7 +162,7 @@ def run(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m little_baby.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m little_baby.tools.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     return run(parser.parse_args(argv))

@@ -2,8 +2,8 @@
 of steps on Tiny Shakespeare, as a Markdown table: parameters, ms per training step,
 tokens/s and validation loss, then each variant in one line (its docstring's first).
 
-    python -m little_baby.variants_table               # the table in README.md
-    python -m little_baby.variants_table --steps 100   # quicker, rougher
+    python -m little_baby.tools.variants_table               # the table in README.md
+    python -m little_baby.tools.variants_table --steps 100   # quicker, rougher
 
 Attention variants run with the `mlp` network, network variants with `mha` attention.
 """
@@ -89,7 +89,7 @@ def run(steps):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m little_baby.variants_table",
+    parser = argparse.ArgumentParser(prog="python -m little_baby.tools.variants_table",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=300, help="training steps per variant")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy
 
-from ..errors import CorpusError
+from ..errors import CorpusError, spelled
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,15 +107,19 @@ class TrainingData:
     offsets (the step-count plan of nanoGPT-style scripts).
     """
 
-    def __init__(self, ids, n_ctx, batch_size, r_split=0.9, shuffle=True, seed=0):
+    def __init__(self, ids, n_ctx, batch_size, r_split=0.9, shuffle=True, seed=0,
+                 n_ctx_fixed=False):
         split = int(r_split * len(ids))
         self.train, self.val = ids[:split], ids[split:]
         if min(len(self.train), len(self.val)) < n_ctx + 1:
+            # a finetune keeps its parent's n_ctx: then the message does not suggest it
+            smaller = "" if n_ctx_fixed else f" a smaller {spelled('n_ctx')},"
             raise CorpusError(
                 f"the corpus has {len(ids)} tokens; with r_split={r_split} its training part "
                 f"has {len(self.train)} and its validation part {len(self.val)}, and each needs "
-                f"at least one window of n_ctx + 1 = {n_ctx + 1} tokens: use more text, a "
-                f"smaller n_ctx or another r_split.")
+                f"at least one window of n_ctx + 1 = {n_ctx + 1} tokens"
+                f"{' (the model' + chr(39) + 's n_ctx)' if n_ctx_fixed else ''}: use more "
+                f"text,{smaller} or another {spelled('r_split')}.")
         self.n_ctx, self.batch_size, self.shuffle, self.seed = n_ctx, batch_size, shuffle, seed
         self.n_windows = (len(self.train) - 1) // n_ctx  # stride-n_ctx windows per epoch
         self.steps_per_epoch = max(1, self.n_windows // batch_size)

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from ..engine.memory import generation_bytes, model_bytes, training_bytes
-from ..errors import NotEnoughMemoryError
+from ..errors import NotEnoughMemoryError, spelled
 
 SKIP_ENV = "LITTLE_BABY_NO_MEMORY_CHECK"
 
@@ -26,12 +26,21 @@ def available_bytes(device="cpu"):
     return min(found) if found else None
 
 
-def check_training_fits(cfg, vocab_size, shards=1, device="cpu"):
-    """A NotEnoughMemoryError if one training step of `cfg` cannot fit on `device`."""
+SIZES = ("n_ctx", "batch_size", "n_emb", "n_layers")
+
+
+def check_training_fits(cfg, vocab_size, shards=1, device="cpu", can_change=SIZES):
+    """A NotEnoughMemoryError if one training step of `cfg` cannot fit on `device`. The
+    message suggests smaller values of the settings in `can_change` (a finetune keeps
+    its parent's architecture: batch_size only; a resumed run keeps all)."""
+    names = [spelled(k) for k in can_change]
+    advice = (f"use a smaller {', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else
+              f"use a smaller {names[0]}" if names else
+              "this run's settings cannot change now: use a machine with more memory")
     _check(training_bytes(cfg, vocab_size, cfg.batch_size, shards), device,
            f"a training step of n_ctx={cfg.n_ctx}, batch_size={cfg.batch_size}, "
            f"n_emb={cfg.n_emb}, n_layers={cfg.n_layers} ({cfg.c_attention}/{cfg.c_network})",
-           "use a smaller n_ctx, batch_size, n_emb or n_layers")
+           advice)
 
 
 def check_model_fits(cfg, vocab_size, device="cpu"):
@@ -39,7 +48,8 @@ def check_model_fits(cfg, vocab_size, device="cpu"):
     _check(model_bytes(cfg, vocab_size), device,
            f"a model of n_emb={cfg.n_emb}, n_layers={cfg.n_layers}, n_ctx={cfg.n_ctx} and "
            f"{vocab_size} symbols ({cfg.c_attention}/{cfg.c_network})",
-           "use a smaller n_emb, n_layers, n_ctx or n_hidden")
+           f"use a smaller {', '.join(spelled(k) for k in ('n_emb', 'n_layers', 'n_ctx'))} "
+           f"or {spelled('n_hidden')}")
 
 
 def check_generation_fits(cfg, vocab_size, prompt_tokens, device="cpu"):

@@ -5,7 +5,11 @@ A run walks n_epochs epochs of shuffled stride-n_ctx windows, or max_iters steps
 random windows; it measures train and validation loss on fixed samples every
 eval_interval steps, checkpoints every checkpoint_interval steps and on Ctrl-C, and
 stops with a clear message when the loss turns nan or diverges, keeping the last good
-checkpoint. The batch of each step depends only on (seed, step), and a checkpoint holds
+checkpoint. The model it saves has the weights of the last step, or (keep="best", what
+a finetune does unless told otherwise) those of the evaluation with the lowest
+validation loss, the parent's own at step 0 included: a finetune never ends worse on
+that sample than the model it started from. A finetune stores its weights in the
+parent's float type (float16 for the age models) unless told otherwise. The batch of each step depends only on (seed, step), and a checkpoint holds
 the weights, AdamW's moments and the dropout generator, so a resumed run continues
 exactly as if it had never stopped.
 
@@ -24,19 +28,29 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy
 from tqdm import tqdm
 
-from ..errors import FolderTakenError, TrainingDiverged, TrainingError, TrainingInterrupted
+from ..errors import (FolderTakenError, TrainingDiverged, TrainingError, TrainingInterrupted,
+                      on_cli, spelled)
 from ..io import cache as model_cache
 from ..io.claim import claimed
 from ..io.resolve import find_model
 from ..io.checkpoint import CHECKPOINT, load_checkpoint, remove_checkpoint, save_checkpoint
 from ..tokenizer import tokenizer_from_dict
-from ..io.store import LOSS_CURVE, read_config_and_tokenizer, read_report, save_model
+from ..io.store import (LOSS_CURVE, REPORT, ModelParts, read_config_and_tokenizer,
+                        read_report, write_json, write_model)
 from .data import TrainingData, find_input, load_corpus, read_corpus, text_sha256
-from .resources import check_training_fits
+from .resources import SIZES, check_training_fits
 from .report import hardware, plot_losses
 from .trainer import Trainer
+
+
+WEIGHTS_DTYPES = (None, "float16", "float32", "float64")
+# `little-baby finetune`'s learning rate unless told: a trained model restarted at the
+# rate it was trained at (1.5e-3 to 2e-3 for the age models) gets worse before it gets
+# better; this one, about its rate at the end of training, does not
+FINETUNE_R_LEARN = 3e-4
 
 
 @dataclasses.dataclass
@@ -48,6 +62,10 @@ class Plan:
     the run, at least 50 steps (an evaluation costs about 2 * eval_iters / 3 steps);
     eval_iters: batches in each fixed evaluation sample;
     checkpoint_interval None: at every evaluation.
+    keep: "last" (the weights of the last step) or "best" (those of the evaluation with
+    the lowest validation loss); None: "best" for a finetune, "last" for a new model.
+    weights_dtype: the float type of the saved weights ("float16", "float32"); None: the
+    parent's for a finetune, the model's own (float32) for a new model.
     """
 
     max_iters: int | None = None
@@ -55,6 +73,8 @@ class Plan:
     eval_interval: int | None = None
     eval_iters: int = 10
     checkpoint_interval: int | None = None
+    keep: str | None = None
+    weights_dtype: str | None = None
     total_steps: int | None = None  # decided by resolve()
 
     def resolve(self, config, data):
@@ -63,6 +83,12 @@ class Plan:
             value = getattr(self, key)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise TrainingError(f"{key} must be a whole number of at least 1, not {value!r}.")
+        if self.keep not in (None, "best", "last"):
+            raise TrainingError(f"keep must be 'best' or 'last', not {self.keep!r}.")
+        if self.weights_dtype not in WEIGHTS_DTYPES:
+            raise TrainingError(f"weights_dtype must be one of "
+                                f"{[d for d in WEIGHTS_DTYPES if d]} or None, not "
+                                f"{self.weights_dtype!r}.")
         if self.max_iters is not None and self.n_epochs is not None:
             raise TrainingError("give max_iters (random windows) or n_epochs (epochs of "
                                 "shuffled windows), not both.")
@@ -70,6 +96,7 @@ class Plan:
         total = self.max_iters or n_epochs * data.steps_per_epoch
         eval_interval = self.eval_interval or max(total // 20, min(total, 50))
         return dataclasses.replace(self, n_epochs=n_epochs, total_steps=total,
+                                   keep=self.keep or "last",
                                    eval_interval=eval_interval,
                                    checkpoint_interval=self.checkpoint_interval or eval_interval)
 
@@ -81,18 +108,29 @@ def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False, guid=None):
 
     The folder must be new or empty; it is claimed for the run's life (io/claim.py)."""
     text, path = load_corpus(corpus)
+    plan = finetune_defaults(baby, plan or Plan())
     tokenizer = tokenizer_from_dict(baby.tokenizer.to_dict())  # a copy: baby's grows later
     new_symbols = tokenizer.expand(text)
     cfg = baby.config
+    finetune = baby.guid is not None  # a trained model: its architecture stays
     data = TrainingData(tokenizer.encode(text), cfg.n_ctx, cfg.batch_size, cfg.r_split,
-                        cfg.c_shuffle, cfg.seed)
-    plan = (plan or Plan()).resolve(cfg, data)
+                        cfg.c_shuffle, cfg.seed, n_ctx_fixed=finetune)
+    plan = plan.resolve(cfg, data)
     guid = model_cache.check_guid(guid) if guid is not None else model_cache.new_guid()
     folder = Path(out) if out is not None else model_cache.model_dir(guid, cache)
-    _check_fits(baby, tokenizer.vocab_size)
+    _check_fits(baby, tokenizer.vocab_size, ("batch_size",) if finetune else SIZES)
     with claimed(folder, "a training run"):  # refused, naming it, if another run holds it
         _check_free(folder)  # now that no other run can write it
         return _fit_claimed(baby, text, path, data, plan, folder, quiet, guid, new_symbols)
+
+
+def finetune_defaults(baby, plan):
+    """`plan` with what a finetune (a model that has a GUID: trained, or loaded) keeps
+    unless told otherwise: the best evaluation's weights, in the parent's float type."""
+    if baby.guid is None:
+        return plan
+    return dataclasses.replace(plan, keep=plan.keep or "best",
+                               weights_dtype=plan.weights_dtype or getattr(baby, "weights_dtype", None))
 
 
 def _fit_claimed(baby, text, path, data, plan, folder, quiet, guid, new_symbols):
@@ -142,10 +180,11 @@ def resume(cls, name, cache=None, corpus=None, quiet=False):
         baby = cls(config, tokenizer, params=params, guid=report["guid"],
                    parent_guid=report["parent_guid"])
         baby.report = report
-        _check_fits(baby, tokenizer.vocab_size)
+        _check_fits(baby, tokenizer.vocab_size, ())
         data = TrainingData(tokenizer.encode(text), config.n_ctx, config.batch_size,
                             config.r_split, config.c_shuffle, config.seed)
         plan = Plan(**report["settings"]["plan"])
+        plan.keep = plan.keep or "last"  # a run started before keep existed
         run = TrainingRun(baby, data, plan, folder, quiet)
         run.trainer.load_state_dict(arrays, counters)
         run.state = {**state["run"], "corpus_path": str(path.resolve()) if path else None}
@@ -168,7 +207,9 @@ def _resume_corpus(recorded, run_state, corpus=None):
     name = recorded.get("file") or (Path(recorded["path"]).name if recorded.get("path") else None)
     if name is None:
         raise TrainingError("this run was trained on text given in Python, not a file: pass "
-                            "that text again, LittleBaby.resume(name, corpus=text).")
+                            "that text again, " + (
+                                "saved in a file: `little-baby train --resume MODEL --corpus "
+                                "FILE`." if on_cli() else "LittleBaby.resume(name, corpus=text)."))
     places = [run_state.get("corpus_path"), recorded.get("path"), find_input(name)]
     tried = list(dict.fromkeys(str(p) for p in places if p is not None))
     for place in tried:
@@ -179,8 +220,9 @@ def _resume_corpus(recorded, run_state, corpus=None):
     looked = f"{', '.join(tried)}, and " if tried else ""
     raise TrainingError(f"this run's corpus, {name} (sha256 {sha[:12]}...), was not found: "
                         f"looked at {looked}inputs/ and $LITTLE_BABY_INPUTS (a file there "
-                        f"must be the same text). Give it: `little-baby train --resume ... "
-                        f"--corpus FILE` or LittleBaby.resume(name, corpus=path).")
+                        f"must be the same text). Give it: " + (
+                            "`little-baby train --resume MODEL --corpus FILE`." if on_cli()
+                            else "LittleBaby.resume(name, corpus=path)."))
 
 
 def bits_per_char(loss, corpus):
@@ -190,10 +232,10 @@ def bits_per_char(loss, corpus):
     return loss / math.log(2) * corpus["n_val"] / chars if chars else None
 
 
-def _check_fits(baby, vocab_size):
+def _check_fits(baby, vocab_size, can_change):
     backend = baby.backend
     shards = min(baby.config.batch_size, backend.n_cores) if backend.device == "cpu" else 1
-    check_training_fits(baby.config, vocab_size, shards, backend.device)
+    check_training_fits(baby.config, vocab_size, shards, backend.device, can_change)
 
 
 def _check_free(folder):
@@ -249,9 +291,7 @@ class TrainingRun:
             while self.step < plan.total_steps:
                 loss = self._train_step()
                 bar.update(1)
-                bar.set_postfix_str(f"loss {loss:.3f} val {evals[-1]['val']:.3f} "
-                                    f"{state['tokens'] / state['train_seconds']:,.0f} tok/s",
-                                    refresh=False)
+                bar.set_postfix_str(progress_note(loss, evals[-1], state), refresh=False)
                 epoch_end = not plan.max_iters and self.step % self.data.steps_per_epoch == 0
                 last = self.step == plan.total_steps
                 if self.step % plan.eval_interval == 0 or last or epoch_end:
@@ -260,10 +300,11 @@ class TrainingRun:
                     self._end_epoch()
                 if stop.is_set():
                     self._checkpoint(status=f"interrupted at step {self.step}")
+                    how = (f"`little-baby train --resume {self.folder}`" if on_cli() else
+                           f"LittleBaby.resume({str(self.folder)!r})")
                     raise TrainingInterrupted(
                         f"stopped at step {self.step} of {plan.total_steps}; checkpoint saved in "
-                        f"{self.folder}: continue with `little-baby train --resume "
-                        f"{self.folder}` or LittleBaby.resume({str(self.folder)!r}).", stop.signum)
+                        f"{self.folder}: continue with {how}.", stop.signum)
                 if self.step % plan.checkpoint_interval == 0 and self.step < plan.total_steps:
                     self._checkpoint()
         return self._finish()
@@ -292,6 +333,9 @@ class TrainingRun:
         evals.append({"step": self.step, "epoch": round(self.step / self.data.steps_per_epoch, 4),
                       "train": losses["train"], "val": losses["val"], "lr": self.trainer.lr(),
                       "seconds": round(time.perf_counter() - self.clock, 2)})
+        if self.plan.keep == "best" and losses["val"] < self.state.get("best_val", math.inf):
+            self.trainer.keep_best()
+            self.state["best_val"], self.state["best_step"] = losses["val"], self.step
         if self.state["loss_limit"] is None:  # twice the start (or the uniform guess)
             start = max(math.log(self.baby.tokenizer.vocab_size), *losses.values())
             self.state["loss_limit"] = 2 * start
@@ -309,25 +353,67 @@ class TrainingRun:
         report, state = self.baby.report, self.state
         evals = report["losses"]["evals"]
         best = min(evals, key=lambda e: e["val"])
+        kept = self._kept_eval()
         state["seconds"] = time.perf_counter() - self.clock
         report.update(
             status=status, n_params=self.baby.n_params,
-            final={"step": self.step, "train_loss": evals[-1]["train"],
-                   "val_loss": evals[-1]["val"], "best_val_loss": best["val"],
-                   "best_step": best["step"],
-                   "val_bits_per_char": bits_per_char(evals[-1]["val"], report["corpus"])},
+            # the saved model's figures: the last step's, or the best evaluation's (keep)
+            final={"step": self.step, "train_loss": kept["train"], "val_loss": kept["val"],
+                   "best_val_loss": best["val"], "best_step": best["step"],
+                   "kept": self.plan.keep,
+                   "kept_step": kept["step"] if self.plan.keep == "best" else self.step,
+                   "last_val_loss": evals[-1]["val"], "last_val_step": evals[-1]["step"],
+                   "val_bits_per_char": bits_per_char(kept["val"], report["corpus"])},
             timings={"seconds": round(state["seconds"], 2),
                      "train_seconds": round(state["train_seconds"], 2),
                      "ms_per_step": round(1e3 * state["train_seconds"] / max(1, self.step), 2),
                      "tokens": state["tokens"],
                      "tokens_per_s": round(state["tokens"] / max(state["train_seconds"], 1e-9))})
 
+    def _kept_eval(self):
+        """The evaluation whose weights the saved model has: the best one (keep="best"),
+        else the latest."""
+        evals = self.baby.report["losses"]["evals"]
+        if self.plan.keep == "best" and self.trainer.best is not None:
+            return next(e for e in evals if e["step"] == self.state["best_step"])
+        return evals[-1]
+
+    def _kept_params(self):
+        return (self.trainer.best_params() if self.plan.keep == "best" and
+                self.trainer.best is not None else self.baby.params)
+
+    def _save_model(self):
+        """Write the model folder: the kept weights (the last step's or the best so far),
+        in the plan's float type."""
+        baby, to_numpy = self.baby, self.baby.backend.to_numpy
+        arrays = {k: to_numpy(v) for k, v in self._kept_params().items()}
+        report = {**baby.report, "guid": baby.guid, "parent_guid": baby.parent_guid,
+                  "n_params": baby.n_params}
+        write_model(self.folder, ModelParts(baby.config, baby.tokenizer, arrays, report),
+                    self.plan.weights_dtype)
+
     def _checkpoint(self, status="running"):
-        """Save the run's state and the current weights as a usable model."""
+        """Save the run's state, and the kept weights as a usable model. A write the system
+        refuses (no space left, say) leaves the last good checkpoint and model (their
+        writes are atomic) and marks the run failed, with the reason, in its report."""
+        good = self.state.get("checkpoint_step")
         self.state["checkpoint_step"] = self.step
         self._update_report(status)
-        save_model(self.baby, self.folder)
-        save_checkpoint(self.folder, self.trainer, {"run": self.state, "report": self.baby.report})
+        try:
+            self._save_model()
+            save_checkpoint(self.folder, self.trainer, {"run": self.state, "report": self.baby.report})
+        except OSError as e:
+            self.state["checkpoint_step"] = good
+            why = f"failed at step {self.step}: the checkpoint could not be written ({e.strerror or e})"
+            kept = (f"the last good checkpoint (step {good}) is kept" if good is not None
+                    else "no checkpoint had been written yet")
+            with contextlib.suppress(OSError):  # the report is small: it may still fit
+                report = {**read_report(self.folder), "status": why}
+                write_json(self.folder / REPORT, report)
+            how = (f"`little-baby train --resume {self.folder}`" if on_cli() else
+                   f"LittleBaby.resume({str(self.folder)!r})")
+            raise TrainingError(f"{why}; {kept} in {self.folder}. Free some space, then "
+                                f"continue with {how}.") from e
 
     def _diverged(self, what):
         """Go back to the last good checkpoint (kept in the folder) and stop."""
@@ -338,19 +424,30 @@ class TrainingRun:
             self.trainer.load_state_dict(arrays, counters)
             self.baby.report = state["report"]
             self.baby.report["status"] = f"diverged at step {step}"
-            save_model(self.baby, self.folder)
+            self._save_model()
         kept = ("no checkpoint had been written yet" if good is None else
                 f"the last good checkpoint (step {good}) is kept in {self.folder} and its "
                 f"weights are back in the model")
         raise TrainingDiverged(
-            f"training diverged at step {step}: {what}; {kept}. Try a smaller r_learn (now "
-            f"{self.baby.config.r_learn:g}; the rate was {lr:.2e} at that step) or a longer "
-            f"s_warmup, then train again.")
+            f"training diverged at step {step}: {what}; {kept}. Try a smaller "
+            f"{spelled('r_learn')} (now {self.baby.config.r_learn:g}; the rate was {lr:.2e} at "
+            f"that step) or a longer {spelled('s_warmup')}, then train again.")
 
     def _finish(self):
-        report = self.baby.report
+        report, baby = self.baby.report, self.baby
+        if self.plan.keep == "best" and self.trainer.best is not None:
+            baby.flat[...] = self.trainer.best  # the model in memory is the one saved
+        saved = self.plan.weights_dtype
+        if saved and numpy.dtype(saved).itemsize < baby.flat.dtype.itemsize:
+            baby.flat[...] = baby.flat.astype(saved)  # rounded as saved: the same model
         self._update_report("complete")
+        final = report["final"]
+        if final["kept"] == "best":
+            self._say(f"kept the weights of step {final['kept_step']:,}, the best validation "
+                      f"loss ({final['val_loss']:.4f}; the last evaluation, at step "
+                      f"{final['last_val_step']:,}, had {final['last_val_loss']:.4f})")
         report["finished"] = _now()
+        baby.weights_dtype = self.plan.weights_dtype or baby.weights_dtype
         if plot_losses(report["losses"]["evals"], self.folder / LOSS_CURVE,
                        title=f"{self.baby.guid[:8]}: loss"):
             report["loss_curve"] = LOSS_CURVE
@@ -359,7 +456,7 @@ class TrainingRun:
             report["notes"] = ["matplotlib is not installed: no loss curve "
                                "(pip install 'little-baby[plot]')."]
             self._say(report["notes"][0])
-        save_model(self.baby, self.folder)
+        self._save_model()
         remove_checkpoint(self.folder)
         self.baby.source = {"guid": self.baby.guid, "folder": self.folder, "repo_id": None}
         return report
@@ -367,6 +464,13 @@ class TrainingRun:
     def _say(self, message):
         if not self.quiet:
             tqdm.write(message, file=sys.stderr)
+
+
+def progress_note(loss, last_eval, state):
+    """The progress bar's note: this step's training loss, the latest validation loss
+    with the step it was measured at (evaluations are every eval_interval steps), speed."""
+    return (f"loss {loss:.3f}, val {last_eval['val']:.3f} at step {last_eval['step']:,}, "
+            f"{state['tokens'] / max(state['train_seconds'], 1e-9):,.0f} tok/s")
 
 
 # Ctrl-C, and what job schedulers and notebook hosts send before they stop a process

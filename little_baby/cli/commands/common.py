@@ -4,8 +4,9 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from ...config import DEVICE, TRAINING, BabyConfig
-from ...errors import BabyError
+from ...config import (ATTENTION_NAMES, DEVICE, NETWORK_NAMES, TRAINING, VALUE_ALIASES,
+                       BabyConfig)
+from ...errors import CLI_SPELLINGS, BabyError
 from ...io.hub import locate
 
 # names people know from nanoGPT-style scripts, beside the config's own
@@ -13,9 +14,16 @@ FLAG_ALIASES = {"n_ctx": ["--block-size"], "n_layers": ["--n-layer"], "n_heads":
                 "n_emb": ["--n-embd", "--n-embed"], "r_learn": ["--lr", "--learning-rate"],
                 "r_dropout": ["--dropout"], "n_epochs": ["--epochs"],
                 "c_tokenizer": ["--tokenizer"]}
+# the values a choice setting takes (BabyConfig.validate refuses others; a test checks both)
+CHOICES = {"c_sequence": ("pre", "post"), "c_attention": ATTENTION_NAMES,
+           "c_network": NETWORK_NAMES, "c_tokenizer": ("char", "word", "bpe"),
+           "c_device": ("cpu", "gpu"), "d_type": ("fp16", "fp32", "fp64")}
+HELP = {"c_device": "where it runs: cpu, or gpu (CuPy)",
+        "s_warmup": "'none', 'auto' (5%% of the steps, at most 1000) or a fraction of the steps"}
 # settings a finetune may change: they do not alter the weights' shapes or maths
 TRAINING_KEYS = BabyConfig.keys(TRAINING, DEVICE)
-PLAN_KEYS = ("max_iters", "eval_interval", "eval_iters", "checkpoint_interval")
+PLAN_KEYS = ("max_iters", "eval_interval", "eval_iters", "checkpoint_interval", "keep",
+             "weights_dtype")
 
 
 def add_cache_argument(parser):
@@ -44,17 +52,31 @@ def in_hub_cache(folder):
     return Path(folder).resolve().is_relative_to(Path(constants.HF_HUB_CACHE).resolve())
 
 
-def add_config_arguments(parser, keys=None):
-    """One --kebab-case option per config key (all keys, or `keys`), typed by its default."""
+def option(key):
+    """The option of config key `key`: --n-ctx for n_ctx (c_device is --device)."""
+    return CLI_SPELLINGS.get(key) or "--" + key.replace("_", "-")
+
+
+def add_config_arguments(parser, keys=None, defaults=None):
+    """One --kebab-case option per config key (all keys, or `keys`), typed by its default;
+    a choice lists its choices. `defaults`: {key: what --help says the default is} where
+    the command's default is not BabyConfig's."""
     group = parser.add_argument_group("model and training settings (BabyConfig keys)")
     for field in dataclasses.fields(BabyConfig):
         if keys is not None and field.name not in keys:
             continue
-        flags = ["--" + field.name.replace("_", "-"), *FLAG_ALIASES.get(field.name, [])]
+        flags = [option(field.name), *FLAG_ALIASES.get(field.name, [])]
         kind = type(field.default)
-        options = dict(dest=field.name, default=None, help=f"default {field.default}")
+        default = (defaults or {}).get(field.name, f"default {field.default}")
+        what = HELP.get(field.name)
+        options = dict(dest=field.name, default=None,
+                       help=f"{what} ({default})" if what else default)
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction
+        elif field.name in CHOICES:
+            names = CHOICES[field.name]
+            options.update(choices=[*names, *VALUE_ALIASES.get(field.name, {})],
+                           metavar="{" + ",".join(names) + "}")
         else:
             options.update(type=_warmup if field.name == "s_warmup" else kind,
                            metavar={int: "N", float: "X"}.get(kind, "NAME"))
@@ -68,7 +90,7 @@ def config_overrides(args, keys=None):
             if (keys is None or k in keys) and getattr(args, k, None) is not None}
 
 
-def add_plan_arguments(parser):
+def add_plan_arguments(parser, finetune=False):
     group = parser.add_argument_group("training plan")
     group.add_argument("--max-iters", type=int, metavar="N",
                        help="train N steps on random windows (instead of --n-epochs epochs)")
@@ -78,6 +100,15 @@ def add_plan_arguments(parser):
                        help="batches in the fixed evaluation samples (default 10)")
     group.add_argument("--checkpoint-interval", type=int, metavar="N",
                        help="checkpoint every N steps (default: at every evaluation)")
+    group.add_argument("--keep", choices=["best", "last"],
+                       help="the weights saved: those of the evaluation with the lowest "
+                            "validation loss (best), or of the last step (last) (default: "
+                            + ("best, so a finetune never ends worse on the validation sample "
+                               "than its parent)" if finetune else "last)"))
+    group.add_argument("--weights-dtype", choices=["float16", "float32"],
+                       help="the float type of the saved weights (default: "
+                            + ("the parent's: float16 for the age models)" if finetune
+                               else "float32)"))
     parser.add_argument("--generate-tokens", type=int, default=200, metavar="N",
                         help="tokens of the sample written to completion.json afterwards (0: none)")
     parser.add_argument("--quiet", action="store_true",

@@ -7,15 +7,22 @@ Symbols of the new text the model does not know (Greek letters, say) are added t
 vocabulary: existing ids and weights stay as they are, the new embedding rows and
 lm_head columns start fresh. Only training settings may change; the architecture is the
 parent's. A stopped finetune continues with `little-baby train --resume GUID`.
+
+Its defaults are made not to spoil the parent: it trains at --r-learn 3e-4 (not the rate
+the parent was trained at, which restarts too hard on a model already trained), keeps the
+weights of the evaluation with the lowest validation loss (--keep best: the parent's own
+weights at step 0 if nothing better comes) and saves them in the parent's float type
+(float16 for the age models; --weights-dtype float32 to change it).
 """
 from pathlib import Path
 
 from ...io.resolve import find_model
 from ...baby import LittleBaby
 from ...errors import BabyError
+from ...training.run import FINETUNE_R_LEARN
 from .common import (TRAINING_KEYS, add_cache_argument, add_config_arguments, add_plan_arguments,
                      config_overrides, plan_arguments)
-from .train import add_device_argument, train_and_report
+from .train import train_and_report
 
 
 def add_arguments(parser):
@@ -23,10 +30,12 @@ def add_arguments(parser):
                         help="GUID, unique GUID prefix or folder (default: the packaged model)")
     parser.add_argument("--corpus", metavar="FILE", help="the new text (UTF-8)")
     parser.add_argument("--out", metavar="DIR", help="model folder (default: cache/<new guid>)")
-    add_device_argument(parser)
     add_cache_argument(parser)
-    add_plan_arguments(parser)
-    add_config_arguments(parser, TRAINING_KEYS)
+    add_plan_arguments(parser, finetune=True)
+    rate = f"{FINETUNE_R_LEARN:.0e}".replace("e-0", "e-")
+    add_config_arguments(parser, TRAINING_KEYS, defaults={
+        **{key: "default: the parent's" for key in TRAINING_KEYS},
+        "r_learn": f"default {rate} for a finetune, whatever the parent was trained at"})
 
 
 def run(args):
@@ -34,6 +43,7 @@ def run(args):
         raise BabyError("finetune needs --corpus FILE, the text to train on.")
     overrides = config_overrides(args, TRAINING_KEYS)
     plan = plan_arguments(args, overrides)
+    overrides.setdefault("r_learn", FINETUNE_R_LEARN)
     corpus = Path(args.corpus)
     baby = LittleBaby.load(find_model(args.model, args.cache), **overrides)
 

@@ -40,18 +40,11 @@ def add_arguments(parser):
     parser.add_argument("--out", metavar="DIR", help="model folder (default: cache/<guid>)")
     parser.add_argument("--resume", metavar="MODEL",
                         help="continue the stopped run of this GUID or folder from its checkpoint")
-    add_device_argument(parser)
     parser.add_argument("--vocab-size", type=int, metavar="N",
                         help="--tokenizer bpe: the tokens to learn, bytes included (default 1024)")
     add_cache_argument(parser)
     add_plan_arguments(parser)
-    add_config_arguments(parser)
-
-
-def add_device_argument(parser):
-    """--device, as `generate` has it: the config's c_device (also --c-device)."""
-    parser.add_argument("--device", dest="c_device", choices=["cpu", "gpu"], default=None,
-                        help="train on this device (default: the config's c_device, cpu)")
+    add_config_arguments(parser)  # --device is the config's c_device, as in `generate`
 
 
 def run(args):
@@ -99,8 +92,13 @@ def train_and_report(train, args, folder=None):
     print(f"model {baby.guid} saved in {folder}")
     print(f"  {final['step']:,} steps ({walk}) in {human_duration(timings['seconds'])}, "
           f"{timings['tokens_per_s']:,} tokens/s, {baby.n_params:,} parameters")
-    print(f"  loss: train {final['train_loss']:.4f}, validation {final['val_loss']:.4f} "
-          f"(best {final['best_val_loss']:.4f} at step {final['best_step']:,})")
+    if final.get("kept") == "best":
+        print(f"  kept the weights of step {final['kept_step']:,}, the best validation loss: "
+              f"train {final['train_loss']:.4f}, validation {final['val_loss']:.4f} (the last "
+              f"evaluation, at step {final['last_val_step']:,}: {final['last_val_loss']:.4f})")
+    else:
+        print(f"  loss: train {final['train_loss']:.4f}, validation {final['val_loss']:.4f} "
+              f"(best {final['best_val_loss']:.4f} at step {final['best_step']:,})")
     if final.get("val_bits_per_char") is not None:
         print(f"  validation {final['val_bits_per_char']:.4f} bits per character "
               f"({baby.tokenizer.vocab_size:,} {baby.config.c_tokenizer} tokens)")

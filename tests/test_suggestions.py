@@ -1,0 +1,212 @@
+"""Every command the package suggests runs (issue 21): the `little-baby ...` and
+`python -m ...` commands written in its messages, help texts and docstrings are collected
+from the source (every string and f-string, a formatted value counting as a placeholder),
+and each is parsed by the real command line, or its module is run with --help and must
+know every option; the read-only ones are run on a tiny model. A message under the
+command line names options, not Python's argument names."""
+import ast
+import contextlib
+import io
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from little_baby import LittleBaby
+from little_baby.cli import main
+from little_baby.cli.main import COMMANDS, build_parser
+from tests.little_texts import TINY, english
+
+ROOT = Path(__file__).resolve().parent.parent
+HOLE = "\x00"  # where an f-string formats a value
+IN_BACKTICKS = re.compile(r"`((?:little-baby|python -m) [^`]+)`")
+ON_A_LINE = re.compile(r"^\s*((?:little-baby|python -m) .*?)\s*(?:#.*)?$", re.M)
+PLACEHOLDER = re.compile(r"^(?:[A-Z][A-Z_]*|\.\.\.|.*\x00.*)$")  # MODEL, FILE, ..., {x}
+
+
+def strings(tree):
+    """(text, line) of every string and f-string in a module."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.value, node.lineno
+        elif isinstance(node, ast.JoinedStr):
+            yield "".join(v.value if isinstance(v, ast.Constant) else HOLE
+                          for v in node.values), node.lineno
+
+
+def suggestions():
+    """{command: 'file:line'} of every command suggested in the package's source."""
+    found = {}
+    for path in sorted((ROOT / "little_baby").rglob("*.py")):
+        for text, line in strings(ast.parse(path.read_text(encoding="utf-8"))):
+            for command in [*IN_BACKTICKS.findall(text), *ON_A_LINE.findall(text)]:
+                command = " ".join(command.split())
+                words = command.split()
+                if words[0] == "little-baby" and (len(words) < 2 or words[1].endswith(":")
+                                                  or HOLE in words[1]):
+                    continue  # "little-baby {command}: error: ...", a message's prefix
+                found.setdefault(command, f"{path.relative_to(ROOT)}:{line}")
+    return found
+
+
+SUGGESTED = suggestions()
+LITTLE_BABY = {c: w for c, w in SUGGESTED.items() if c.startswith("little-baby ")}
+MODULES = {c: w for c, w in SUGGESTED.items() if c.startswith("python -m ")}
+
+
+def test_the_source_suggests_commands_of_both_kinds():
+    assert len(LITTLE_BABY) > 30 and len(MODULES) > 10  # the collection works
+    assert "little-baby train --resume MODEL --corpus FILE" in LITTLE_BABY
+    assert "little-baby train --resume \x00" in LITTLE_BABY  # from an f-string message
+
+
+def filled(words, parser):
+    """`words` (after `little-baby`) with each placeholder replaced by a value its option
+    takes (a number for --max-iters N, a choice for a choice flag, else a name)."""
+    sub = parser._subparsers._group_actions[0].choices[words[0]]
+    options = {s: a for a in sub._actions for s in a.option_strings}
+    out = [words[0]]
+    for i, word in enumerate(words[1:], 1):
+        if not PLACEHOLDER.match(word):
+            out.append(word)
+            continue
+        action = options.get(words[i - 1])
+        if action is not None and action.nargs == 0:
+            action = None  # a flag before a positional placeholder
+        if action is None and word == "...":
+            continue  # "little-baby train ...": the rest elided
+        if action is not None and action.choices:
+            out.append(str(list(action.choices)[0]))
+        elif action is not None and action.type in (int, float):
+            out.append("1")
+        else:
+            out.append("placeholder")
+    return out
+
+
+@pytest.mark.parametrize("command", sorted(LITTLE_BABY))
+def test_every_suggested_little_baby_command_parses(command):
+    words = shlex.split(command.replace(HOLE, "X" + HOLE))[1:]
+    words = [w.replace("X" + HOLE, HOLE) for w in words]
+    assert words[0] in COMMANDS, f"{LITTLE_BABY[command]} suggests an unknown command: {command}"
+    parser = build_parser()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            parser.parse_args(filled(words, parser))
+        except SystemExit as e:
+            pytest.fail(f"{LITTLE_BABY[command]} suggests `{command}`, which the command "
+                        f"line refuses (exit {e.code}): {err.getvalue().strip()}")
+
+
+def modules():
+    """{module: (options its suggestions use, where)}."""
+    found = {}
+    for command, where in MODULES.items():
+        words = command.replace(HOLE, "X").split()
+        options, _ = found.setdefault(words[2], (set(), where))
+        options.update(w.split("=")[0] for w in words[3:] if w.startswith("--"))
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(modules()))
+def test_every_suggested_module_runs_and_knows_its_options(module):
+    options, where = modules()[module]
+    r = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, f"{where} suggests `python -m {module}`, which fails: {r.stderr}"
+    unknown = sorted(o for o in options if o not in r.stdout)
+    assert not unknown, f"{where}: `python -m {module}` has no option {unknown}"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(cache, folder) of a tiny trained model."""
+    cache = tmp_path_factory.mktemp("suggested") / "cache"
+    text = english() + "ROMEO: The baby sat by the window.\n" * 3  # the examples' prompt
+    baby = LittleBaby.train_new(TINY, text, max_iters=5, cache=cache, quiet=True)
+    return cache, cache / baby.guid
+
+
+READ_ONLY = ("info", "list", "generate")
+MODEL_NAMES = re.compile(r"^(?:[0-9a-f]{4}.*|GUID|MODEL|AGE|age-\d+-months|placeholder|\x00)$")
+
+
+@pytest.mark.parametrize("command", sorted(c for c in LITTLE_BABY
+                                           if c.split()[1] in READ_ONLY))
+def test_every_suggested_read_only_command_runs_on_a_tiny_model(command, tiny, capsys):
+    cache, folder = tiny
+    words = shlex.split(command.replace(HOLE, "MODEL"))[1:]
+    if any("/" in w and not w.startswith("/") and not w.startswith("--") for w in words):
+        pytest.skip(f"a Hub repo id: {command}")
+    parser = build_parser()
+    words = [str(folder) if MODEL_NAMES.match(w) else w for w in filled(words, parser)]
+    if "--cache" in words:
+        words[words.index("--cache") + 1] = str(cache)
+    else:
+        words += ["--cache", str(cache)]
+    if words[0] == "generate":
+        words += ["--max-tokens", "5"]
+    code = main(words)
+    err = capsys.readouterr().err
+    assert code == 0, f"{LITTLE_BABY[command]} suggests `{command}`, which fails: {err}"
+
+
+def test_a_command_line_error_names_options_and_python_names_arguments(tiny, capsys):
+    """The same mistakes, made on the command line and in Python, are told in each one's
+    words."""
+    cache, folder = tiny
+    code = main(["generate", str(folder), "--prompt", "Ωμέγα", "--cache", str(cache)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--drop-unknown" in err and "unknown=" not in err
+    with pytest.raises(ValueError, match="unknown='drop'"):
+        LittleBaby.load(folder).generate("Ωμέγα")
+    short = folder.parent / "short.txt"
+    short.write_text("tiny text\n" * 2, encoding="utf-8")
+    code = main(["finetune", str(folder), "--corpus", str(short), "--out",
+                 str(folder.parent / "child"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "n_ctx + 1 = 9 tokens (the model's n_ctx)" in err
+    assert "smaller" not in err and "--r-split" in err  # n_ctx is the parent's: not suggested
+    code = main(["train", "--corpus", str(short), "--out", str(folder.parent / "new"),
+                 *[f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()], "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "a smaller --n-ctx, or another --r-split" in err
+    with pytest.raises(ValueError, match="a smaller n_ctx, or another r_split"):
+        LittleBaby.train_new(TINY, short, out=folder.parent / "new", quiet=True)
+
+
+def test_choice_flags_list_their_choices_and_the_device_has_one_spelling(capsys):
+    for command in ("train", "finetune", "generate", "bench"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        assert not re.search(r"--c-device(?![-\w])", text)  # --device only
+        assert command == "bench" or "--device {cpu,gpu}" in text
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for flag, choices in (("--c-attention", "{mha,moh,gqa,swh,gla,rfa,aft}"),
+                          ("--c-network", "{mlp,moe,lor,swi,gln,ggl,nft}"),
+                          ("--c-sequence", "{pre,post}"), ("--d-type", "{fp16,fp32,fp64}")):
+        assert f"{flag} {choices}" in text
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert "--attention {mha,moh,gqa,swh,gla,rfa,aft}" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--c-device", "gpu"])
+    assert e.value.code == 2 and "error:" in capsys.readouterr().err  # no --c-device
+
+
+def test_every_choice_the_command_line_offers_is_one_the_config_takes():
+    from little_baby.cli.commands.common import CHOICES
+    from little_baby.config import BabyConfig, VALUE_ALIASES
+    from little_baby.errors import ConfigError
+    for key, names in CHOICES.items():
+        for name in [*names, *VALUE_ALIASES.get(key, {})]:
+            BabyConfig(**{key: name})
+        with pytest.raises(ConfigError):
+            BabyConfig(**{key: "no-such-choice"})
