@@ -1,5 +1,9 @@
 """Export to transformers' GPT-2 and import back (little_baby/io/gpt2.py), exactly.
 
+- Exporting needs numpy and safetensors only: with torch, transformers and tokenizers
+  unimportable the folder is written whole (the command too), its tensors are the mapped
+  weights, its config the settings that compute our maths, its tokenizer.json what the
+  `tokenizers` library itself writes for the same tokenizer.
 - A briefly trained model of ours (pre-norm mha + mlp, a character vocabulary, r_temp and
   n_hidden off their defaults, a non-zero lm_head bias) exported to a folder: transformers
   loads it (AutoModelForCausalLM, AutoTokenizer), its float32 logits equal ours to 1e-5,
@@ -12,40 +16,55 @@
   character- and word-level; Python's word classes where Oniguruma's differ.
 - Refusals, each naming what the other side cannot express: post-norm, other variants,
   head_size != n_emb, a bias that does not fold, GPT-2 settings ours lacks, vocabularies
-  ours cannot represent.
+  ours cannot represent; a missing library named with what installs it.
 - The age-48-months model, when its folder is in the repository's cache/.
+
+A test that needs torch, transformers or tokenizers skips where they are not installed,
+and its reason names what installs them (the `transformers` extra; torch's CPU build).
 """
+import importlib
+import importlib.util
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file
 
 from little_baby import BabyConfig, CharTokenizer, LittleBaby, WordTokenizer
 from little_baby.cli import main
 from little_baby.errors import ConversionError
 from little_baby.io import gpt2
 from little_baby.io.ages import AGES
+from little_baby.io.datasets import how_to_get
 from little_baby.io.store import WEIGHTS, is_model_folder
 from little_baby.training.data import find_input, random_batch
 from little_baby.training.trainer import Trainer
 from tests.little_texts import GREEK, english
 
-try:
-    import tokenizers
-    import torch
-    import transformers
-except ImportError as e:  # CI installs the extra: there a missing library is a failure
-    if os.environ.get("CI"):
-        raise
-    pytest.skip(f"{e.name} is not installed; these tests need the transformers extra: "
-                f"pip install -e \".[transformers]\"", allow_module_level=True)
+LIBRARIES = ("torch", "transformers", "tokenizers")
+HAVE = {n: importlib.util.find_spec(n) is not None for n in LIBRARIES}
+torch, transformers, tokenizers = (importlib.import_module(n) if HAVE[n] else None
+                                   for n in LIBRARIES)
 
-torch.set_num_threads(1)
-transformers.logging.set_verbosity_error()
-transformers.utils.logging.disable_progress_bar()
+
+def needs(*names):
+    """Skip unless `names` are installed; the reason says what installs them."""
+    missing = [n for n in names if not HAVE[n]]
+    how = "; ".join(f"{', '.join(ns)}: {how}" for how, ns in gpt2._group(missing).items())
+    return pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)}, not "
+                                                    f"installed here. {how}")
+
+
+NEEDS_ALL = needs(*LIBRARIES)                        # running a model: torch too
+NEEDS_TOKENIZER = needs("transformers", "tokenizers")  # the tokenizer side only
+
+if HAVE["torch"]:
+    torch.set_num_threads(1)
+if HAVE["transformers"]:
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = english() + GREEK                       # 66 characters: spaces, newlines, Greek
@@ -97,7 +116,67 @@ def exported(trained, tmp_path_factory):
     return gpt2.save_transformers(trained, tmp_path_factory.mktemp("export") / "gpt2")
 
 
+# ---- exporting needs no torch, transformers or tokenizers ------------------------------------
+def test_exporting_needs_no_torch_transformers_or_tokenizers(trained, tmp_path, monkeypatch,
+                                                             capsys):
+    for name in LIBRARIES:
+        monkeypatch.setitem(sys.modules, name, None)       # `import torch` fails, and so on
+    folder = gpt2.save_transformers(trained, tmp_path / "gpt2")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(gpt2.FILES)
+    cfg, params = trained.config, trained.params
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    assert config["model_type"] == "gpt2" and config["architectures"] == ["GPT2LMHeadModel"]
+    assert [config[k] for k in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head",
+                                "n_inner", "tie_word_embeddings")] == [
+        trained.tokenizer.vocab_size, 32, 96, 2, 4, 288, False]
+    generation = json.loads((folder / "generation_config.json").read_text(encoding="utf-8"))
+    assert generation["max_length"] == 32 and generation["bos_token_id"] == \
+        trained.tokenizer.ids["\n"]
+    tensors = load_file(folder / "model.safetensors")
+    assert set(tensors) == {theirs for _, theirs in gpt2.key_pairs(2)} | {"lm_head.weight"}
+    assert all(t.dtype == np.float32 for t in tensors.values())
+    assert np.array_equal(tensors["transformer.wte.weight"], params["wte.weight"])
+    assert np.array_equal(tensors["transformer.h.1.mlp.c_fc.weight"],
+                          params["blocks.1.net.up.weight"])
+    assert np.array_equal(tensors["lm_head.weight"], params["lm_head.weight"].T)
+    queries = tensors["transformer.h.0.attn.c_attn.weight"][:, :96]
+    assert np.allclose(queries, params["blocks.0.attn.qkv.weight"][:, :96] / 0.8, rtol=1e-6)
+    # GPT-2's head has no bias: ours went into ln_f's, so (y + c) W == y W + b
+    c = tensors["transformer.ln_f.bias"].astype(np.float64) - params["ln_f.bias"]
+    assert np.abs(c @ params["lm_head.weight"] - params["lm_head.bias"]).max() < 1e-5
+    assert np.abs(params["lm_head.bias"]).max() > 1e-3
+    # the command writes the same bytes, with the libraries still missing
+    trained.save(tmp_path / "ours")
+    assert main(["export", str(tmp_path / "ours"), "--format", "transformers",
+                 "--out", str(tmp_path / "by-command")]) == 0, capsys.readouterr().err
+    for name in gpt2.FILES:
+        assert (tmp_path / "by-command" / name).read_bytes() == (folder / name).read_bytes()
+
+
+@needs("tokenizers")
+@pytest.mark.parametrize("tokenizer", [CharTokenizer, WordTokenizer], ids=["char", "word"])
+def test_our_tokenizer_json_is_what_tokenizers_writes_and_encodes_as_ours(tokenizer):
+    ours = tokenizer.from_text(TEXT)
+    written = gpt2.tokenizer_json(ours)
+    theirs = tokenizers.Tokenizer.from_str(json.dumps(written))
+    assert json.loads(theirs.to_str()) == written   # every field read as we wrote it
+    assert theirs.encode(TEXT).ids == ours.encode(TEXT).tolist()
+    assert theirs.decode(theirs.encode(TEXT).ids) == TEXT
+
+
+@needs("transformers")
+def test_transformers_reads_the_exported_config_as_written(exported):
+    written = json.loads((exported / "config.json").read_text(encoding="utf-8"))
+    config = transformers.AutoConfig.from_pretrained(exported)
+    assert isinstance(config, transformers.GPT2Config)
+    assert {k: getattr(config, k) for k in written if k != "dtype"} == \
+        {k: v for k, v in written.items() if k != "dtype"}
+    generation = transformers.GenerationConfig.from_pretrained(exported)
+    assert generation.max_length == 32
+
+
 # ---- ours -> transformers -------------------------------------------------------------------
+@NEEDS_ALL
 def test_the_exported_folder_loads_in_transformers_with_our_logits(trained, exported):
     model = transformers.AutoModelForCausalLM.from_pretrained(exported)
     assert isinstance(model, transformers.GPT2LMHeadModel) and not model.training
@@ -116,6 +195,7 @@ def test_the_exported_folder_loads_in_transformers_with_our_logits(trained, expo
     assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names)  # nothing to unpickle
 
 
+@NEEDS_ALL
 def test_greedy_generation_and_the_pipeline_give_our_text(trained, exported):
     model = transformers.AutoModelForCausalLM.from_pretrained(exported)
     tokenizer = transformers.AutoTokenizer.from_pretrained(exported)
@@ -130,6 +210,7 @@ def test_greedy_generation_and_the_pipeline_give_our_text(trained, exported):
                                                     temperature=0)
 
 
+@NEEDS_ALL
 def test_the_export_command_writes_a_folder_transformers_loads(trained, tmp_path, capsys):
     folder, out = tmp_path / "ours", tmp_path / "gpt2"
     trained.save(folder)
@@ -145,6 +226,7 @@ def test_the_export_command_writes_a_folder_transformers_loads(trained, tmp_path
     assert LittleBaby.load(folder).config == trained.config        # untouched
 
 
+@NEEDS_ALL
 def test_an_export_comes_back_with_the_same_logits_and_vocabulary(trained, exported):
     back = LittleBaby.from_transformers(exported)                  # tokenizer read there
     assert back.tokenizer == trained.tokenizer
@@ -178,6 +260,7 @@ def random_gpt2(vocab_size, seed, **settings):
      "scale_attn_by_inverse_layer_idx": True, "reorder_and_upcast_attn": True,
      "attn_implementation": "eager", "activation_function": "gelu_pytorch_tanh"},
 ], ids=["defaults", "untied-rescaled"])
+@NEEDS_ALL
 def test_a_random_gpt2_imports_with_its_logits_then_trains_here(settings):
     tokenizer = gpt2.fast_tokenizer(CharTokenizer.from_text(TEXT), 24)
     model = random_gpt2(len(tokenizer), 3, **settings)
@@ -196,6 +279,7 @@ def test_a_random_gpt2_imports_with_its_logits_then_trains_here(settings):
     assert after < before - 0.5, f"loss went from {before:.3f} to {after:.3f}"
 
 
+@NEEDS_ALL
 def test_a_character_tokenizer_built_otherwise_is_read_by_what_it_does():
     """A WordLevel tokenizer that isolates every character (not what we write) is a
     character vocabulary too: its behaviour, not its make, decides."""
@@ -217,12 +301,12 @@ def real_texts():
     paths = {n: find_input(f"{n}.txt") for n in ("shakespeare", "sophocles")}
     missing = [n for n, p in paths.items() if p is None]
     if missing:  # conftest makes this an error under CI
-        pytest.skip(f"{', '.join(missing)}.txt not found (../shared/inputs, ./inputs or "
-                    f"$LITTLE_BABY_INPUTS): python -m little_baby.tools.datasets {missing[0]}")
+        pytest.skip(" ".join(f"{n}.txt not found: {how_to_get(n)}" for n in missing))
     return {n: p.read_text(encoding="utf-8") for n, p in paths.items()}
 
 
 @pytest.mark.parametrize("name", ["shakespeare", "sophocles"])
+@NEEDS_TOKENIZER
 def test_the_exported_tokenizer_round_trips_shakespeare_and_sophocles(real_texts, name, tmp_path):
     text = real_texts[name]
     ours = CharTokenizer.from_text(text)
@@ -236,6 +320,7 @@ def test_the_exported_tokenizer_round_trips_shakespeare_and_sophocles(real_texts
     assert tokenizer.decode(ids) == text
 
 
+@NEEDS_TOKENIZER
 def test_a_word_vocabulary_round_trips_sophocles(real_texts):
     text = real_texts["sophocles"]
     ours = WordTokenizer.from_text(text)
@@ -245,6 +330,7 @@ def test_a_word_vocabulary_round_trips_sophocles(real_texts):
     assert gpt2.vocabulary(tokenizer, len(ours)) == ours      # and it imports back
 
 
+@NEEDS_TOKENIZER
 def test_words_split_as_pythons_re_splits_them():
     """Combining marks, superscript digits, '_' and odd spaces: Oniguruma's \\w and \\s
     differ from Python's on these; the exported pattern spells out Python's classes."""
@@ -256,6 +342,7 @@ def test_words_split_as_pythons_re_splits_them():
     assert tokenizer.decode(tokenizer.encode(text)) == text
 
 
+@NEEDS_TOKENIZER
 def test_a_character_the_vocabulary_lacks_is_dropped_as_unknown_drop_does():
     ours = CharTokenizer.from_text("abc \n")
     tokenizer = gpt2.fast_tokenizer(ours, 16)
@@ -295,6 +382,7 @@ def test_a_bias_that_does_not_fold_is_refused_with_its_measured_error():
     ({"add_cross_attention": True}, "add_cross_attention=True"),
     ({"n_inner": 40}, "n_inner=40"),
 ])
+@NEEDS_ALL
 def test_gpt2_settings_ours_lacks_are_refused_by_name(settings, named):
     tokenizer = gpt2.fast_tokenizer(CharTokenizer.from_text(TEXT), 24)
     model = random_gpt2(len(tokenizer), 5, **settings)
@@ -302,6 +390,7 @@ def test_gpt2_settings_ours_lacks_are_refused_by_name(settings, named):
         LittleBaby.from_transformers(model, tokenizer)
 
 
+@NEEDS_ALL
 def test_vocabularies_ours_cannot_represent_are_refused():
     bpe = tokenizers.Tokenizer(tokenizers.models.BPE(
         vocab={"a": 0, "b": 1, "ab": 2}, merges=[("a", "b")]))
@@ -319,6 +408,7 @@ def test_vocabularies_ours_cannot_represent_are_refused():
         LittleBaby.from_transformers(random_gpt2(3, 6).transformer, bpe)
 
 
+@NEEDS_ALL
 def test_folders_that_are_no_gpt2_are_refused(tmp_path):
     (tmp_path / "llama").mkdir()
     (tmp_path / "llama" / "config.json").write_text('{"model_type": "llama"}')
@@ -340,6 +430,7 @@ def test_without_the_extra_the_error_says_what_to_install(monkeypatch):
 
 
 # ---- the age model --------------------------------------------------------------------------
+@NEEDS_ALL
 def test_the_age_48_months_model_exports_exactly(tmp_path):
     age = AGES["age-48-months"]
     folder = ROOT / "cache" / age.guid
@@ -366,10 +457,8 @@ def test_an_export_folder_is_not_read_as_one_of_ours(tmp_path):
     """A transformers folder has config.json and tokenizer.json too: loading it as ours
     says what loads it instead of listing unknown config keys."""
     from little_baby.errors import ModelFolderError
-    folder = tmp_path / "export"
-    folder.mkdir()
-    (folder / "config.json").write_text('{"model_type": "gpt2", "n_embd": 32}')
-    (folder / "tokenizer.json").write_text('{"type": "char", "symbols": ["a"]}')
-    (folder / "model.safetensors").write_bytes(b"")
+    baby = LittleBaby(BabyConfig(n_ctx=8, n_emb=16, head_size=16, n_heads=2, n_layers=1),
+                      CharTokenizer.from_text(TEXT))
+    folder = gpt2.save_transformers(baby, tmp_path / "export")
     with pytest.raises(ModelFolderError, match="from_transformers"):
         LittleBaby.load(folder)

@@ -44,21 +44,27 @@ transformers' PreTrainedTokenizerFast: no normalizer, so every character stays i
   - decoding concatenates the tokens (decoders.Fuse), with clean_up_tokenization_spaces
     off, so decode(encode(text)) == text, spaces, newlines and Greek included.
 
-torch, transformers and tokenizers are the `transformers` extra
-(pip install "little-baby[transformers]"): imported here, inside the functions, only
-when a conversion runs.
+Exporting needs nothing beyond numpy and safetensors: save_transformers writes the
+folder's five files itself (config.json and generation_config.json as transformers
+writes them for this GPT2Config, model.safetensors with transformers' key names,
+tokenizer.json in the `tokenizers` library's format, tokenizer_config.json). Running
+the export, to_transformers and from_transformers need transformers and tokenizers (the
+`transformers` extra: pip install "little-baby[transformers]") and torch, which is not in
+the extra because pip's default torch on Linux is the CUDA build (gigabytes): the CPU
+build is `pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`.
+They are imported here, inside the functions, only when they are needed.
 """
 import functools
+import importlib
 import json
 import math
 import os
 import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy
+from safetensors.numpy import save as safetensors_bytes
 
 from ..config import BabyConfig
 from ..errors import ConversionError
@@ -69,8 +75,13 @@ from .store import CONFIG, is_model_folder
 HEAD_BIAS_TOLERANCE = 1e-6  # largest |c W - b| (in logits) accepted for the folded bias
 LAYER_NORM_EPS = 1e-5       # engine/ops.py's layernorm
 TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh")  # transformers' names for GELU's tanh form
-INSTALL = 'pip install "little-baby[transformers]" (in a checkout: pip install -e ".[transformers]")'
+EXTRA = 'pip install "little-baby[transformers]" (in a checkout: pip install -e ".[transformers]")'
+TORCH = ("torch's CPU build: pip install torch==2.13.0 --index-url "
+         "https://download.pytorch.org/whl/cpu (exporting needs no torch: little-baby export MODEL --format transformers --out DIR)")
+INSTALL = {"transformers": EXTRA, "tokenizers": EXTRA, "torch": TORCH}  # what installs each
 TOKENIZER_CLASS = "PreTrainedTokenizerFast"  # the name transformers 4 and 5 both load
+FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+         "tokenizer_config.json")  # what save_transformers writes
 
 # (our key, GPT-2's key) of the weights that are copied as they are; {i} is the block
 TOP_KEYS = (("wte.weight", "transformer.wte.weight"), ("wpe.weight", "transformer.wpe.weight"),
@@ -92,16 +103,37 @@ def key_pairs(n_layers):
     return pairs + list(TOP_KEYS[2:])
 
 
-def _libraries():
-    """(torch, transformers, tokenizers), or a ConversionError that says what to install."""
+def _libraries(*names, why="running a model in transformers"):
+    """The modules `names` (default: torch, transformers, tokenizers) as a tuple in that
+    order, or a ConversionError that names what is missing and what installs it."""
+    names = names or ("torch", "transformers", "tokenizers")
+    missing = [n for n in names if not _importable(n)]
+    if missing:
+        how = "; ".join(f"{_and(ns)}: {how}" for how, ns in _group(missing).items())
+        raise ConversionError(f"{why} needs {_and(names)}, and {_and(missing)} "
+                              f"{'is' if len(missing) == 1 else 'are'} not installed. {how}.")
+    return tuple(importlib.import_module(n) for n in names)
+
+
+def _group(names):
+    """{install command: the names it installs}."""
+    groups = {}
+    for n in names:
+        groups.setdefault(INSTALL[n], []).append(n)
+    return groups
+
+
+def _and(names):
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _importable(name):
     try:
-        import tokenizers
-        import torch
-        import transformers
-    except ImportError as e:
-        raise ConversionError(f"converting to or from transformers needs torch, transformers "
-                              f"and tokenizers, and {e.name or e} is not installed: {INSTALL}.") from e
-    return torch, transformers, tokenizers
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
 
 
 # ---- ours -> GPT-2 --------------------------------------------------------------------------
@@ -161,29 +193,47 @@ def gpt2_weights(cfg, params):
     return weights
 
 
+def gpt2_config_dict(cfg, vocab_size, start_id):
+    """config.json of the GPT-2 that computes our maths (the settings GPT2Config takes,
+    as transformers writes them), without transformers."""
+    return {
+        "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": vocab_size,
+        "n_positions": cfg.n_ctx, "n_embd": cfg.n_emb, "n_layer": cfg.n_layers,
+        "n_head": cfg.n_heads, "n_inner": cfg.n_hidden * cfg.n_emb,
+        "activation_function": "gelu_new", "layer_norm_epsilon": LAYER_NORM_EPS,
+        # training there; eval() (inference) turns dropout off
+        "resid_pdrop": cfg.r_dropout, "embd_pdrop": cfg.r_dropout, "attn_pdrop": cfg.r_dropout,
+        "scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False,
+        "reorder_and_upcast_attn": False, "add_cross_attention": False,
+        "tie_word_embeddings": False, "bos_token_id": start_id, "eos_token_id": None,
+        "pad_token_id": None, "use_cache": True, "dtype": "float32"}
+
+
 def gpt2_config(cfg, vocab_size, start_id):
-    """The GPT2Config of our config: the settings that make GPT-2 compute our maths."""
-    _, transformers, _ = _libraries()
-    return transformers.GPT2Config(
-        vocab_size=vocab_size, n_positions=cfg.n_ctx, n_embd=cfg.n_emb, n_layer=cfg.n_layers,
-        n_head=cfg.n_heads, n_inner=cfg.n_hidden * cfg.n_emb, activation_function="gelu_new",
-        layer_norm_epsilon=LAYER_NORM_EPS, resid_pdrop=cfg.r_dropout, embd_pdrop=cfg.r_dropout,
-        attn_pdrop=cfg.r_dropout,  # training there; eval() (inference) turns dropout off
-        scale_attn_weights=True, scale_attn_by_inverse_layer_idx=False,
-        reorder_and_upcast_attn=False, add_cross_attention=False, tie_word_embeddings=False,
-        bos_token_id=start_id, eos_token_id=None, pad_token_id=None)
+    """transformers' GPT2Config of gpt2_config_dict."""
+    transformers, = _libraries("transformers")
+    settings = gpt2_config_dict(cfg, vocab_size, start_id)
+    del settings["model_type"]  # GPT2Config's own
+    return transformers.GPT2Config(**settings)
+
+
+def _start_id(baby):
+    return baby.tokenizer.ids.get("\n", 0)  # where our generate starts an empty prompt
+
+
+def _host_params(baby):
+    return {k: baby.backend.to_numpy(v) for k, v in baby.params.items()}
 
 
 def to_transformers(baby):
     """(GPT2LMHeadModel in eval mode, PreTrainedTokenizerFast) computing `baby`'s logits
     (float32) and tokens; a ConversionError says what GPT-2 cannot express."""
-    torch, transformers, _ = _libraries()
     cfg = baby.config
     check_exportable(cfg)
-    params = {k: baby.backend.to_numpy(v) for k, v in baby.params.items()}
-    weights = gpt2_weights(cfg, params)
-    start_id = baby.tokenizer.ids.get("\n", 0)  # where our generate starts an empty prompt
-    model = transformers.GPT2LMHeadModel(gpt2_config(cfg, baby.tokenizer.vocab_size, start_id))
+    weights = gpt2_weights(cfg, _host_params(baby))
+    torch, transformers, _ = _libraries()
+    model = transformers.GPT2LMHeadModel(gpt2_config(cfg, baby.tokenizer.vocab_size,
+                                                     _start_id(baby)))
     model.load_state_dict({k: torch.from_numpy(v.astype(numpy.float32))
                            for k, v in weights.items()}, strict=True)
     model.generation_config.max_length = cfg.n_ctx  # GPT-2 has no positions past n_ctx
@@ -199,35 +249,47 @@ def is_transformers_folder(folder):
     return isinstance(config, dict) and "model_type" in config
 
 
+def transformers_files(baby):
+    """{file name: bytes} of the folder transformers loads as `baby`: numpy, safetensors
+    and JSON only (no torch, transformers or tokenizers)."""
+    cfg = baby.config
+    check_exportable(cfg)
+    weights = gpt2_weights(cfg, _host_params(baby))
+    start_id, n_ctx = _start_id(baby), cfg.n_ctx
+    files = {
+        "config.json": gpt2_config_dict(cfg, baby.tokenizer.vocab_size, start_id),
+        # GPT-2 has no positions past n_ctx
+        "generation_config.json": {"bos_token_id": start_id, "max_length": n_ctx},
+        "tokenizer.json": tokenizer_json(baby.tokenizer),
+        "tokenizer_config.json": {"tokenizer_class": TOKENIZER_CLASS,
+                                  "clean_up_tokenization_spaces": False,
+                                  "model_max_length": n_ctx},
+    }
+    files = {name: (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+             for name, value in files.items()}
+    files["model.safetensors"] = safetensors_bytes(
+        {k: numpy.ascontiguousarray(v, dtype=numpy.float32) for k, v in weights.items()},
+        metadata={"format": "pt"})  # transformers reads safetensors marked as torch's
+    return {name: files[name] for name in FILES}
+
+
 def save_transformers(baby, folder):
     """Export `baby` into `folder` (created if need be) as transformers' files:
     config.json, generation_config.json, model.safetensors, tokenizer.json and
-    tokenizer_config.json, all replaced together or none. Returns the folder's Path."""
+    tokenizer_config.json, all replaced together or none (no torch needed). Returns the
+    folder's Path."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ConversionError(f"{folder} is a file: give a folder to export into.")
     if is_model_folder(folder) and not is_transformers_folder(folder):
         raise ConversionError(f"{folder} holds one of our model folders (its config.json and "
                               f"tokenizer.json would be overwritten): export into another folder.")
-    model, tokenizer = to_transformers(baby)
+    files = transformers_files(baby)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{folder.name}.", dir=folder.parent) as tmp:
-        model.save_pretrained(tmp)  # safetensors
-        tokenizer.save_pretrained(tmp)
-        _name_tokenizer_class(Path(tmp) / "tokenizer_config.json")
-        names = sorted(p.name for p in Path(tmp).iterdir() if p.is_file())
-        with atomic_files([folder / n for n in names]) as targets:
-            for name, target in zip(names, targets):
-                shutil.copyfile(Path(tmp) / name, target)
+    with atomic_files([folder / name for name in files]) as targets:
+        for data, target in zip(files.values(), targets):
+            Path(target).write_bytes(data)
     return folder
-
-
-def _name_tokenizer_class(path):
-    """Name the tokenizer's class as transformers 4 and 5 both know it (5 writes its own
-    new name, TokenizersBackend, which 4 lacks)."""
-    config = json.loads(path.read_text(encoding="utf-8"))
-    config["tokenizer_class"] = TOKENIZER_CLASS
-    path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 # ---- the tokenizer --------------------------------------------------------------------------
@@ -255,23 +317,35 @@ def _ranges(chars):
     return "".join(out)
 
 
-def backend_tokenizer(tokenizer):
-    """A `tokenizers.Tokenizer` for our char or word tokenizer (see the module docstring)."""
-    _, _, tokenizers = _libraries()
+def tokenizer_json(tokenizer):
+    """tokenizer.json (as a dict) of our char or word tokenizer, in the `tokenizers`
+    library's format (see the module docstring), written without that library."""
     vocab = dict(tokenizer.ids)
     if tokenizer.kind == "char":
-        backend = tokenizers.Tokenizer(tokenizers.models.BPE(vocab=vocab, merges=[]))
-    else:
-        backend = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab=vocab, unk_token=None))
-        backend.pre_tokenizer = tokenizers.pre_tokenizers.Split(
-            tokenizers.Regex(word_pattern()), behavior="isolated")
-    backend.decoder = tokenizers.decoders.Fuse()
-    return backend
+        model = {"type": "BPE", "dropout": None, "unk_token": None,
+                 "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                 "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                 "vocab": vocab, "merges": []}
+        pre_tokenizer = None
+    else:  # no word splits as \w+|\s+|[^\w\s] into "<unk>", so an unknown word is an error
+        model = {"type": "WordLevel", "vocab": vocab, "unk_token": "<unk>"}
+        pre_tokenizer = {"type": "Split", "pattern": {"Regex": word_pattern()},
+                         "behavior": "Isolated", "invert": False}
+    return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [],
+            "normalizer": None, "pre_tokenizer": pre_tokenizer, "post_processor": None,
+            "decoder": {"type": "Fuse"}, "model": model}
+
+
+def backend_tokenizer(tokenizer):
+    """A `tokenizers.Tokenizer` for our char or word tokenizer: tokenizer_json's."""
+    tokenizers, = _libraries("tokenizers", why="a tokenizers.Tokenizer")
+    return tokenizers.Tokenizer.from_str(json.dumps(tokenizer_json(tokenizer)))
 
 
 def fast_tokenizer(tokenizer, n_ctx):
     """transformers' PreTrainedTokenizerFast whose encode and decode are ours."""
-    _, transformers, _ = _libraries()
+    transformers, _ = _libraries("transformers", "tokenizers",
+                                 why="a transformers tokenizer")
     return transformers.PreTrainedTokenizerFast(
         tokenizer_object=backend_tokenizer(tokenizer), clean_up_tokenization_spaces=False,
         model_max_length=n_ctx)
@@ -350,7 +424,7 @@ def _check_same(tokenizer, ours, texts):
 def load_gpt2(model_or_folder, tokenizer):
     """(GPT2LMHeadModel, tokenizer) from a model (with its tokenizer) or a folder that
     transformers' save_pretrained wrote (its tokenizer read there unless given)."""
-    _, transformers, _ = _libraries()
+    _, transformers, _ = _libraries(why="reading a GPT-2")
     if isinstance(model_or_folder, (str, os.PathLike)):
         folder = Path(model_or_folder)
         if not is_transformers_folder(folder):
