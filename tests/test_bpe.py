@@ -11,6 +11,7 @@ import pytest
 
 from little_baby.bpe import (BYTE_TO_CHAR, GPT2_PATTERN, BPETokenizer, get_stats, merge,
                              split_text, token_bytes, token_string)
+from little_baby.config import BabyConfig
 from little_baby.errors import TokenizerError
 from little_baby.training.data import find_input
 from tests.little_texts import GREEK, english
@@ -360,3 +361,24 @@ def test_cli_trains_a_bpe_baby_and_says_bits_per_character(tmp_path, capsys):
                  "--out", str(tmp_path / "c")])
     err = capsys.readouterr().err
     assert code != 0 and "vocab_size is for c_tokenizer 'bpe' only" in err
+
+
+def test_a_stopped_bpe_run_resumes_exactly(tmp_path):
+    import numpy as np
+
+    from little_baby import LittleBaby
+    from little_baby.errors import TrainingInterrupted
+    from tests.little_texts import TINY
+    from tests.test_train import interrupted_at
+    text = english(100) + GREEK
+    tok = BPETokenizer.train(text, 300)
+    config = BabyConfig(**TINY, c_tokenizer="bpe")
+    plan = dict(max_iters=12, checkpoint_interval=5, quiet=True)
+    full = LittleBaby(config, tok)
+    full.fit(text, out=tmp_path / "full", **plan)
+    with pytest.raises(TrainingInterrupted):
+        interrupted_at(LittleBaby(config, tok), 7).fit(text, out=tmp_path / "cut", **plan)
+    resumed = LittleBaby.resume(tmp_path / "cut", corpus=text, quiet=True)
+    assert resumed.tokenizer == tok and resumed.report["final"] == full.report["final"]
+    for key, value in full.params.items():
+        np.testing.assert_array_equal(resumed.params[key], value)
