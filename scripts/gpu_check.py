@@ -3,6 +3,7 @@
 
     scripts/gpu_check.sh                 # or: python scripts/gpu_check.py
     scripts/gpu_check.sh --budget 300    # seconds for all of it (default 450, under 8 min)
+    scripts/gpu_check.sh --json out.json # the summary also written to a file
 
 Without an NVIDIA GPU it says so in one line and exits 0. With one it:
   cupy      makes CuPy work: kept if `import cupy` runs a kernel, else the wheel
@@ -38,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 MARKER = "GPU_CHECK_PART "
 # (part, seconds it may take at most, whether it needs CuPy)
-PARTS = [("gradcheck", 75, True), ("train", 120, True), ("generate", 60, True),
-         ("bench", 100, True), ("torch", 90, False)]
+PARTS = [("gradcheck", 75, True), ("bench", 90, True), ("torch", 90, False),
+         ("train", 100, True), ("generate", 60, True)]
 INSTALL_SECONDS = 150
 BABY = dict(n_ctx=64, n_emb=128, head_size=128, n_heads=4, n_layers=4, batch_size=16)
 SHAPES = {  # name: (config, batch)
@@ -442,30 +443,62 @@ def main(argv=None):
                         help="run on tests/cupy_standin.py, small sizes (tests, no GPU)")
     parser.add_argument("--only", nargs="*", choices=[p for p, _, _ in PARTS],
                         help="run these parts only")
+    parser.add_argument("--json", help="also write the summary to this file")
     parser.add_argument("--part", choices=list(PART_FUNCTIONS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.part:
         run_part(args.part, args.standin, quick=args.standin)
         return 0
     started = time.perf_counter()
+    summary = {"gpu_check": 1, "standin": args.standin, "cupy": {"ok": False}, "parts": {}}
+    try:
+        if not args.standin and not has_gpu():
+            print("gpu_check: no NVIDIA GPU or driver on this machine (nvidia-smi, NVML and "
+                  "libcuda found none): nothing to check.")
+            return 0
+        run_parts(args, summary, started)
+    except BaseException as e:  # whatever happens, the summary is printed
+        summary["error"] = f"{type(e).__name__}: {e}"[:500]
+    summary["ok"] = bool(summary["cupy"].get("ok")) and bool(summary["parts"]) and all(
+        p.get("ok") for p in summary["parts"].values()) and "error" not in summary
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    text = json.dumps(summary, indent=1, default=_plain)
+    print(text, flush=True)
+    if args.json:
+        try:
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+        except OSError as e:
+            say(f"could not write {args.json}: {e}")
+    return 0 if summary["ok"] else 1
+
+
+def has_gpu():
+    """Whether this machine has an NVIDIA GPU or driver (platforms' detection; nvidia-smi
+    on PATH if the package cannot be imported)."""
+    try:
+        from little_baby import platforms
+    except Exception:
+        import shutil
+        return shutil.which("nvidia-smi") is not None
+    cuda = platforms.detect_cuda()
+    if cuda.gpus or cuda.driver is not None:
+        say(f"GPU: {', '.join(g.name for g in cuda.gpus) or '?'}; driver CUDA "
+            f"{platforms.version_text(cuda.driver)}")
+        return True
+    return False
+
+
+def run_parts(args, summary, started):
     left = lambda: args.budget - (time.perf_counter() - started)  # noqa: E731
     if args.standin:
         cupy = {"ok": True, "standin": "tests/cupy_standin.py (NumPy pretending to be a GPU)"}
     else:
-        from little_baby import platforms
-        cuda = platforms.detect_cuda()
-        if not cuda.gpus and cuda.driver is None:
-            print("gpu_check: no NVIDIA GPU or driver on this machine (nvidia-smi, NVML and "
-                  "libcuda found none): nothing to check.")
-            return 0
-        say(f"GPU: {', '.join(g.name for g in cuda.gpus) or '?'}; driver CUDA "
-            f"{platforms.version_text(cuda.driver)}")
         try:
             cupy = make_cupy_work(left())
-        except Exception as e:  # the check must still report
+        except Exception as e:  # the other parts still run
             cupy = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    summary["cupy"] = cupy
     say(f"CuPy: {'works' if cupy['ok'] else 'does not work: ' + str(cupy.get('error'))}")
-    summary = {"gpu_check": 1, "standin": args.standin, "cupy": cupy, "parts": {}}
     for name, limit, needs_cupy in PARTS:
         if args.only and name not in args.only:
             continue
@@ -491,10 +524,6 @@ def main(argv=None):
         summary["parts"][name] = result
         say(f"{name}: {'ok' if result.get('ok') else 'FAILED'} "
             f"({result.get('seconds', '?')} s) {result.get('error', result.get('skipped', ''))}")
-    summary["ok"] = bool(cupy["ok"]) and all(p.get("ok") for p in summary["parts"].values())
-    summary["seconds"] = round(time.perf_counter() - started, 1)
-    print(json.dumps(summary, indent=1))
-    return 0 if summary["ok"] else 1
 
 
 if __name__ == "__main__":
