@@ -13,6 +13,7 @@ from .commands import arithmetic
 from .commands import convert
 from .commands import doctor
 from .commands import export
+from .commands import space
 from ..errors import SURFACE, BabyError
 
 # name -> (module, one-line help)
@@ -28,6 +29,7 @@ COMMANDS = {
     "bench": (bench, "measure training and generation speed"),
     "doctor": (doctor, "check the platform, GPU, CUDA and CuPy, and say what to install"),
     "arithmetic": (arithmetic, "the first lesson: a tiny network learns to add"),
+    "space": (space, "put the Gradio Space on the Hugging Face Hub (space deploy OWNER/NAME)"),
 }
 
 
