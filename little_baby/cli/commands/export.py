@@ -13,8 +13,10 @@ whole), which transformers loads as it is:
 with the model's own next-token distribution (little_baby/io/gpt2.py says how). Only
 pre-norm mha + mlp models with head_size == n_emb, whose lm_head bias folds into the
 final LayerNorm exactly (a character vocabulary no larger than n_emb), export; anything
-else is refused with what GPT-2 cannot express. Needs the `transformers` extra:
-pip install "little-baby[transformers]".
+else is refused with what GPT-2 cannot express. Exporting needs nothing beyond this
+package (numpy and safetensors write the files); running the export needs transformers
+and tokenizers (pip install "little-baby[transformers]") and torch (its CPU build: pip
+install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu).
 """
 from ...baby import LittleBaby
 from ...io.gpt2 import save_transformers
