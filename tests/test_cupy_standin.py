@@ -6,11 +6,11 @@ refuses, what it allows, CuPy's names and signatures where CuPy is installed); t
 engine on it against NumPy and the reference (forward, backward and finite differences
 for every variant, training steps, generation with and without the KV cache, save and
 load, a training run with checkpoints); the transfers a training step and a generated
-token make; and scripts/gpu_check.py's paths that run without a GPU.
+token make; and the GPU check's paths that run without a GPU (little_baby/tools/gpu_check.py,
+scripts/gpu_check.sh, little-baby doctor --gpu-check).
 """
 import inspect
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -261,22 +261,27 @@ def test_a_deliberate_float_in_a_forward_fails_naming_its_line(cp, monkeypatch):
         gpu.logits(x)
 
 
-# ---- scripts/gpu_check.sh without a GPU -----------------------------------------------------------
-def test_gpu_check_without_a_gpu_says_so_in_one_line_and_exits_0():
-    if shutil.which("nvidia-smi"):
-        pytest.skip("this machine has nvidia-smi: the check would run for real")
+# ---- the GPU check without a GPU ---------------------------------------------------------------
+def test_gpu_check_without_a_gpu_says_so_in_one_line_and_exits_0(capsys):
+    from little_baby import platforms
+    from little_baby.cli.main import main
+    cuda = platforms.detect_cuda()
+    if cuda.gpus or cuda.driver is not None:
+        pytest.skip("this machine has an NVIDIA driver: the check would run for real")
     done = subprocess.run([str(ROOT / "scripts" / "gpu_check.sh")], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("\n") == 1 and "no NVIDIA GPU" in done.stdout, done.stdout
     assert done.stderr == ""
+    assert main(["doctor", "--gpu-check"]) == 0
+    assert capsys.readouterr().out == done.stdout
 
 
 def test_gpu_check_runs_every_part_on_the_standin():
     """Every part of the GPU check, small, on the stand-in (torch on the CPU if installed):
     one JSON summary, every part ok."""
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--standin"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "little_baby.tools.gpu_check", "--standin"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     summary = json.loads(done.stdout)
     failed = {k: v for k, v in summary["parts"].items() if not v.get("ok")}
     assert not failed, failed

@@ -7,6 +7,8 @@ and texts go, and whether a Hugging Face token is found. Nothing is installed:
 
     little-baby doctor
     little-baby doctor --json      # the same as JSON, for scripts
+    little-baby doctor --gpu-check # on a GPU: make CuPy work, compare it with NumPy, time it
+                                   # against PyTorch; one JSON summary (tools/gpu_check.py)
 """
 import json
 
@@ -15,9 +17,15 @@ from ... import platforms
 
 def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.add_argument("--gpu-check", action="store_true",
+                        help="run the GPU check instead: CuPy against NumPy and PyTorch, under "
+                             "8 minutes, one JSON summary (without a GPU: one line)")
 
 
 def run(args):
+    if args.gpu_check:
+        from ...tools import gpu_check
+        return gpu_check.main([])
     found = platforms.diagnose()
     token = platforms.hub_token(found.platform)
     if args.json:

@@ -1,9 +1,9 @@
-#!/usr/bin/env python3
 """The GPU check (issue 25): the engine on CuPy against the engine on NumPy, on this machine.
 
-    scripts/gpu_check.sh                 # or: python scripts/gpu_check.py
-    scripts/gpu_check.sh --budget 300    # seconds for all of it (default 450, under 8 min)
-    scripts/gpu_check.sh --json out.json # the summary also written to a file
+    little-baby doctor --gpu-check       # or: python -m little_baby.tools.gpu_check
+    scripts/gpu_check.sh                 # the same, from a clone of the repository
+    python -m little_baby.tools.gpu_check --budget 300   # seconds for all (default 450)
+    python -m little_baby.tools.gpu_check --json out.json # the summary also written there
 
 Without an NVIDIA GPU it says so in one line and exits 0. With one it:
   cupy      makes CuPy work: kept if `import cupy` runs a kernel, else the wheel
@@ -22,7 +22,8 @@ Each part runs in its own process with its own time limit, so one that fails, ha
 crashes CUDA leaves the others to run; one JSON summary is printed last, always.
 
 --standin runs the parts on tests/cupy_standin.py (NumPy pretending to be a GPU) with
-small sizes: how the tests check this script on a machine without a GPU.
+small sizes, from a clone of the repository: how the tests check this on a machine
+without a GPU.
 """
 import argparse
 import json
@@ -34,8 +35,7 @@ import time
 import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+PACKAGE = Path(__file__).resolve().parents[1]  # little_baby/
 
 MARKER = "GPU_CHECK_PART "
 # (part, seconds it may take at most, whether it needs CuPy)
@@ -71,15 +71,15 @@ def _tokenizer(n=VOCAB):
 
 
 def _text():
-    """Shakespeare where the inputs are, else the project's own Markdown (any text will do
-    for comparing two devices)."""
+    """Shakespeare where the inputs are, else the package's own Markdown (the model cards:
+    any text will do for comparing two devices)."""
     from little_baby.training.data import find_input
     path = find_input("shakespeare.txt")
     if path is not None:
         return path.read_text(encoding="utf-8"), path.name
-    parts = sorted(ROOT.glob("*.md")) + sorted(ROOT.glob("model_cards/*.md"))
+    parts = sorted(PACKAGE.rglob("*.md"))
     text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in parts)
-    return (text * (1 + 200_000 // max(1, len(text))))[:400_000], "the project's Markdown"
+    return (text * (1 + 200_000 // max(1, len(text))))[:400_000], "the package's Markdown"
 
 
 def _config(**kw):
@@ -375,11 +375,11 @@ def _plain(value):
 
 
 # ---- the driver ------------------------------------------------------------------------------
-def run_child(args, timeout):
+def run_child(args, timeout, env=None):
     """Run `args` (a list) with a time limit; (returncode or None on timeout, stdout, stderr)."""
     try:
         child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 errors="replace", start_new_session=True, cwd=ROOT,
+                                 errors="replace", start_new_session=True, env=env,
                                  stdin=subprocess.DEVNULL)
     except OSError as e:
         return -1, "", str(e)
@@ -393,6 +393,13 @@ def run_child(args, timeout):
             pass
         out, err = child.communicate()
         return None, out, err
+
+
+def _child_env():
+    """This environment, with this copy of little_baby (and, in a clone, tests/) first on
+    the path of the parts' processes."""
+    paths = [str(PACKAGE.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def _tail(text, n=400):
@@ -510,8 +517,9 @@ def run_parts(args, summary, started):
             summary["parts"][name] = {"ok": False, "skipped": "no time left in the budget"}
             continue
         say(f"{name} (at most {timeout:.0f} s) ...")
-        child = [sys.executable, str(Path(__file__).resolve()), "--part", name]
-        code, out, err = run_child(child + (["--standin"] if args.standin else []), timeout)
+        child = [sys.executable, "-m", "little_baby.tools.gpu_check", "--part", name]
+        code, out, err = run_child(child + (["--standin"] if args.standin else []), timeout,
+                                   env=_child_env())
         line = next((ln for ln in reversed(out.splitlines()) if ln.startswith(MARKER)), None)
         if line is not None:
             result = json.loads(line[len(MARKER):])
