@@ -8,7 +8,7 @@ from .engine.runtime import Runtime
 from .engine.sampling import DEFAULTS, check_settings, generate_ids
 from .engine.transformer import Transformer, check_shapes, init_params, param_shapes
 from .errors import BabyError, ConfigError
-from .io import gpt2, hub
+from .io import gpt2, gpt2_checkpoint, hub
 from .io.resolve import find_model
 from .io.store import read_model, save_model
 from .tokenizer import tokenizer_for_text, tokenizer_from_dict
@@ -243,6 +243,14 @@ class LittleBaby:
         """A model from a GPT-2 (a GPT2LMHeadModel and its tokenizer, or the folder
         save_pretrained wrote): its weights, positions and vocabulary (io/gpt2.py)."""
         return gpt2.from_transformers(cls, model_or_folder, tokenizer)
+
+    @classmethod
+    def from_gpt2(cls, folder, **config_overrides):
+        """A GPT-2 from the folder transformers' save_pretrained writes (or a Hub repo's
+        files): config.json, model.safetensors and its byte-level BPE, read with numpy
+        and safetensors alone, no torch (io/gpt2_checkpoint.py). `config_overrides`
+        (d_type='fp64' ...) as for load."""
+        return gpt2_checkpoint.from_gpt2_folder(cls, folder, **config_overrides)
 
     # ---- helpers ----------------------------------------------------------------------------
     def _ids(self, x):

@@ -1,0 +1,128 @@
+"""A GPT-2 checkpoint without torch: the folder transformers' `save_pretrained` writes (or
+a Hub repo's files, e.g. openai-community/gpt2) read with numpy and safetensors alone.
+
+    config.json          GPT2Config: each field mapped (gpt2.config_from_gpt2), or refused by name
+    model.safetensors    the weights, either key form: `transformer.h.0.attn.c_attn.weight`
+                         (GPT2LMHeadModel) or `h.0.attn.c_attn.weight` (the bare GPT2Model);
+                         the causal-mask buffers (`.attn.bias`, `.attn.masked_bias`) ignored;
+                         float16, bfloat16 or float32, loaded as the config's d_type
+    tokenizer.json       a ByteLevel BPE (little_baby/bpe.py), or vocab.json + merges.txt
+
+The output layer: GPT-2's is tied to wte (logits = h @ wte.T, no bias); ours is its own
+weight, so it starts as wte's transpose with a zero bias (the same logits), and a
+finetune trains the two apart. Nothing is ever unpickled: a folder with only
+pytorch_model.bin is refused.
+"""
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy
+
+from ..bpe import BPETokenizer
+from ..errors import ConversionError
+from .gpt2 import config_from_gpt2, key_pairs
+
+WEIGHTS = "model.safetensors"
+MAX_JSON_BYTES = 64 << 20
+# GPT2Config's defaults for the fields config_from_gpt2 and the score scale read
+DEFAULTS = {"n_inner": None, "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5,
+            "resid_pdrop": 0.1, "add_cross_attention": False, "scale_attn_weights": True,
+            "scale_attn_by_inverse_layer_idx": False, "tie_word_embeddings": True}
+NEEDED = ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head")
+
+
+def _json(path):
+    if not path.is_file():
+        raise ConversionError(f"{path} is missing: a GPT-2 folder holds config.json, "
+                              f"model.safetensors and tokenizer.json (or vocab.json + merges.txt).")
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise ConversionError(f"{path} is larger than {MAX_JSON_BYTES >> 20} MiB: not a GPT-2 file.")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ConversionError(f"{path} is not valid JSON ({e}).") from e
+
+
+def gpt2_settings(folder):
+    """config.json of a GPT-2 folder, with GPT2Config's defaults for what it leaves out."""
+    data = _json(Path(folder) / "config.json")
+    if not isinstance(data, dict) or data.get("model_type") != "gpt2":
+        kind = data.get("model_type") if isinstance(data, dict) else None
+        raise ConversionError(f"{folder} holds a {kind!r} model, not GPT-2 (model_type 'gpt2').")
+    missing = [k for k in NEEDED if type(data.get(k)) is not int or data[k] < 1]
+    if missing:
+        raise ConversionError(f"{folder}/config.json: {', '.join(missing)} must be whole "
+                              f"numbers of at least 1.")
+    return SimpleNamespace(**{**DEFAULTS, **data})
+
+
+def gpt2_tokenizer(folder):
+    """The BPETokenizer of a GPT-2 folder: tokenizer.json, else vocab.json + merges.txt."""
+    folder = Path(folder)
+    if (folder / "tokenizer.json").is_file():
+        return BPETokenizer.from_dict(_json(folder / "tokenizer.json"))
+    if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
+        return BPETokenizer.from_files(folder / "vocab.json", folder / "merges.txt")
+    raise ConversionError(f"{folder} has no tokenizer.json, nor vocab.json + merges.txt.")
+
+
+def gpt2_params(folder, hf, cfg):
+    """Our params (float32 host arrays) from a GPT-2 folder's model.safetensors."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+    path = Path(folder) / WEIGHTS
+    if not path.is_file():
+        raise ConversionError(f"{folder} has no {WEIGHTS} (only safetensors is read; a pickled "
+                              f"pytorch_model.bin never is).")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, TypeError) as e:
+        raise ConversionError(f"{path} is not a readable safetensors file ({e}).") from e
+    state = {k[len("transformer."):] if k.startswith("transformer.") else k: v
+             for k, v in state.items()}
+
+    def get(key, shape):
+        if key not in state:
+            raise ConversionError(f"{path} lacks the weight {key!r}.")
+        array = state[key]
+        if tuple(array.shape) != shape:
+            raise ConversionError(f"{path}: {key!r} has shape {tuple(array.shape)}, "
+                                  f"config.json promises {shape}.")
+        if array.dtype.kind != "f":
+            raise ConversionError(f"{path}: {key!r} is {array.dtype}, not floats.")
+        return array.astype(numpy.float32)
+
+    from ..engine.transformer import param_shapes
+    shapes = param_shapes(cfg, hf.vocab_size)
+    params = {ours: get(theirs[len("transformer."):], shapes[ours])
+              for ours, theirs in key_pairs(cfg.n_layers)}
+    C, d = cfg.n_emb, cfg.head_dim
+    for i in range(cfg.n_layers):  # GPT-2's score scale as ours (1/sqrt(d)) times a factor
+        scale = (d ** -0.5 if hf.scale_attn_weights else 1.0) / (
+            i + 1 if hf.scale_attn_by_inverse_layer_idx else 1)
+        factor = numpy.float32(scale * d ** 0.5)
+        if factor != 1:
+            params[f"blocks.{i}.attn.qkv.weight"][:, :C] *= factor
+            params[f"blocks.{i}.attn.qkv.bias"][:C] *= factor
+    tied = hf.tie_word_embeddings or "lm_head.weight" not in state
+    head = params["wte.weight"] if tied else get("lm_head.weight", (hf.vocab_size, C))
+    params["lm_head.weight"] = numpy.ascontiguousarray(head.T)  # (C, V)
+    params["lm_head.bias"] = numpy.zeros(hf.vocab_size, numpy.float32)
+    return params
+
+
+def from_gpt2_folder(cls, folder, **config_overrides):
+    """A `cls` (LittleBaby) with a GPT-2 folder's weights and byte-level BPE, no torch.
+    `config_overrides` (d_type='fp64', c_device='gpu' ...) as for LittleBaby.load."""
+    folder = Path(folder)
+    hf = gpt2_settings(folder)
+    tokenizer = gpt2_tokenizer(folder)
+    if tokenizer.vocab_size > hf.vocab_size:
+        raise ConversionError(f"{folder}: the tokenizer has {tokenizer.vocab_size:,} tokens but "
+                              f"the model only {hf.vocab_size:,} rows.")
+    cfg = config_from_gpt2(hf).replace(c_tokenizer="bpe", **config_overrides)
+    if tokenizer.vocab_size < hf.vocab_size:  # rows no token uses (padding): ours has none
+        raise ConversionError(f"{folder}: the model has {hf.vocab_size:,} token rows but its "
+                              f"tokenizer {tokenizer.vocab_size:,} tokens.")
+    return cls(cfg, tokenizer, params=gpt2_params(folder, hf, cfg))

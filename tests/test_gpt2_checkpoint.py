@@ -1,0 +1,136 @@
+"""GPT-2 checkpoints without torch (io/gpt2_checkpoint.py): random GPT-2s made by
+transformers, saved as save_pretrained does, read back by LittleBaby.from_gpt2 with numpy
+and safetensors alone; logits and greedy tokens equal transformers' GPT2LMHeadModel's.
+Nothing is downloaded: the byte-level BPE is trained here by `tokenizers`."""
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is not installed (the oracle, GPT2LMHeadModel)")
+transformers = pytest.importorskip("transformers", reason="transformers is not installed")
+tokenizers = pytest.importorskip("tokenizers", reason="tokenizers is not installed")
+
+from safetensors.numpy import load_file, save_file  # noqa: E402
+
+from little_baby import LittleBaby  # noqa: E402
+from little_baby.engine.sampling import check_settings, generate_ids  # noqa: E402
+from little_baby.errors import ConversionError  # noqa: E402
+from tests.little_texts import GREEK, english  # noqa: E402
+
+TEXT = english(60) + GREEK + "It's 2024; they'll see 🎉 code: x = f(y) ** 2\n"
+
+
+@pytest.fixture(scope="module")
+def fast_tokenizer(tmp_path_factory):
+    """A ByteLevel BPE of 420 tokens trained by `tokenizers`, as PreTrainedTokenizerFast."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator([TEXT], trainers.BpeTrainer(
+        vocab_size=420, special_tokens=["<|endoftext|>"], show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
+
+
+def random_gpt2(fast_tokenizer, folder, seed=0, **settings):
+    """A GPT2LMHeadModel with every weight drawn at random (LayerNorms and biases too),
+    saved with its tokenizer into `folder`; returns the model (eval mode)."""
+    torch.manual_seed(seed)
+    config = transformers.GPT2Config(**{
+        "vocab_size": len(fast_tokenizer), "n_positions": 96, "n_embd": 32, "n_layer": 2,
+        "n_head": 4, **settings})
+    model = transformers.GPT2LMHeadModel(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(torch.randn_like(p) * (0.3 if "ln" in name else 0.1) + ("ln" in name and
+                                                                          "weight" in name))
+    model.save_pretrained(folder)
+    fast_tokenizer.save_pretrained(folder)
+    return model
+
+
+def their_logits(model, ids, dtype=torch.float32):
+    with torch.no_grad():
+        return model.to(dtype)(torch.tensor([ids])).logits[0].numpy()
+
+
+@pytest.mark.parametrize("settings", [
+    {},
+    {"n_embd": 48, "n_head": 3, "n_layer": 3, "n_inner": 96, "scale_attn_by_inverse_layer_idx": True},
+    {"n_embd": 64, "n_head": 8, "n_layer": 1, "layer_norm_epsilon": 1e-5,
+     "activation_function": "gelu_pytorch_tanh"},
+])
+def test_logits_and_greedy_tokens_equal_transformers(fast_tokenizer, tmp_path, settings):
+    model = random_gpt2(fast_tokenizer, tmp_path, **settings)
+    baby = LittleBaby.from_gpt2(tmp_path)
+    assert baby.config.c_tokenizer == "bpe" and baby.tokenizer.vocab_size == len(fast_tokenizer)
+    ids = fast_tokenizer.encode(TEXT[:300])[:60]
+    assert list(baby.tokenizer.encode(TEXT[:300]))[:60] == ids
+    ours = np.asarray(baby.logits(np.array([ids])))[0]
+    np.testing.assert_allclose(ours, their_logits(model, ids), atol=1e-5, rtol=0)
+    fp64 = LittleBaby.from_gpt2(tmp_path, d_type="fp64")
+    np.testing.assert_allclose(np.asarray(fp64.logits(np.array([ids])))[0],
+                               their_logits(model, ids, torch.float64), atol=1e-8, rtol=0)
+    prompt = ids[:10]
+    theirs = model.to(torch.float32).generate(
+        torch.tensor([prompt]), max_new_tokens=50, do_sample=False,
+        pad_token_id=fast_tokenizer.eos_token_id)[0, len(prompt):].tolist()
+    greedy = list(generate_ids(baby.transformer, baby.backend, prompt,
+                               *check_settings(50, 0.0, None, None, None), True))
+    assert greedy == theirs
+
+
+def test_bare_gpt2model_keys_buffers_half_weights_and_untied_head(fast_tokenizer, tmp_path):
+    model = random_gpt2(fast_tokenizer, tmp_path, tie_word_embeddings=False)
+    with torch.no_grad():  # an output layer of its own
+        model.lm_head.weight.copy_(torch.randn_like(model.lm_head.weight) * 0.1)
+    ids = fast_tokenizer.encode(TEXT[:200])[:40]
+    state = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+    bare = {k[len("transformer."):] if k.startswith("transformer.") else k: v
+            for k, v in state.items()}
+    for i in range(model.config.n_layer):  # the causal-mask buffers old checkpoints carry
+        bare[f"h.{i}.attn.bias"] = np.tril(np.ones((1, 1, 96, 96), np.float32))
+    save_file(bare, str(tmp_path / "model.safetensors"))
+    ours = np.asarray(LittleBaby.from_gpt2(tmp_path).logits(np.array([ids])))[0]
+    np.testing.assert_allclose(ours, their_logits(model, ids), atol=1e-5, rtol=0)
+    save_file({k: v.astype(np.float16) for k, v in bare.items()},
+              str(tmp_path / "model.safetensors"))
+    half = LittleBaby.from_gpt2(tmp_path)
+    assert half.params["wte.weight"].dtype == np.float32
+    np.testing.assert_allclose(np.asarray(half.logits(np.array([ids])))[0],
+                               their_logits(model, ids), atol=0.05, rtol=0)
+
+
+def test_vocab_and_merges_files_serve_as_well(fast_tokenizer, tmp_path):
+    model = random_gpt2(fast_tokenizer, tmp_path)
+    fast_tokenizer.backend_tokenizer.model.save(str(tmp_path))  # vocab.json + merges.txt
+    (tmp_path / "tokenizer.json").unlink()
+    baby = LittleBaby.from_gpt2(tmp_path)
+    ids = fast_tokenizer.encode(TEXT)[:50]
+    assert list(baby.tokenizer.encode(TEXT))[:50] == ids
+    np.testing.assert_allclose(np.asarray(baby.logits(np.array([ids])))[0],
+                               their_logits(model, ids), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda f: (f / "model.safetensors").unlink(), "no model.safetensors"),
+    (lambda f: _edit_config(f, activation_function="relu"), "activation_function='relu'"),
+    (lambda f: _edit_config(f, model_type="llama"), "'llama' model, not GPT-2"),
+    (lambda f: _edit_config(f, n_embd=48), "has shape"),
+    (lambda f: _edit_config(f, vocab_size=500), "500 token rows"),
+    (lambda f: save_file({k: v for k, v in load_file(str(f / "model.safetensors")).items()
+                          if "ln_f" not in k}, str(f / "model.safetensors")), "lacks the weight 'ln_f"),
+    (lambda f: (f / "tokenizer.json").unlink(), "no tokenizer.json"),
+])
+def test_what_cannot_load_is_refused_by_name(fast_tokenizer, tmp_path, change, message):
+    random_gpt2(fast_tokenizer, tmp_path)
+    change(tmp_path)
+    with pytest.raises(ConversionError, match=message):
+        LittleBaby.from_gpt2(tmp_path)
+
+
+def _edit_config(folder, **changes):
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **changes}))
