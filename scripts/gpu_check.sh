@@ -8,4 +8,4 @@
 # PYTHON=/path/to/python picks the interpreter (default: python, else python3).
 cd "$(dirname "$0")/.." || exit 1
 PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
-PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" -m little_baby.tools.gpu_check "$@"
+PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" little_baby/tools/gpu_check.py "$@"
