@@ -37,6 +37,7 @@ _SPLIT = regex.compile(GPT2_PATTERN)
 DEFAULT_VOCAB_SIZE = 1024  # 256 bytes + 768 merges
 MAX_VOCAB_SIZE = 1_000_000
 CACHE_LIMIT = 200_000  # pieces remembered by encode
+LONG_PIECE = 256  # bytes: longer pieces merge through a heap (same result, n log n)
 
 
 def bytes_to_unicode():
@@ -178,12 +179,41 @@ class BPETokenizer:
         if self.ignore_merges and token_string(piece) in self.vocab:
             return [self.vocab[token_string(piece)]]
         ids = [self._byte_id[b] for b in piece]
+        if len(ids) > LONG_PIECE:
+            return self._merge_with_heap(ids)
         while len(ids) >= 2:
             pair = min(zip(ids, ids[1:]), key=lambda p: self._ranks.get(p, (float("inf"),))[0])
             if pair not in self._ranks:
                 break  # nothing left to merge
             ids = merge(ids, pair, self._ranks[pair][1])
         return ids
+
+    def _merge_with_heap(self, ids):
+        """encode_piece's merges for a long piece (text without spaces: Chinese, a long
+        number, minified code), in time n log n instead of n²: the pairs wait in a heap
+        by (rank, position), so each step merges the same pair the loop above would
+        (the lowest rank, leftmost first), and only a merge's two new neighbours are looked
+        at again. Positions form a linked list: `after[i]` is the next live position."""
+        ranks, tok = self._ranks, list(ids)
+        after = list(range(1, len(tok))) + [-1]
+        before = list(range(-1, len(tok) - 1))
+        heap = [(ranks[p][0], i) for i, p in enumerate(zip(tok, tok[1:])) if p in ranks]
+        heapq.heapify(heap)
+        while heap:
+            rank, i = heapq.heappop(heap)
+            j = after[i]
+            if tok[i] is None or j < 0 or ranks.get((tok[i], tok[j]), (None,))[0] != rank:
+                continue  # stale: position i was merged away, or its pair has changed
+            tok[i], tok[j] = ranks[(tok[i], tok[j])][1], None  # j joins i
+            after[i] = after[j]
+            if after[j] >= 0:
+                before[after[j]] = i
+            for left in (before[i], i):  # the new pairs on either side of the merged token
+                if left >= 0 and after[left] >= 0:
+                    pair = (tok[left], tok[after[left]])
+                    if pair in ranks:
+                        heapq.heappush(heap, (ranks[pair][0], left))
+        return [t for t in tok if t is not None]
 
     def _encode_ordinary(self, text, out):
         """Append the ids of `text` (no special tokens in it) to `out`: split, then

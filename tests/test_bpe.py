@@ -149,6 +149,28 @@ def test_transformers_fast_tokenizer_loads_ours(ours, tmp_path):
     assert fast.decode(fast.encode(VARIED)) == VARIED
 
 
+def test_long_pieces_merge_through_the_heap_as_the_loop_does(ours, monkeypatch):
+    """Text without spaces is one long piece: the heap gives the loop's ids, quickly."""
+    import little_baby.bpe as bpe
+    rng = random.Random(5)
+    letters = "".join(c for c in corpus() if c.isalpha())
+    texts = [letters[:3000], "1234567890" * 300, "=-" * 1500, "ab" * 1500, "ααβ" * 900,
+             "".join(rng.choice("thequickbrownfoxαβγ") for _ in range(3000)),
+             *("".join(c for c in random_text(rng, 2000) if not c.isspace()) for _ in range(3))]
+    heap = [list(BPETokenizer.from_dict(ours.to_dict()).encode(t)) for t in texts]
+    monkeypatch.setattr(bpe, "LONG_PIECE", 10 ** 9)  # the readable loop only
+    loop = [list(BPETokenizer.from_dict(ours.to_dict()).encode(t)) for t in texts]
+    assert heap == loop and len(heap[0]) < 0.8 * len(texts[0])  # merges were made
+    if HAVE_TOKENIZERS:
+        hf = _theirs(ours)
+        assert heap == [hf.encode(t).ids for t in texts]
+    long = (letters * 40)[:100_000]  # one piece of 100,000 letters
+    start = time.perf_counter()
+    monkeypatch.setattr(bpe, "LONG_PIECE", 256)
+    assert ours.decode(ours.encode(long)) == long
+    assert time.perf_counter() - start < 10, "a long piece took quadratic time"
+
+
 # ---- lossless ----------------------------------------------------------------------------
 def test_decode_encode_is_identity_for_any_bytes(ours):
     rng = random.Random(4)
