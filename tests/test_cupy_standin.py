@@ -180,6 +180,19 @@ def test_backward_of_every_variant_equals_numpy_and_finite_differences(cp, atten
         assert_close(analytic[idx], np.array(numeric), f"{attention}-{network} {key}")
 
 
+def test_large_vocabularies_scatter_add_with_cupys_add_at(cp):
+    """Past ONE_HOT_MAX_VOCAB the embedding's backward is a scatter-add (add.at)."""
+    from little_baby.engine.ops import ONE_HOT_MAX_VOCAB, embedding_backward
+    rng = np.random.default_rng(0)
+    V = ONE_HOT_MAX_VOCAB + 500
+    idx = rng.integers(0, 40, (3, 9))  # repeated ids: their rows must add up
+    dx = rng.normal(size=(3, 9, 5))
+    expected = embedding_backward(dx, idx, V)
+    got = embedding_backward(cp.asarray(dx), cp.asarray(idx), V)
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(to_host(g), e, rtol=1e-12)
+
+
 def test_training_steps_give_numpys_losses_with_two_transfers_each(cp):
     text = english()
     tok = CharTokenizer.from_text(text)
