@@ -96,7 +96,7 @@ class LittleBaby:
         saved weights' float type. Their defaults: for a finetune (a model trained or
         loaded) "best" and the parent's float type, for a new model "last" and float32.
         A finetune trains at the config's r_learn: load the model with r_learn=... to
-        change it (`little-baby finetune` uses 3e-4 unless told).
+        change it (the finetune command uses 3e-4 unless told).
         Returns the report (also self.report, saved as report.json).
         """
         plan = run.Plan(max_iters, n_epochs, eval_interval, eval_iters, checkpoint_interval,

@@ -9,13 +9,15 @@ import contextlib
 import io
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from little_baby import LittleBaby
+from little_baby import BabyConfig, CharTokenizer, LittleBaby
+from little_baby.errors import TrainingInterrupted
 from little_baby.cli import main
 from little_baby.cli.main import COMMANDS, build_parser
 from tests.little_texts import TINY, english
@@ -124,32 +126,69 @@ def test_every_suggested_module_runs_and_knows_its_options(module):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """(cache, folder) of a tiny trained model."""
+    """(cache, folder, corpus) of a tiny trained model and the text it was trained on."""
     cache = tmp_path_factory.mktemp("suggested") / "cache"
     text = english() + "ROMEO: The baby sat by the window.\n" * 3  # the examples' prompt
-    baby = LittleBaby.train_new(TINY, text, max_iters=5, cache=cache, quiet=True)
-    return cache, cache / baby.guid
+    corpus = cache.parent / "text.txt"
+    corpus.write_text(text, encoding="utf-8")
+    baby = LittleBaby.train_new(TINY, corpus, max_iters=5, cache=cache, quiet=True)
+    return cache, cache / baby.guid, corpus
 
 
-READ_ONLY = ("info", "list", "generate")
+def stopped_run(cache, corpus):
+    """The folder of a tiny run stopped by Ctrl-C at step 3 of 20 (a checkpoint to resume)."""
+    baby = LittleBaby(BabyConfig(**TINY), CharTokenizer.from_text(corpus.read_text()))
+    real, calls = baby.loss_and_grads, []
+
+    def with_ctrl_c(x, y):
+        calls.append(1)
+        if len(calls) == 3:
+            signal.raise_signal(signal.SIGINT)
+        return real(x, y)
+
+    baby.loss_and_grads = with_ctrl_c
+    with pytest.raises(TrainingInterrupted):
+        baby.fit(corpus, max_iters=20, cache=cache, quiet=True)
+    return cache / baby.guid
+
+
+# what runs in a moment on a tiny model; `train --corpus` and the rest are parsed above
+CHEAP = ("info", "list", "generate", "finetune", "train --resume")
 MODEL_NAMES = re.compile(r"^(?:[0-9a-f]{4}.*|GUID|MODEL|AGE|age-\d+-months|placeholder|\x00)$")
+FILES = re.compile(r"^(?:FILE|.*\.txt)$")
 
 
-@pytest.mark.parametrize("command", sorted(c for c in LITTLE_BABY
-                                           if c.split()[1] in READ_ONLY))
-def test_every_suggested_read_only_command_runs_on_a_tiny_model(command, tiny, capsys):
-    cache, folder = tiny
+def cheap(command):
+    return any(command.startswith(f"little-baby {c}") for c in CHEAP)
+
+
+@pytest.mark.parametrize("command", sorted(c for c in LITTLE_BABY if cheap(c)))
+def test_every_suggested_command_that_runs_cheaply_runs_on_a_tiny_model(command, tiny, capsys,
+                                                                         tmp_path):
+    cache, folder, corpus = tiny
     words = shlex.split(command.replace(HOLE, "MODEL"))[1:]
-    if any("/" in w and not w.startswith("/") and not w.startswith("--") for w in words):
+    if any("/" in w and not w.startswith(("/", "--")) for w in words):
         pytest.skip(f"a Hub repo id: {command}")
-    parser = build_parser()
-    words = [str(folder) if MODEL_NAMES.match(w) else w for w in filled(words, parser)]
+    model = stopped_run(cache, corpus) if "--resume" in words else folder
+    words = [str(corpus) if FILES.match(w) else str(model) if MODEL_NAMES.match(w) else w
+             for w in words]
+    words = [str(model) if w == "placeholder" else w for w in filled(words, build_parser())]
     if "--cache" in words:
         words[words.index("--cache") + 1] = str(cache)
     else:
         words += ["--cache", str(cache)]
     if words[0] == "generate":
         words += ["--max-tokens", "5"]
+    if words[0] == "finetune":  # a new folder of its own, a short run
+        words += ["--out", str(tmp_path / "child"), "--quiet", "--generate-tokens", "0"]
+        if "--max-iters" in words:
+            words[words.index("--max-iters") + 1] = "10"
+        elif str(folder) in words:
+            words += ["--n-epochs", "1"]
+        else:  # the packaged model (16 layers): one step
+            words += ["--max-iters", "1", "--eval-iters", "1", "--batch-size", "1"]
+    if words[0] == "train" and "--corpus" in words:
+        words += ["--quiet", "--generate-tokens", "0"]
     code = main(words)
     err = capsys.readouterr().err
     assert code == 0, f"{LITTLE_BABY[command]} suggests `{command}`, which fails: {err}"
@@ -158,7 +197,7 @@ def test_every_suggested_read_only_command_runs_on_a_tiny_model(command, tiny, c
 def test_a_command_line_error_names_options_and_python_names_arguments(tiny, capsys):
     """The same mistakes, made on the command line and in Python, are told in each one's
     words."""
-    cache, folder = tiny
+    cache, folder, _ = tiny
     code = main(["generate", str(folder), "--prompt", "Ωμέγα", "--cache", str(cache)])
     err = capsys.readouterr().err
     assert code == 2 and "--drop-unknown" in err and "unknown=" not in err
