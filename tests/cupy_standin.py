@@ -240,7 +240,13 @@ class ndarray:
 
     # -- indexing
     def __getitem__(self, key):
-        return _wrap(self._a[_unwrap(key, "an index")])
+        key = _unwrap(key, "an index")
+        item = self._a[key]
+        if isinstance(item, numpy.generic):  # one element: CuPy gives a 0-d view, not a copy
+            keys = key if isinstance(key, tuple) else (key,)
+            if not any(k is Ellipsis for k in keys):
+                item = self._a[keys + (Ellipsis,)]
+        return _wrap(item)
 
     def __setitem__(self, key, value):
         self._a[_unwrap(key, "an index")] = _unwrap(value, "the value assigned")

@@ -85,6 +85,9 @@ def test_the_standin_allows_what_cupy_makes_explicit(cp):
     np.testing.assert_array_equal(d.get(), [2, 0, 0, 1])
     assert TRANSFERS == {"to_host": 4, "to_device": 2}
     assert "shape=(2, 3)" in repr(a)  # repr shows no values: they would need a transfer
+    element = a[1, 2]  # one element is a 0-d view, as in CuPy: it follows its array
+    a[1, 2] = 7.0
+    assert element.shape == () and to_host(element) == 7.0
 
 
 def test_the_standin_random_generator_is_cupys_api_with_its_own_stream(cp):
