@@ -307,3 +307,41 @@ def test_gpu_check_runs_every_part_on_the_standin():
     assert parts["gradcheck"]["variants"] == len(VARIANTS) + 1
     assert parts["train"]["max_abs_difference"] < 1e-3
     assert parts["generate"]["greedy_agreement_with_cpu"]["gpu_uncached"] == 1.0
+
+
+def test_gpu_check_goes_on_past_a_part_that_hangs_or_crashes(monkeypatch, capsys):
+    """A part that times out or dies says so in the summary; the others still run."""
+    from little_baby.tools import gpu_check
+    real = gpu_check.run_child
+
+    def run_child(args, timeout, env=None):
+        if "train" in args:
+            return None, "", "stuck in a kernel"          # killed at its time limit
+        if "generate" in args:
+            return -11, "", "Segmentation fault"           # CUDA took the process down
+        return real(args, timeout, env)
+
+    monkeypatch.setattr(gpu_check, "run_child", run_child)
+    code = gpu_check.main(["--standin", "--only", "train", "gradcheck", "generate"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 1 and not summary["ok"]
+    parts = summary["parts"]
+    assert list(parts) == ["gradcheck", "train", "generate"] and parts["gradcheck"]["ok"]
+    assert "timed out" in parts["train"]["error"] and "stuck" in parts["train"]["stderr_tail"]
+    assert "code -11" in parts["generate"]["error"]
+
+
+def test_gpu_check_says_why_when_cupy_cannot_be_installed(monkeypatch):
+    """A GPU, no CuPy and no package index: the pip failure is in the summary."""
+    from little_baby import platforms
+    from little_baby.tools import gpu_check
+    cuda = platforms.Cuda(gpus=(), driver=(12, 8), driver_source="nvidia-smi", toolkit=None,
+                          toolkit_source=None, problems=())
+    monkeypatch.setattr(platforms, "detect_cuda", lambda: cuda)
+    monkeypatch.setattr(platforms, "probe_cupy", lambda python=None, timeout=None:
+                        platforms.CupyStatus(problem="ModuleNotFoundError: No module named 'cupy'"))
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens there
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+    found = gpu_check.make_cupy_work(120)
+    assert not found["ok"] and found["requirement"] == "cupy-cuda12x[ctk]"
+    assert "pip install" in found["error"] and "cupy-cuda12x" in found["error"]
