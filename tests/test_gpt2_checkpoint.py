@@ -3,6 +3,7 @@ transformers, saved as save_pretrained does, read back by LittleBaby.from_gpt2 w
 and safetensors alone; logits and greedy tokens equal transformers' GPT2LMHeadModel's.
 Nothing is downloaded: the byte-level BPE is trained here by `tokenizers`."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -134,3 +135,32 @@ def test_what_cannot_load_is_refused_by_name(fast_tokenizer, tmp_path, change, m
 def _edit_config(folder, **changes):
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, **changes}))
+
+
+@pytest.mark.skipif(not os.environ.get("LITTLE_BABY_SLOW_TESTS"), reason=(
+    "GPT-2 small's shape takes a minute and 2 GB: set LITTLE_BABY_SLOW_TESTS=1 to run it"))
+def test_gpt2_small_shape_equals_transformers(tmp_path):
+    """The 124M shape (12 layers, 768 wide, 1,024 positions, 50,257 tokens: 256 bytes,
+    50,000 merges of two bytes each, <|endoftext|>), at random."""
+    from little_baby.bpe import BYTE_TO_CHAR, BPETokenizer
+    chars = [BYTE_TO_CHAR[b] for b in range(256)]
+    vocab, merges = {c: i for i, c in enumerate(chars)}, []
+    for a, b in ((a, b) for a in chars for b in chars):
+        if len(vocab) == 50256:
+            break
+        merges.append((a, b))
+        vocab[a + b] = len(vocab)
+    tok = BPETokenizer(vocab, merges, {"<|endoftext|>": 50256})
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config()).eval()
+    model.save_pretrained(tmp_path)
+    (tmp_path / "tokenizer.json").write_text(tok.to_json(), encoding="utf-8")
+    baby = LittleBaby.from_gpt2(tmp_path)
+    assert baby.config.n_layers == 12 and baby.config.n_ctx == 1024 and baby.tokenizer == tok
+    ids = list(tok.encode("Hello world, this is GPT-2 small in NumPy. " * 3))[:64]
+    np.testing.assert_allclose(np.asarray(baby.logits(np.array([ids])))[0],
+                               their_logits(model, ids), atol=1e-5, rtol=0)
+    theirs = model.generate(torch.tensor([ids[:8]]), max_new_tokens=50, do_sample=False,
+                            pad_token_id=50256)[0, 8:].tolist()
+    assert list(generate_ids(baby.transformer, baby.backend, ids[:8],
+                             *check_settings(50, 0.0, None, None, None), True)) == theirs
