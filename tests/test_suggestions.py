@@ -216,6 +216,12 @@ def test_a_command_line_error_names_options_and_python_names_arguments(tiny, cap
     assert code == 2 and "a smaller --n-ctx, or another --r-split" in err
     with pytest.raises(ValueError, match="a smaller n_ctx, or another r_split"):
         LittleBaby.train_new(TINY, short, out=folder.parent / "new", quiet=True)
+    code = main(["finetune", "someone/baby", "--corpus", str(short), "--cache", str(cache)])
+    err = capsys.readouterr().err
+    assert code == 2 and "`little-baby info someone/baby` fetches it" in err
+    assert "from_pretrained" not in err
+    with pytest.raises(LookupError, match=r"LittleBaby.from_pretrained\('someone/baby'\)"):
+        LittleBaby.load("someone/baby", cache=cache)
 
 
 def test_choice_flags_list_their_choices_and_the_device_has_one_spelling(capsys):

@@ -46,7 +46,7 @@ from . import cache as model_cache
 from . import resolve
 from .card import model_card
 from .claim import claimed
-from ..errors import HubError, ModelFolderError, ModelNotFoundError, NotCachedError
+from ..errors import HubError, ModelFolderError, ModelNotFoundError, NotCachedError, on_cli
 from .files import write_bytes_atomic, write_text_atomic
 from .original import convert_original, original_files
 from .store import (CARD, CONFIG, LOSS_CURVE, REPORT, TOKENIZER, WEIGHTS, is_model_folder,
@@ -153,7 +153,9 @@ def _find_guid(name, repo, cache, hub, offline, pinned=False):
         found = _in_repo(guid, _HubCache(repo, hub), stored)
         if found is not None:
             return found, repo
-    advice = (f"Download it while online — LittleBaby.from_pretrained({guid!r}) or `hf download "
+    fetch = (f"`little-baby info {guid} --repo {repo}`" if on_cli() else
+             f"LittleBaby.from_pretrained({guid!r})")
+    advice = (f"Download it while online — {fetch} or `hf download "
               f"{repo} --include '{guid}/*' '*_{guid}.json'` — or put its folder (config.json, "
               f"tokenizer.json, model.safetensors) at {stored}/.")
     if offline:
@@ -162,7 +164,8 @@ def _find_guid(name, repo, cache, hub, offline, pinned=False):
                                            f"Hub cannot be reached. {advice}"), stored)
     if found is None:
         raise ModelNotFoundError(f"no model {guid} in {stored}/ or in the Hub repo {repo} "
-                                 f"({_layouts(guid)}); another repo: repo=... or ${REPO_ENV}.")
+                                 f"({_layouts(guid)}); another repo: {'--repo REPO' if on_cli() else 'repo=...'} or "
+                                 f"${REPO_ENV}.")
     return found, repo
 
 
@@ -171,7 +174,9 @@ def _find_repo_model(repo_id, hub, offline):
     source = _Hub(repo_id, hub, (
         f"the Hub repo {repo_id!r} is not in the Hub cache, and "
         f"{offline or 'the Hub cannot be reached'}. "
-        f"Download it while online — LittleBaby.from_pretrained({repo_id!r}) or `hf download "
+        f"Download it while online — "
+        + (f"`little-baby info {repo_id}`" if on_cli() else
+           f"LittleBaby.from_pretrained({repo_id!r})") + " or `hf download "
         f"{repo_id}` — or save it to a folder and load that folder."))
     folder = _get_model(source, "")
     if folder is None:

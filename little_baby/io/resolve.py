@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from ..errors import ModelFolderError, ModelNotFoundError, ShippedModelError
+from ..errors import ModelFolderError, ModelNotFoundError, ShippedModelError, on_cli
 from . import cache as model_cache
 from .ages import AGES, DEFAULT_AGE, shipped_folder
 from .store import CONFIG, TOKENIZER, is_model_folder
@@ -114,8 +114,8 @@ def find_model(name=None, cache=None):
     GUID, unique GUID start or age in the store or among the shipped models."""
     parsed = parse(name, cache)
     folder = local_folder(parsed, cache)
-    fetch = (f"LittleBaby.from_pretrained({str(name)!r}) or `little-baby info {name}` fetches "
-             f"it from the Hub")
+    fetch = (f"`little-baby info {name}` fetches it from the Hub" if on_cli() else
+             f"LittleBaby.from_pretrained({str(name)!r}) fetches it from the Hub")
     if parsed.kind == "repo":
         raise ModelNotFoundError(f"{name!r} is a Hub repo id, not a model on this machine "
                                  f"(no folder by that path): {fetch}.")
