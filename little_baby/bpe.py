@@ -113,8 +113,10 @@ class BPETokenizer:
                  ignore_merges=False):
         special = dict(special or {})
         if not isinstance(vocab, dict) or not all(
-                isinstance(k, str) and type(v) is int and v >= 0 for k, v in vocab.items()):
-            raise TokenizerError("a BPE vocabulary maps token strings to ids >= 0.")
+                isinstance(k, str) and k and type(v) is int and v >= 0
+                for k, v in (*vocab.items(), *special.items())):
+            raise TokenizerError("a BPE vocabulary (and its special tokens) maps non-empty "
+                                 "token strings to ids >= 0.")
         everything = {**vocab, **special}
         ids = sorted(everything.values())
         if ids != list(range(len(ids))) or len(everything) != len(vocab) + len(special):
@@ -136,6 +138,10 @@ class BPETokenizer:
         self._byte_id = [vocab[BYTE_TO_CHAR[b]] for b in range(256)]
         # pair of ids -> (rank, id of the merged token)
         self.merges = [tuple(m) for m in merges]
+        bad = next((m for m in self.merges if len(m) != 2 or not all(
+            isinstance(p, str) for p in m)), None)
+        if bad is not None:
+            raise TokenizerError(f"a merge is a pair of token strings, not {bad!r}.")
         self._ranks = {}
         for rank, (a, b) in enumerate(self.merges):
             for part in (a, b, a + b):
