@@ -332,7 +332,11 @@ class BPETokenizer:
         if not text:
             raise TokenizerError("cannot train a tokenizer on empty text.")
         counted = Counter(split_text(text))
-        words = [list(piece.encode("utf-8", "surrogateescape")) for piece in counted]
+        try:
+            words = [list(piece.encode("utf-8", "surrogateescape")) for piece in counted]
+        except UnicodeEncodeError:
+            raise TokenizerError("the text holds a lone surrogate code point, which is no "
+                                 "UTF-8: train on valid text.") from None
         freqs = list(counted.values())
         strings = [BYTE_TO_CHAR[b] for b in range(256)]  # id -> token string; id b is byte b
         vocab = {s: i for i, s in enumerate(strings)}

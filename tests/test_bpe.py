@@ -300,6 +300,8 @@ def test_bad_training_settings_are_refused():
         BPETokenizer.train("", 300)
     with pytest.raises(TokenizerError, match="lone surrogate"):
         BPETokenizer.train("abc", 300).encode("a\ud800b")
+    with pytest.raises(TokenizerError, match="lone surrogate"):
+        BPETokenizer.train("a\ud800b", 300)
     with pytest.raises(TokenizerError, match="non-empty token strings"):
         BPETokenizer.train("abc", 300, special=[""])
     with pytest.raises(TokenizerError, match="a merge is a pair"):
