@@ -42,14 +42,19 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def app(tmp_path):
-    """(URL, model): spaces/app.py run as a user runs it, offering only a tiny model."""
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """(URL, model): spaces/app.py run as a user runs it, offering a tiny model (first) and
+    'slow', one big enough that 1,000 tokens without the KV cache take some seconds."""
+    tmp_path = tmp_path_factory.mktemp("browser")
     baby = LittleBaby(BabyConfig(n_layers=1, n_emb=16, head_size=16, n_heads=2, n_ctx=16),
                       CharTokenizer.from_text(english()))
     baby.save(tmp_path / "tiny")
+    LittleBaby(BabyConfig(n_layers=4, n_emb=128, head_size=128, n_heads=4, n_ctx=256),
+               CharTokenizer.from_text(english())).save(tmp_path / "slow")
     port = free_port()
-    env = dict(os.environ, LITTLE_BABY_SPACE_MODELS=str(tmp_path / "tiny"), HF_HUB_OFFLINE="1",
+    models = os.pathsep.join(str(tmp_path / name) for name in ("tiny", "slow"))
+    env = dict(os.environ, LITTLE_BABY_SPACE_MODELS=models, HF_HUB_OFFLINE="1",
                GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
                LITTLE_BABY_SPACE_DEVICE="cpu")
     log = open(tmp_path / "app.log", "w")
@@ -99,6 +104,7 @@ def test_a_visitor_generates_and_looks_at_the_attention(app, tmp_path):
             heatmap = page.locator("#heatmap .js-plotly-plot")
             heatmap.locator(".main-svg").first.wait_for(timeout=20_000)
             assert "Layer 1, head 1" in heatmap.locator(".gtitle").text_content()
+            heatmap.scroll_into_view_if_needed()
             box = heatmap.locator(".nsewdrag").first.bounding_box()  # the cells' area
             page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.8)
             hover = heatmap.locator(".hoverlayer .hovertext")
@@ -126,3 +132,124 @@ def test_a_visitor_generates_and_looks_at_the_attention(app, tmp_path):
     cells = np.asarray(Image.open(io.BytesIO(heat_shot)).convert("RGB"))
     assert len(np.unique(cells.reshape(-1, 3), axis=0)) > 50  # a coloured heatmap
     print(f"screenshot: {shot}")
+
+
+# ---- a phone and a desktop -----------------------------------------------------------------------
+ARTIFACTS = REPO / "tests" / "artifacts"  # screenshots a person can look at (CI keeps them)
+
+
+def artifact(name):
+    """A path under tests/artifacts/ (made, and ignored by git through its own .gitignore)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / ".gitignore").write_text("*\n")
+    return str(ARTIFACTS / name)
+
+
+def overlap(a, b):
+    """Whether boxes a and b (playwright's bounding boxes) share any area."""
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                      args=["--no-sandbox"])  # root, in a container
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def status_of(page):
+    return page.locator("#status").inner_text()
+
+
+@pytest.mark.parametrize("width, height", [(400, 800), (1280, 800)])
+def test_the_page_works_on_a_phone_and_a_desktop(app, browser, width, height):
+    url, baby = app
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(url)
+        page.locator("#summary").get_by_text("parameters").wait_for(timeout=20_000)
+        for part in ("#prompt textarea", "#generate", "#model input"):  # the first screen
+            box = page.locator(part).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width, part
+            assert box["y"] >= 0 and box["y"] + box["height"] <= height, (part, box)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing cut
+        assert page.evaluate("(e => e.scrollWidth <= e.clientWidth)"
+                             "(document.querySelector('#summary'))")
+
+        prompt = (english() * 2)[:5000]  # the page takes it whole, the model reads its end
+        page.locator("#prompt textarea").fill(prompt)
+        page.locator("#generate").click()
+        page.wait_for_function("document.querySelector('#status').innerText"
+                               ".includes('tokens/s')", timeout=60_000)
+        assert ("the prompt has 5,000 characters and this model reads only its last 16 (its "
+                "context), so the first 4,984 were left out") in status_of(page)
+        assert page.locator("#output textarea").input_value() == baby.generate(
+            prompt[-16:], max_new_tokens=200, temperature=0.8, top_k=40, seed=1)
+
+        bars = page.locator("#bars .js-plotly-plot")
+        bars.locator(".main-svg").first.wait_for(timeout=20_000)
+        bars.scroll_into_view_if_needed()
+        plot = bars.locator(".main-svg").first.bounding_box()
+        parts = {name: bars.locator(selector).first.bounding_box() for name, selector in
+                 [("title", ".gtitle"), ("legend", ".legend"), ("toolbar", ".modebar")]}
+        for name, box in parts.items():
+            assert box and box["width"] > 0 and box["height"] > 0, name
+            assert plot["x"] <= box["x"] and box["x"] + box["width"] <= plot["x"] + plot["width"]
+        names = list(parts)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                assert not overlap(parts[a], parts[b]), (a, b, parts[a], parts[b])
+        ticks = [t.bounding_box() for t in bars.locator(".xtick text").all()]
+        assert len(ticks) == 20 and not any(overlap(a, b) for a, b in zip(ticks, ticks[1:]))
+        page.screenshot(path=artifact(f"space-{width}x{height}.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_the_status_tells_the_truth_after_stop_and_after_a_failure(app, browser):
+    url, baby = app
+    page = browser.new_page(viewport={"width": 400, "height": 800})
+    try:
+        page.goto(url)
+        page.locator("#summary").get_by_text("parameters").wait_for(timeout=20_000)
+        model = page.locator("#model input")
+        model.fill("slow")
+        model.press("Enter")
+        page.locator("#summary").get_by_text("4 × 4").wait_for(timeout=20_000)
+        page.locator("#prompt textarea").fill("The baby sat")
+        page.locator("#max-new input[type=number]").fill("1000")
+        page.locator("#max-new input[type=number]").press("Enter")
+        page.locator("#kv-cache input").uncheck()  # each token reads the whole window again
+        page.locator("#generate").click()
+        page.wait_for_function("/Generating… ([3-9]|[1-9][0-9]+) tokens/.test("
+                               "document.querySelector('#status').innerText)", timeout=60_000)
+        page.locator("#stop").click()
+        page.wait_for_function("document.querySelector('#status').innerText"
+                               ".startsWith('Stopped after')", timeout=10_000)
+        said = status_of(page)
+        n = int(said.split()[2])
+        time.sleep(2)  # nothing streamed after the stop overwrites it
+        assert status_of(page) == said and said.endswith("tokens, when you pressed Stop.")
+        assert 3 <= n < 1000 and len(page.locator("#output textarea").input_value()) >= n
+        page.screenshot(path=artifact("space-400x800-stopped.png"), full_page=True)
+
+        model.fill("no such model!")  # a model that cannot be opened: said, and the text goes
+        model.press("Enter")
+        page.wait_for_function("document.querySelector('#status').innerText"
+                               ".startsWith('Failed: Cannot open no such model!')",
+                               timeout=20_000)
+        assert page.locator("#output textarea").input_value() == ""
+        time.sleep(3)
+        assert status_of(page).startswith("Failed: Cannot open no such model!")  # it stays
+        page.locator("#generate").click()  # Generate with it: the same reason, in the status
+        page.wait_for_function("document.querySelector('#status').innerText"
+                               ".startsWith('Failed: Cannot open no such model!')",
+                               timeout=20_000)
+        page.screenshot(path=artifact("space-400x800-failed.png"), full_page=True)
+    finally:
+        page.close()

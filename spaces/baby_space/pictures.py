@@ -22,7 +22,7 @@ VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 COLORSCALE = "Viridis"
 FUTURE_GREY = (236, 236, 236)  # the cells above the diagonal: positions not yet seen
 KEPT_COLOR, BEFORE_COLOR, CUT_COLOR = "#2456b3", "#a9bfdf", "#c8c8c8"
-N_BARS = 30  # candidates shown, likeliest first
+N_BARS = 20  # candidates shown, likeliest first (20 labels fit a phone, 400 px)
 
 
 def shown(symbol):

@@ -74,7 +74,7 @@ def build_demo(shelf=None, limits=Limits()):
                         card = gr.Markdown(label="Model card")
                 with gr.Accordion("Settings", open=True):
                     max_new = gr.Slider(1, limits.max_new_tokens, value=200, step=1,
-                                        label="Max new tokens")
+                                        label="Max new tokens", elem_id="max-new")
                     temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature",
                                             info="Divides the logits: low = safe, high = wild, "
                                                  "0 = always the likeliest.")
@@ -88,7 +88,7 @@ def build_demo(shelf=None, limits=Limits()):
                                           "-1 = a new one each time.")
                     use_cache = gr.Checkbox(True, label="KV cache",
                                             info="Keep each position's keys and values: the "
-                                                 "same text, fewer sums.")
+                                                 "same text, fewer sums.", elem_id="kv-cache")
         with gr.Tabs():
             with gr.Tab("Next character", id="next"):
                 bars = gr.Plot(label="Next character", show_label=False, elem_id="bars")
@@ -107,16 +107,19 @@ def build_demo(shelf=None, limits=Limits()):
 
         # the values come to the handlers as sent (preprocess=False), so that each bad one
         # (NaN, infinity, text) gets a message naming its setting and range (handlers.number)
+        # the status line has no progress overlay (nor an "Error" badge over the reason it
+        # gives): the text box below it shows the progress
         # one forward pass over the prompt for the pictures, then the text streams; each
         # first empties the text and says what it does in the status, which a failure
         # replaces with its reason (kept until the next request)
         look = generate.click(h.inspect, [model, prompt, layer, head, temperature, top_k, top_p],
                               [state, heatmap, overview, bars, layer, head, note, output, status],
                               api_name="inspect", concurrency_limit=limits.concurrency,
-                              preprocess=False)
+                              preprocess=False, show_progress_on=output)
         job = look.success(h.generate, [model, prompt, max_new, temperature, top_k, top_p, seed,
                                         use_cache], [output, status], api_name="generate",
-                           concurrency_limit=limits.concurrency, preprocess=False)
+                           concurrency_limit=limits.concurrency, preprocess=False,
+                           show_progress_on=output)
         stop.click(stopped, [status, output], [status], cancels=[look, job], queue=False,
                    api_visibility="private")
         gr.on([temperature.change, top_k.change, top_p.change], h.probability_view,
