@@ -115,6 +115,19 @@ def test_vocab_and_merges_files_serve_as_well(fast_tokenizer, tmp_path):
                                their_logits(model, ids), atol=1e-5, rtol=0)
 
 
+def test_a_gpt2_finetunes_saves_and_loads_as_ours(fast_tokenizer, tmp_path):
+    random_gpt2(fast_tokenizer, tmp_path / "gpt2", n_positions=32)
+    baby = LittleBaby.from_gpt2(tmp_path / "gpt2", batch_size=4)
+    before = {k: np.array(v) for k, v in baby.params.items()}
+    baby.fit(TEXT, max_iters=3, out=tmp_path / "tuned", quiet=True)
+    assert baby.report["final"]["step"] == 3 and baby.report["corpus"]["new_symbols"] == []
+    assert not np.array_equal(before["wte.weight"], np.asarray(baby.params["wte.weight"]))
+    again = LittleBaby.load(tmp_path / "tuned")
+    assert again.tokenizer == baby.tokenizer and again.config.n_ctx == 32
+    ids = np.array([fast_tokenizer.encode(TEXT)[:32]])
+    np.testing.assert_array_equal(np.asarray(again.logits(ids)), np.asarray(baby.logits(ids)))
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda f: (f / "model.safetensors").unlink(), "no model.safetensors"),
     (lambda f: _edit_config(f, activation_function="relu"), "activation_function='relu'"),
