@@ -108,7 +108,9 @@ def test_finetune_on_greek_records_the_parent(trained, tmp_path):
     assert f"{child} <- {guid}" in cli("info", child, "--cache", cache).stdout
     assert snapshot(cache / guid) == parent_files
     arch = cli("finetune", guid, "--corpus", greek, "--n-layers", 2, "--cache", cache)
-    assert arch.returncode == 2 and "unrecognized arguments: --n-layers" in arch.stderr
+    assert arch.returncode == 2 and arch.stderr.count("\n") == 1
+    assert "keeps its parent's architecture, so --n-layers 2 cannot change" in arch.stderr
+    assert "`little-baby train --corpus FILE --n-layers 2`" in arch.stderr
 
 
 def with_a_terminal(answer, *args):

@@ -85,7 +85,7 @@ def locate(name, repo=None, revision=None, token=None, cache=None, cache_dir=Non
     """(folder, GUID or None, Hub repo id or None) of the model `name` names (read by
     resolve.parse), downloaded or converted into a folder on this machine if need be."""
     if repo is not None:  # repo= holds GUIDs: the name must be one (or an age)
-        parsed = resolve.parse_guid(name, cache, "repo=")
+        parsed = resolve.parse_guid(name, cache, "--repo" if on_cli() else "repo=")
     else:
         parsed = resolve.parse(name, cache)
     if parsed.kind == "folder":
@@ -181,8 +181,9 @@ def _find_repo_model(repo_id, hub, offline):
     folder = _get_model(source, "")
     if folder is None:
         raise ModelNotFoundError(f"the Hub repo {repo_id!r} has no {CONFIG} at its root: it is "
-                                 f"not a little_baby model (for a GUID inside it: "
-                                 f"from_pretrained(guid, repo={repo_id!r})).")
+                                 f"not a little_baby model (for a GUID inside it: " + (
+                                     f"`little-baby info GUID --repo {repo_id}`)." if on_cli()
+                                     else f"from_pretrained(guid, repo={repo_id!r}))."))
     return folder
 
 
@@ -192,7 +193,8 @@ def _check_repo_id(repo):
     try:
         validate_repo_id(repo)
     except HFValidationError as e:
-        raise ModelNotFoundError(f"repo={repo!r} is neither a folder nor a Hub repo id "
+        given = f"--repo {repo}" if on_cli() else f"repo={repo!r}"
+        raise ModelNotFoundError(f"{given} is neither a folder nor a Hub repo id "
                                  f"(namespace/name).") from e
 
 

@@ -14,14 +14,16 @@ weights of the evaluation with the lowest validation loss (--keep best: the pare
 weights at step 0 if nothing better comes) and saves them in the parent's float type
 (float16 for the age models; --weights-dtype float32 to change it).
 """
+import argparse
 from pathlib import Path
 
 from ...io.resolve import find_model
 from ...baby import LittleBaby
+from ...config import ARCHITECTURE, BabyConfig
 from ...errors import BabyError
 from ...training.run import FINETUNE_R_LEARN
-from .common import (TRAINING_KEYS, add_cache_argument, add_config_arguments, add_plan_arguments,
-                     config_overrides, plan_arguments)
+from .common import (FLAG_ALIASES, TRAINING_KEYS, add_cache_argument, add_config_arguments,
+                     add_plan_arguments, config_overrides, option, plan_arguments)
 from .train import train_and_report
 
 
@@ -36,11 +38,20 @@ def add_arguments(parser):
     add_config_arguments(parser, TRAINING_KEYS, defaults={
         **{key: "default: the parent's" for key in TRAINING_KEYS},
         "r_learn": f"default {rate} for a finetune, whatever the parent was trained at"})
+    for key in BabyConfig.keys(ARCHITECTURE):  # refused in run(), in words that say why
+        parser.add_argument(option(key), *FLAG_ALIASES.get(key, []), dest=f"architecture_{key}",
+                            help=argparse.SUPPRESS)
 
 
 def run(args):
     if not args.corpus:
         raise BabyError("finetune needs --corpus FILE, the text to train on.")
+    fixed = [f"{option(k)} {v}" for k in BabyConfig.keys(ARCHITECTURE)
+             if (v := getattr(args, f"architecture_{k}")) is not None]
+    if fixed:
+        raise BabyError(f"a finetune keeps its parent's architecture, so {', '.join(fixed)} "
+                        f"cannot change (only training settings can); a new model of that "
+                        f"shape: `little-baby train --corpus FILE {' '.join(fixed)}`.")
     overrides = config_overrides(args, TRAINING_KEYS)
     plan = plan_arguments(args, overrides)
     overrides.setdefault("r_learn", FINETUNE_R_LEARN)
