@@ -27,9 +27,9 @@ from baby_space.models import (ModelUnavailable, Shelf, ShelfLimits, choice_for,
 MiB = 2 ** 20
 
 
-def tiny_model(n_layers=1, n_heads=2, head_size=16, n_emb=16):
+def tiny_model(n_layers=1, n_heads=2, head_size=16, n_emb=16, n_ctx=16):
     return LittleBaby(BabyConfig(n_layers=n_layers, n_emb=n_emb, head_size=head_size,
-                                 n_heads=n_heads, n_ctx=16), CharTokenizer.from_text(english()))
+                                 n_heads=n_heads, n_ctx=n_ctx), CharTokenizer.from_text(english()))
 
 
 def saved(folder, **sizes):
@@ -179,6 +179,18 @@ def test_the_shelf_keeps_at_most_its_bytes_and_gives_memory_back(tmp_path):
                                                r"this Space keeps loaded"):
         shelf.get("big")
     assert shelf.get("b") is shelf.get("b")  # kept
+
+
+def test_a_model_whose_forward_pass_is_too_big_is_refused(tmp_path):
+    folder = saved(tmp_path / "many", n_layers=64, n_heads=1024, head_size=1024, n_ctx=64)
+    shelf = Shelf([choice_for(folder)], device="cpu")  # 4.5 M parameters, 18 MiB: small
+    refused, peak = peak_of(lambda: shelf.get("many"))  # but a pass holds 64 x 1024 x 64²
+    assert str(refused) == ("many would need about 2,048.0 MiB for one pass over its context "
+                            "(64 layers × 1024 heads × 64² attention weights); this Space "
+                            "allows 512.0 MiB.")
+    assert peak < 100 * MiB  # the load itself, never a pass
+    roomy = ShelfLimits(max_forward_bytes=2048 * MiB)
+    assert Shelf([choice_for(folder)], device="cpu", limits=roomy).get("many").n_params > 4e6
 
 
 # ---- locks and deadlines -----------------------------------------------------------------------

@@ -126,6 +126,7 @@ class ShelfLimits:
     max_model_bytes: int = 256 * MiB     # one weights file (on the Hub or on disk)
     max_json_bytes: int = 16 * MiB       # one config or tokenizer file
     max_loaded_bytes: int = 1024 * MiB   # the parameters of every model kept loaded
+    max_forward_bytes: int = 512 * MiB   # what one pass over a whole context may hold
     load_seconds: float = 120.0          # a visitor waits at most this for a load
     refusal_seconds: float = 600.0       # a refused model stays refused this long
     retry_seconds: float = 30.0          # ... one the Hub failed on, or that took too long
@@ -143,6 +144,13 @@ class ShelfLimits:
 
 def mib(n):
     return f"{n / MiB:,.1f} MiB"
+
+
+def forward_bytes(cfg):
+    """About what one forward pass over a whole context holds at its peak: every layer
+    keeps its heads' T x T attention weights until the pass ends (measured: 4.4 bytes
+    a weight with 64 layers x 1,024 heads; 8 leaves room for a layer's own scratch)."""
+    return 8 * cfg.n_layers * cfg.n_heads * cfg.n_ctx ** 2
 
 
 def gpu_available():
@@ -242,6 +250,12 @@ class Shelf:
             self._check_sizes(key, name)
             baby = self._load(key, name)
             nbytes = sum(int(a.nbytes) for a in baby.params.values())
+            cfg, need = baby.config, forward_bytes(baby.config)
+            if need > self.limits.max_forward_bytes:
+                raise ModelUnavailable(
+                    f"{key} would need about {mib(need)} for one pass over its context "
+                    f"({cfg.n_layers} layers × {cfg.n_heads} heads × {cfg.n_ctx}² attention "
+                    f"weights); this Space allows {mib(self.limits.max_forward_bytes)}.")
             if nbytes > self.limits.max_loaded_bytes:
                 raise ModelUnavailable(
                     f"{key} holds {mib(nbytes)} of parameters, more than this Space keeps "
