@@ -309,3 +309,35 @@ def test_a_checkpoint_without_disk_space_fails_the_run_and_keeps_the_last_good(t
     assert LittleBaby.load(tmp_path / "m").n_params == baby.n_params  # the model still loads
     r = cli("info", tmp_path / "m")
     assert "failed at step 4" in r.stdout and "--resume" in r.stdout, r.stdout + r.stderr
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from tests.gradcheck import tiny_baby
+a, _, _ = tiny_baby(r_temp=0.5)
+b, _, _ = tiny_baby(r_temp=2.0)
+for v in b.params.values():
+    v += 1.0  # the same shapes, other weights: a mix would load without a word
+for i in range(int(sys.argv[2])):
+    (a if i % 2 else b).save(Path(sys.argv[1]))
+    time.sleep(0.005)
+"""
+
+
+def test_a_load_during_saves_is_one_model_never_a_mix(tmp_path):
+    folder = tmp_path / "model"
+    a, _, _ = tiny_baby(r_temp=0.5)
+    a.save(folder)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(folder), "200"], cwd=ROOT)
+    try:
+        seen = set()
+        while writer.poll() is None:
+            baby = LittleBaby.load(folder)
+            shifted = float(np.asarray(baby.params["ln_f.weight"]).mean()) > 1.5
+            assert (baby.config.r_temp, shifted) in {(0.5, False), (2.0, True)}
+            seen.add(baby.config.r_temp)
+    finally:
+        writer.wait(timeout=120)
+    assert writer.returncode == 0
+    assert seen  # it read while the writer wrote

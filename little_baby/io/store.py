@@ -15,6 +15,7 @@ import json
 import math
 import os
 import stat
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,6 +43,7 @@ MAX_REPORT_BYTES = 16 << 20
 MAX_HEADER_BYTES = 100 << 20  # the safetensors format's own limit on its header
 MAX_WEIGHTS_BYTES = 64 << 30
 WEIGHT_DTYPES = {"F16": 2, "F32": 4, "F64": 8}  # what the engine computes in
+ATTEMPTS = 10  # reads of a folder that commits keep changing, before giving up
 
 
 class ModelParts(NamedTuple):
@@ -56,10 +58,20 @@ class ModelParts(NamedTuple):
 
 def is_model_folder(folder):
     """Whether `folder` holds a model's config and tokenizer (its weights may be missing)."""
-    try:
-        return all(committed_path(folder, n).is_file() for n in (CONFIG, TOKENIZER))
-    except (ModelFolderError, OSError):  # a journal not ours: listed, as spoiled
-        return (Path(folder) / CONFIG).is_file()
+    return not _missing(folder, (CONFIG, TOKENIZER))
+
+
+def _missing(folder, names):
+    """Which of `names` the folder lacks, as it is or as its unfinished commit makes it
+    (looked at both ways, so a commit's rename between the two looks changes nothing)."""
+    def there(name):
+        if (Path(folder) / name).is_file():
+            return True
+        try:
+            return committed_path(folder, name).is_file() or (Path(folder) / name).is_file()
+        except (ModelFolderError, OSError):  # a journal not ours: shown as spoiled later
+            return False
+    return [n for n in names if not there(n)]
 
 
 def save_model(baby, folder, weights_dtype=None):
@@ -98,10 +110,34 @@ def read_model(folder, **config_overrides):
     allocated (check_model_folder). `config_overrides` (e.g. c_device='gpu') change
     settings that do not alter the weights' shapes."""
     folder = Path(folder)
-    config, tokenizer, header = check_model_folder(folder, **config_overrides)
-    params = read_weights(committed_path(folder, WEIGHTS), header)
-    check_shapes(params, param_shapes(config, tokenizer.vocab_size))
-    return ModelParts(config, tokenizer, params, read_report(folder))
+    for attempt in range(ATTEMPTS):  # a commit landed while we read: read again, never a mix
+        try:
+            before = _identity(folder)
+            config, tokenizer, header = check_model_folder(folder, **config_overrides)
+            params = read_weights(committed_path(folder, WEIGHTS), header)
+            check_shapes(params, param_shapes(config, tokenizer.vocab_size))
+            parts = ModelParts(config, tokenizer, params, read_report(folder))
+            if _identity(folder) == before:
+                return parts
+        except (ModelFolderError, WeightsError) as e:  # a file renamed as we opened it
+            if attempt == ATTEMPTS - 1 or not isinstance(e.__cause__, FileNotFoundError):
+                raise
+        time.sleep(0.01 * attempt)
+    raise ModelFolderError(f"{folder} changed {ATTEMPTS} times while it was read (a run is "
+                           f"saving into it every moment?): try again.")
+
+
+def _identity(folder):
+    """Which file each of the folder's names is now (inode and change time): a commit
+    replaces them with new files, so a change between two looks means one landed."""
+    found = []
+    for name in (CONFIG, TOKENIZER, WEIGHTS, REPORT):
+        try:
+            st = committed_path(folder, name).stat()
+            found.append((name, st.st_ino, st.st_ctime_ns))
+        except (OSError, ModelFolderError):
+            found.append((name, None, None))
+    return found
 
 
 def check_model_folder(folder, **config_overrides):
@@ -109,7 +145,7 @@ def check_model_folder(folder, **config_overrides):
     three compared, without reading a weight: a ModelFolderError, ConfigError,
     TokenizerError or WeightsError names the file and what is wrong."""
     folder = Path(folder)
-    missing = [n for n in (CONFIG, TOKENIZER, WEIGHTS) if not committed_path(folder, n).is_file()]
+    missing = _missing(folder, (CONFIG, TOKENIZER, WEIGHTS))
     if missing:
         raise ModelFolderError(f"{str(folder)!r} is not a complete model folder: missing {missing}.")
     header = read_weights_header(committed_path(folder, WEIGHTS))
