@@ -269,6 +269,12 @@ def test_folders_deployed_beside_the_app_are_offered(tmp_path):
     assert len(choices) == 6  # the five ages, then the folder
 
 
+def test_two_folders_of_one_name_are_refused_at_start(tmp_path):
+    one, two = saved(tmp_path / "a" / "baby"), saved(tmp_path / "b" / "baby")
+    with pytest.raises(ValueError, match="more than one model called baby: give each folder"):
+        Shelf([choice_for(one), choice_for(two)], device="cpu")
+
+
 def test_the_environment_sets_the_limits():
     limits = ShelfLimits.from_env({"LITTLE_BABY_SPACE_MAX_MODEL_BYTES": "64M",
                                    "LITTLE_BABY_SPACE_LOAD_SECONDS": "5"})

@@ -180,6 +180,11 @@ class Shelf:
         self.limits = limits if limits is not None else ShelfLimits.from_env()
         self.keep = keep
         self._named = {c.value: c for c in self.choices}
+        if len(self._named) < len(self.choices):
+            twice = sorted({c.value for c in self.choices
+                            if sum(d.value == c.value for d in self.choices) > 1})
+            raise ValueError(f"${MODELS_ENV} offers more than one model called "
+                             f"{', '.join(twice)}: give each folder its own name.")
         self._folders = {c.name for c in self.choices}
         self._models = OrderedDict()  # key -> (LittleBaby, bytes of its parameters)
         self._loading = {}            # key -> the Future of its load: one load per model
