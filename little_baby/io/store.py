@@ -195,7 +195,8 @@ def read_config_and_tokenizer(folder, header=None, **config_overrides):
     if "model_type" in data:
         raise ModelFolderError(
             f"{folder} holds a transformers model ({str(data['model_type'])[:40]!r}), not one of "
-            f"ours: LittleBaby.from_transformers({str(folder)!r}) brings a GPT-2 model over.")
+            f"ours: LittleBaby.from_gpt2({str(folder)!r}) reads a GPT-2 checkpoint (no torch "
+            f"needed), LittleBaby.from_transformers({str(folder)!r}) one this package exported.")
     try:
         config = BabyConfig.from_dict(data, **config_overrides)
     except ConfigError as e:
