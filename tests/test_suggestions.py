@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HOLE = "\x00"  # where an f-string formats a value
 IN_BACKTICKS = re.compile(r"`((?:little-baby|python -m) [^`]+)`")
 ON_A_LINE = re.compile(r"^\s*((?:little-baby|python -m) .*?)\s*(?:#.*)?$", re.M)
+IN_BRACKETS = re.compile(  # "(... : little-baby export MODEL --out DIR)"
+    r"[(:]\s*(little-baby (?:%s)\b[^()`'\"\n]*?)\s*\)" % "|".join(COMMANDS))
 PLACEHOLDER = re.compile(r"^(?:[A-Z][A-Z_]*|\.\.\.|.*\x00.*)$")  # MODEL, FILE, ..., {x}
 
 
@@ -44,7 +46,8 @@ def suggestions():
     found = {}
     for path in sorted((ROOT / "little_baby").rglob("*.py")):
         for text, line in strings(ast.parse(path.read_text(encoding="utf-8"))):
-            for command in [*IN_BACKTICKS.findall(text), *ON_A_LINE.findall(text)]:
+            for command in [*IN_BACKTICKS.findall(text), *ON_A_LINE.findall(text),
+                            *IN_BRACKETS.findall(text)]:
                 command = " ".join(command.split())
                 words = command.split()
                 if words[0] == "little-baby" and (len(words) < 2 or words[1].endswith(":")
@@ -63,6 +66,8 @@ def test_the_source_suggests_commands_of_both_kinds():
     assert len(LITTLE_BABY) > 30 and len(MODULES) > 10  # the collection works
     assert "little-baby train --resume MODEL --corpus FILE" in LITTLE_BABY
     assert "little-baby train --resume \x00" in LITTLE_BABY  # from an f-string message
+    assert "little-baby finetune MODEL --corpus FILE" in LITTLE_BABY  # in brackets
+    assert "little-baby export MODEL --format transformers --out DIR" in LITTLE_BABY
 
 
 def filled(words, parser):
@@ -255,3 +260,20 @@ def test_every_choice_the_command_line_offers_is_one_the_config_takes():
             BabyConfig(**{key: name})
         with pytest.raises(ConfigError):
             BabyConfig(**{key: "no-such-choice"})
+
+
+def test_every_extra_a_message_asks_to_install_exists():
+    """`pip install 'little-baby[plot]'` and the like name extras pyproject.toml defines."""
+    import tomllib
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = set(project.get("optional-dependencies", {}))
+    asked = {}
+    for path in sorted((ROOT / "little_baby").rglob("*.py")):
+        for text, line in strings(ast.parse(path.read_text(encoding="utf-8"))):
+            for names in re.findall(r"pip install [^\n]*?(?:little-baby|\B\.)\[([a-z0-9_,-]+)\]",
+                                    text):
+                for name in names.split(","):
+                    asked.setdefault(name, f"{path.relative_to(ROOT)}:{line}")
+    assert "plot" in asked  # the collection works
+    missing = {name: where for name, where in asked.items() if name not in extras}
+    assert not missing, f"messages ask to install extras pyproject.toml lacks: {missing}"
