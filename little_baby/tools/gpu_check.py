@@ -49,7 +49,7 @@ PARTS = [("gradcheck", 75, True), ("bench", 90, True), ("torch", 90, False),
 INSTALL_SECONDS = 150
 TRAIN_SECONDS = 60  # the train part stops there (after at least 100 steps) on a slow CPU
 BABY = dict(n_ctx=64, n_emb=128, head_size=128, n_heads=4, n_layers=4, batch_size=16)
-SHAPES = {  # name: (config, batch)
+SHAPES = {  # the shapes timed against PyTorch: name -> config (with its batch_size)
     "nanogpt_baby": dict(n_ctx=256, n_emb=384, head_size=384, n_heads=6, n_layers=6,
                          batch_size=64),
     "age48": dict(n_ctx=128, n_emb=128, head_size=128, n_heads=16, n_layers=16, batch_size=32),
