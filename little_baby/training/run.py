@@ -441,11 +441,8 @@ class TrainingRun:
         if saved and numpy.dtype(saved).itemsize < baby.flat.dtype.itemsize:
             baby.flat[...] = baby.flat.astype(saved)  # rounded as saved: the same model
         self._update_report("complete")
-        final = report["final"]
-        if final["kept"] == "best":
-            self._say(f"kept the weights of step {final['kept_step']:,}, the best validation "
-                      f"loss ({final['val_loss']:.4f}; the last evaluation, at step "
-                      f"{final['last_val_step']:,}, had {final['last_val_loss']:.4f})")
+        if report["final"]["kept"] == "best" and not on_cli():  # the command says it itself
+            self._say(kept_note(report["final"]))
         report["finished"] = _now()
         baby.weights_dtype = self.plan.weights_dtype or baby.weights_dtype
         if plot_losses(report["losses"]["evals"], self.folder / LOSS_CURVE,
@@ -464,6 +461,19 @@ class TrainingRun:
     def _say(self, message):
         if not self.quiet:
             tqdm.write(message, file=sys.stderr)
+
+
+def kept_note(final):
+    """Which weights a run that keeps the best evaluation kept, in a sentence (from the
+    report's "final")."""
+    step, val = final["kept_step"], final["val_loss"]
+    last = f"the last, at step {final['last_val_step']:,}, had {final['last_val_loss']:.4f}"
+    if step == final["last_val_step"]:
+        return f"kept the weights of step {step:,}, the best and last evaluation (validation {val:.4f})"
+    if step == 0:
+        return (f"kept the weights it started from (step 0, validation {val:.4f}): no later "
+                f"evaluation was better ({last})")
+    return f"kept the weights of step {step:,}, the best evaluation (validation {val:.4f}); {last}"
 
 
 def progress_note(loss, last_eval, state):

@@ -29,6 +29,7 @@ from ...config import BabyConfig
 from ...errors import BabyError, TrainingInterrupted
 from ...io.resolve import find_model
 from ...io.store import write_completion
+from ...training.run import kept_note
 from .common import (PLAN_KEYS, add_cache_argument, add_config_arguments, add_plan_arguments,
                      config_overrides, human_duration, plan_arguments)
 from .generate import complete, sample_settings
@@ -93,9 +94,7 @@ def train_and_report(train, args, folder=None):
     print(f"  {final['step']:,} steps ({walk}) in {human_duration(timings['seconds'])}, "
           f"{timings['tokens_per_s']:,} tokens/s, {baby.n_params:,} parameters")
     if final.get("kept") == "best":
-        print(f"  kept the weights of step {final['kept_step']:,}, the best validation loss: "
-              f"train {final['train_loss']:.4f}, validation {final['val_loss']:.4f} (the last "
-              f"evaluation, at step {final['last_val_step']:,}: {final['last_val_loss']:.4f})")
+        print(f"  {kept_note(final)}; train loss there {final['train_loss']:.4f}")
     else:
         print(f"  loss: train {final['train_loss']:.4f}, validation {final['val_loss']:.4f} "
               f"(best {final['best_val_loss']:.4f} at step {final['best_step']:,})")
