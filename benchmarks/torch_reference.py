@@ -1,7 +1,9 @@
 """PyTorch side of the speed comparison: a nanoGPT-shaped model of the same size as
 little_baby's, trained with AdamW on the CPU, timed the same way as `little-baby bench`.
 
-Not a dependency of the project: `pip install torch` (the CPU build) to run it.
+Not a dependency of the project: install torch's CPU build to run it (a plain `pip install
+torch` on Linux brings the CUDA build, gigabytes of it):
+`pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`.
 
     python benchmarks/torch_reference.py --shape baby --threads 2
 """
