@@ -180,8 +180,10 @@ class LittleBaby:
 
     # ---- files ------------------------------------------------------------------------------
     def save(self, folder):
-        """Write config.json, tokenizer.json, model.safetensors and report.json to `folder`."""
-        return save_model(self, folder)
+        """Write config.json, tokenizer.json, model.safetensors and report.json to `folder`.
+        The weights are stored in `weights_dtype` (the type of the file they were loaded
+        from: float16 for the age models; None: float32): set it to change that."""
+        return save_model(self, folder, self.weights_dtype)
 
     @classmethod
     def load(cls, name, cache=None, **config_overrides):

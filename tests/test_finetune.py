@@ -139,3 +139,17 @@ def test_a_finetune_on_the_device_keeps_its_best_weights_in_float16(parent, tmp_
     final = report["final"]
     assert final["kept"] == "best" and final["val_loss"] == final["best_val_loss"]
     assert weights_dtypes(tmp_path / "child") == {"F16"}
+
+
+def test_saving_a_loaded_model_keeps_its_float_type(parent, tmp_path):
+    folder, _ = parent
+    baby = LittleBaby.load(folder)
+    baby.save(tmp_path / "again")
+    baby.save_pretrained(tmp_path / "pretrained")
+    for saved in (tmp_path / "again", tmp_path / "pretrained"):
+        assert weights_dtypes(saved) == {"F16"}
+        for key, value in LittleBaby.load(saved).params.items():  # float16 -> 32 -> 16: exact
+            np.testing.assert_array_equal(value, baby.params[key])
+    baby.weights_dtype = "float32"  # asked for
+    baby.save(tmp_path / "wide")
+    assert weights_dtypes(tmp_path / "wide") == {"F32"}

@@ -446,7 +446,7 @@ def save_pretrained(baby, folder, repo_id=None, metadata=None):
     """Write `baby`'s folder: config, tokenizer, weights, report, its loss curve (when its
     own folder has one) and its card, README.md. Returns the folder's Path."""
     folder = Path(folder)
-    save_model(baby, folder)
+    save_model(baby, folder, getattr(baby, "weights_dtype", None))  # as loaded: float16 stays
     curve = _loss_curve(baby)
     if curve is not None and curve.resolve() != (folder / LOSS_CURVE).resolve():
         write_bytes_atomic(folder / LOSS_CURVE, curve.read_bytes())
