@@ -269,14 +269,15 @@ def read_weights_header(path):
             raise WeightsError(f"{path}: weight {key!r} has a malformed entry in the header; "
                                f"the file is corrupt: download or save it again.")
         tensors[key] = (dtype, tuple(shape))
-        ends.append(tuple(offsets))
+        ends.append((*offsets, key))
     ends.sort()
+    data = size - 8 - n
     tiled = all(a[1] == b[0] for a, b in zip(ends, ends[1:])) and (not ends or ends[0][0] == 0)
-    if not tiled or (ends[-1][1] if ends else 0) != size - 8 - n:
-        cut = (ends[-1][1] if ends else 0) > size - 8 - n
-        raise WeightsError(f"{path} is not a readable safetensors file ("
-                           f"{'it ends inside its last weights' if cut else 'its weights do not tile its data'}"
-                           f"); it may be truncated or corrupt: download or save it again.")
+    if not tiled or (ends[-1][1] if ends else 0) != data:
+        cut = next((key for _, end, key in ends if end > data), None)
+        what = (f"it ends inside weight {cut!r}" if cut else "its weights do not tile its data")
+        raise WeightsError(f"{path} is not a readable safetensors file ({what}); it may be "
+                           f"truncated or corrupt: download or save it again.")
     return tensors
 
 
