@@ -225,8 +225,17 @@ def test_the_queue_is_bounded(tiny_folder):
     demo = build_demo(Shelf([choice_for(tiny_folder)], device="cpu"),
                       Limits(concurrency=1, queue_size=3))
     assert (demo._queue.max_size, demo._queue.default_concurrency_limit) == (3, 1)
-    models_run = {f.api_name: f.concurrency_limit for f in demo.fns.values()}
-    assert models_run["generate"] == models_run["inspect"] == 1
+    served = {f.api_name: f.concurrency_limit for f in demo.fns.values()}
+    assert served["generate"] == served["inspect"] == Limits().loaders  # most of them wait
+    h = Handlers(Shelf([choice_for(tiny_folder)], device="cpu"),
+                 Limits(concurrency=1, place_wait=0.2))
+    with h.place():  # the one place where a model runs is taken: a model waits, then says so
+        updates = h.generate("tiny", "The", 5)
+        assert next(updates) == ("", "Generating…")
+        assert next(updates)[1].startswith("**Failed:** This Space is busy")
+        with pytest.raises(gr.Error, match="This Space is busy"):
+            next(updates)
+    assert len(final(h.generate("tiny", "The", 5))[0]) == 5  # the place is free again
 
 
 # ---- looking inside -----------------------------------------------------------------------------

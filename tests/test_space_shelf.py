@@ -229,6 +229,44 @@ def test_a_slow_download_does_not_delay_a_loaded_model(slow_hub, tmp_path, count
     assert got[0] is got[1] and counted.count(repo) == 1  # two visitors, one load
 
 
+@pytest.mark.filterwarnings("ignore:.*deprecated:Warning:gradio.queueing")  # pandas 3 and gradio
+def test_over_http_a_slow_download_does_not_delay_a_loaded_model(slow_hub, tmp_path):
+    from gradio_client import Client
+    from baby_space.ui import build_demo, launch
+    hub_env, repo = slow_hub
+    shelf = Shelf([choice_for(saved(tmp_path / "here"))], device="cpu")
+    demo = build_demo(shelf)
+    port = free_port()
+    _, url, _ = launch(demo, server_name="127.0.0.1", server_port=port,
+                       prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(url, verbose=False, analytics_enabled=False)
+        args = ("The baby", 20, 0.8, 40, 1.0, 1, True)
+        client.predict("here", *args, api_name="/generate")  # loaded, and warmed up
+        start = time.monotonic()
+        client.predict("here", *args, api_name="/generate")
+        alone = time.monotonic() - start
+        slow = [Client(url, verbose=False, analytics_enabled=False).submit(
+            repo, *args, api_name="/generate") for _ in range(3)]  # more than the 2 places
+        time.sleep(0.5)
+        start = time.monotonic()
+        text, status = client.predict("here", *args, api_name="/generate")
+        assert time.monotonic() - start < alone + 1.0 and len(text) == 20
+        assert not any(job.done() for job in slow)  # they still wait for the download
+        for job in slow:
+            assert len(job.result(timeout=60)[0]) == 20  # and then get their text
+        assert hub_env.server.count("GET", "/slow/resolve/main/model.safetensors") == 1
+    finally:
+        demo.close()
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_a_load_has_a_deadline_and_goes_on_meanwhile(slow_hub, counted):
     hub_env, repo = slow_hub
     shelf = Shelf([], device="cpu", limits=ShelfLimits(load_seconds=0.5))

@@ -7,9 +7,11 @@ pass over the prompt, keeping each layer's attention and the last position's log
 the visitor's session state). `attention_view`, `probability_view` and `pick_tile`
 redraw from that state, so moving a slider never runs the model again.
 """
+import contextlib
 import math
 import numbers
 import re
+import threading
 import time
 from dataclasses import dataclass
 
@@ -31,10 +33,13 @@ class Limits:
     max_new_tokens: int = 1000
     max_prompt: int = 20_000    # characters read of a prompt: a longer one keeps its last ones
     time_limit: float = 60.0    # seconds of generation per request
-    concurrency: int = 2        # requests of one kind running at once (a Space's CPU has 2 cores)
+    concurrency: int = 2        # models running at once (a Space's CPU has 2 cores)
     queue_size: int = 16        # requests waiting; more are turned away at once
     max_attention: int = 2 ** 23  # attention weights kept for the pictures (layers x heads x T x T)
     max_overview_tiles: int = 256  # tiles in the overview image (layers x heads)
+    model_wait: float = 30.0    # seconds a request waits for a model still loading
+    loaders: int = 16           # requests served at once, most waiting for a model or a place
+    place_wait: float = 120.0   # seconds a request waits for a place to run its model
 
 
 def error(message):
@@ -98,12 +103,27 @@ class Handlers:
 
     def __init__(self, shelf, limits=Limits()):
         self.shelf, self.limits = shelf, limits
+        # the places where a model runs: a request takes one only once its model is
+        # loaded, so a download, however slow, never keeps another model from running
+        self._places = threading.BoundedSemaphore(limits.concurrency)
+
+    @contextlib.contextmanager
+    def place(self):
+        """One of the limits.concurrency places where a model runs, or a gr.Error after
+        limits.place_wait seconds."""
+        if not self._places.acquire(timeout=self.limits.place_wait):
+            raise error(f"This Space is busy: every place to run a model stayed taken for "
+                        f"{self.limits.place_wait:g} s. Try again in a minute.")
+        try:
+            yield
+        finally:
+            self._places.release()
 
     # ---- the model ------------------------------------------------------------------------
     def model(self, name):
         """The model `name` names, or a gr.Error that says why it cannot be had."""
         try:
-            return self.shelf.get(name)
+            return self.shelf.get(name, wait=self.limits.model_wait)
         except ModelUnavailable as e:
             raise error(str(e)) from e
 
@@ -141,16 +161,21 @@ class Handlers:
             raise
         cache = "on" if use_cache else "off"
         notice = f" · {notice}" if notice else ""
-        text, n, start = "", 0, time.perf_counter()
+        text, n = "", 0
         yield text, GENERATING + notice
         stopped_at_limit = False
         try:
-            for piece in baby.stream(prompt, use_cache=use_cache, **settings):
-                text, n = text + piece, n + 1
-                if time.perf_counter() - start > self.limits.time_limit:
-                    stopped_at_limit = True
-                    break
-                yield text, f"{GENERATING} {n} tokens{notice}"
+            with self.place():
+                start = time.perf_counter()
+                for piece in baby.stream(prompt, use_cache=use_cache, **settings):
+                    text, n = text + piece, n + 1
+                    if time.perf_counter() - start > self.limits.time_limit:
+                        stopped_at_limit = True
+                        break
+                    yield text, f"{GENERATING} {n} tokens{notice}"
+        except gr.Error as e:
+            yield text, failed(e.message)
+            raise
         except BabyError as e:
             yield text, failed(f"after {n} tokens: {e}")
             raise error(str(e)) from e
@@ -237,7 +262,11 @@ class Handlers:
                    "Type a prompt, then press Generate.", "", OPENING)
             return
         try:
-            state, seen = self._look(baby, prompt)
+            with self.place():
+                state, seen = self._look(baby, prompt)
+        except gr.Error as e:
+            yield (*empty[:4], gr.update(), gr.update(), empty[4], "", failed(e.message))
+            raise
         except BabyError as e:
             yield (*empty[:4], gr.update(), gr.update(), empty[4], "", failed(str(e)))
             raise error(str(e)) from e

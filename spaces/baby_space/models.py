@@ -208,10 +208,11 @@ class Shelf:
         with self._lock:
             return sum(n for _, n in self._models.values())
 
-    def get(self, name):
+    def get(self, name, wait=None):
         """The LittleBaby `name` (a choice's key, a GUID or a Hub repo id) names; a
         ModelUnavailable that says why when it cannot be had. Waits for the model's own
-        load only, at most limits.load_seconds."""
+        load only, at most `wait` seconds (default limits.load_seconds); the load goes
+        on after that, and a later get has it."""
         key = self._key(name)
         with self._lock:
             if key in self._models:
@@ -224,12 +225,13 @@ class Shelf:
             if future is None:
                 self.loads += 1
                 future = self._loading[key] = self._pool.submit(self._load_and_keep, key)
+        wait = min(self.limits.load_seconds, self.limits.load_seconds if wait is None else wait)
         try:
-            return future.result(timeout=self.limits.load_seconds)
+            return future.result(timeout=wait)
         except FutureTimeout:
             raise ModelUnavailable(
-                f"{key} is still downloading or loading after {self.limits.load_seconds:g} s; "
-                f"try again in a minute (it goes on loading meanwhile).") from None
+                f"{key} is still downloading or loading after {wait:g} s; try again in a "
+                f"minute (it goes on loading meanwhile).") from None
 
     def _key(self, name):
         if not isinstance(name, str):
@@ -271,6 +273,10 @@ class Shelf:
         except _Transient as e:
             self._refuse(key, e, self.limits.retry_seconds)
             raise ModelUnavailable(str(e)) from None
+        except Exception as e:  # a file gone meanwhile, a bug: said, and tried again soon
+            self._refuse(key, f"Cannot open {key}: {type(e).__name__}: {public(e)}",
+                         self.limits.retry_seconds)
+            raise ModelUnavailable(f"Cannot open {key}: {type(e).__name__}: {public(e)}") from e
         except BaseException:
             with self._lock:
                 self._loading.pop(key, None)

@@ -114,11 +114,11 @@ def build_demo(shelf=None, limits=Limits()):
         # replaces with its reason (kept until the next request)
         look = generate.click(h.inspect, [model, prompt, layer, head, temperature, top_k, top_p],
                               [state, heatmap, overview, bars, layer, head, note, output, status],
-                              api_name="inspect", concurrency_limit=limits.concurrency,
+                              api_name="inspect", concurrency_limit=limits.loaders,
                               preprocess=False, show_progress_on=output)
         job = look.success(h.generate, [model, prompt, max_new, temperature, top_k, top_p, seed,
                                         use_cache], [output, status], api_name="generate",
-                           concurrency_limit=limits.concurrency, preprocess=False,
+                           concurrency_limit=limits.loaders, preprocess=False,
                            show_progress_on=output)
         stop.click(stopped, [status, output], [status], cancels=[look, job], queue=False,
                    api_visibility="private")
@@ -130,9 +130,12 @@ def build_demo(shelf=None, limits=Limits()):
         overview.select(h.pick_tile, [state], [layer, head], api_visibility="private", queue=False)
         model.change(h.forget, None, [state, heatmap, overview, bars, note, output, status],
                      api_visibility="private", queue=False)
-        model.change(h.summary_and_status, model, [summary, card, status], api_name="summary")
+        model.change(h.summary_and_status, model, [summary, card, status], api_name="summary",
+                     concurrency_limit=limits.loaders)  # waits for a load, runs no model
         demo.load(h.summary_and_status, model, [summary, card, status],
-                  api_visibility="private")
+                  api_visibility="private", concurrency_limit=limits.loaders)
+    # requests are served `loaders` at once (most of them wait: for a model to download, or
+    # for one of the `concurrency` places where a model runs, handlers.Handlers.place)
     demo.queue(default_concurrency_limit=limits.concurrency, max_size=limits.queue_size)
     return demo
 
