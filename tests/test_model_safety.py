@@ -342,3 +342,15 @@ def test_a_load_during_saves_is_one_model_never_a_mix(tmp_path):
         writer.wait(timeout=120)
     assert writer.returncode == 0
     assert seen  # it read while the writer wrote
+
+
+def test_a_model_saved_for_the_gpu_loads_on_a_machine_without_one(tmp_path):
+    baby, _, _ = tiny_baby()
+    baby.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    (tmp_path / "m" / "config.json").write_text(json.dumps({**config, "c_device": "gpu"}))
+    with pytest.warns(UserWarning, match="loads on the CPU"):
+        loaded = LittleBaby.load(tmp_path / "m")
+    assert loaded.config.c_device == "cpu" and loaded.generate("ab", 5, seed=1)
+    with pytest.raises(BabyError, match="CuPy"):
+        LittleBaby.load(tmp_path / "m", c_device="gpu")  # asked for: refused, saying why

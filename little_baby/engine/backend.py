@@ -93,6 +93,15 @@ class Backend:
         return keep.astype(self.dtype) * self.dtype.type(1.0 / (1.0 - p))
 
 
+def gpu_usable():
+    """Whether c_device='gpu' would work here (CuPy installed and a CUDA GPU it can use)."""
+    try:
+        _load_cupy(0)
+    except BackendError:
+        return False
+    return True
+
+
 def _load_cupy(gpu_index):
     try:
         import cupy

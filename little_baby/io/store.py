@@ -16,6 +16,7 @@ import math
 import os
 import stat
 import time
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,6 +25,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save
 
 from ..config import BabyConfig
+from ..engine.backend import gpu_usable
 from ..engine.transformer import check_shapes, count_params, param_shapes
 from ..errors import ConfigError, ModelFolderError, TokenizerError, WeightsError
 from ..tokenizer import tokenizer_from_dict
@@ -197,6 +199,11 @@ def read_config_and_tokenizer(folder, header=None, **config_overrides):
             f"{folder} holds a transformers model ({str(data['model_type'])[:40]!r}), not one of "
             f"ours: LittleBaby.from_gpt2({str(folder)!r}) reads a GPT-2 checkpoint (no torch "
             f"needed), LittleBaby.from_transformers({str(folder)!r}) one this package exported.")
+    if data.get("c_device") == "gpu" and "c_device" not in config_overrides and not gpu_usable():
+        warnings.warn(f"{folder} was saved to run on a GPU, and none is usable here (no CuPy "
+                      f"or no CUDA device): it loads on the CPU. Pass c_device='gpu' to "
+                      f"insist.", stacklevel=2)
+        config_overrides = {**config_overrides, "c_device": "cpu"}
     try:
         config = BabyConfig.from_dict(data, **config_overrides)
     except ConfigError as e:
