@@ -275,6 +275,9 @@ def test_a_load_has_a_deadline_and_goes_on_meanwhile(slow_hub, counted):
                                                f"0.5 s; try again in a minute"):
         shelf.get(repo)
     assert time.monotonic() - start < 1.5
+    summary, card, status = Handlers(shelf).summary_and_status(repo)  # beside the picker too
+    assert summary.startswith(f"**Still loading.** {repo} is still downloading")
+    assert status.startswith(f"{repo} is still downloading")  # not a failure
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

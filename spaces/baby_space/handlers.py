@@ -133,6 +133,8 @@ class Handlers:
         try:
             baby = self.shelf.get(model)
         except ModelUnavailable as e:
+            if "still downloading or loading" in str(e):
+                return f"**Still loading.** {public(e)}", ""
             return f"**Cannot open this model.** {public(e)}", ""
         return (public(model_summary(model.strip(), baby)),
                 public(model_card(baby) or "This model's folder has no card."))
@@ -141,8 +143,11 @@ class Handlers:
         """(summary, model card, status): the status says why a model cannot be opened
         (where the visitor looks, under Generate), and is left as it is otherwise."""
         summary, card = self.summary(model)
-        return summary, card, (failed(summary.split("** ", 1)[1]) if summary.startswith(
-            "**Cannot open this model.**") else gr.update())
+        if summary.startswith("**Cannot open this model.**"):
+            return summary, card, failed(summary.split("** ", 1)[1])
+        if summary.startswith("**Still loading.**"):
+            return summary, card, summary.split("** ", 1)[1]
+        return summary, card, gr.update()
 
     # ---- the text --------------------------------------------------------------------------
     def generate(self, model, prompt, max_new_tokens=200, temperature=0.8, top_k=40, top_p=1.0,
