@@ -3,9 +3,14 @@ the 'baby' and 'age-48-months' shapes, and generation speed with and without the
 
     little-baby bench                           # both shapes
     little-baby bench --shape baby --attention mha --network mlp --steps 30
+    little-baby bench --profile                 # where a step's time goes (tools/profile.py)
+    little-baby bench --against torch --rounds 3   # beside nanoGPT's model in PyTorch
     python -m little_baby.tools.bench --shape baby   # the same, without the command
 
-Each shape runs in a fresh process so its peak memory is its own.
+Each shape runs in a fresh process so its peak memory is its own. --against torch runs
+ours, torch eager and torch.compile (tools/torch_side.py) each in its own process, in
+turn, for --rounds rounds (these machines' speed drifts: alternating spreads the drift
+over all three), and prints each one's median and the ratios.
 """
 import argparse
 import json
@@ -17,17 +22,12 @@ import time
 
 import numpy
 
-from ..baby import LittleBaby
-from ..config import ATTENTION_NAMES, NETWORK_NAMES, BabyConfig
-from ..tokenizer import CharTokenizer
+from ..config import ATTENTION_NAMES, NETWORK_NAMES
+from ..engine.backend import usable_cores
+from ..errors import BabyError
 from ..training.trainer import Trainer
-
-SHAPES = {
-    "baby": dict(batch_size=12, n_ctx=64, n_emb=128, head_size=128, n_heads=4, n_layers=4),
-    "age48": dict(batch_size=16, n_ctx=128, n_emb=128, head_size=128, n_heads=16, n_layers=16),
-}
-VOCAB = 65  # Tiny Shakespeare's characters
-
+from .profile import print_profile, profile_training
+from .shapes import SHAPES, VOCAB, fresh_baby
 
 def matmul_peak(seconds=1.0):
     """This machine's float32 2-D matmul speed in GFLOP/s (best of a few sizes)."""
@@ -57,12 +57,6 @@ def step_flops(cfg, baby):
     scores = cfg.c_attention not in ("gla", "aft")
     per_token = 2 * matmul_params + scores * cfg.n_layers * 4 * cfg.n_ctx * cfg.head_size
     return 3 * per_token * tokens
-
-
-def fresh_baby(shape, overrides):
-    """A freshly initialised model of a benchmark shape over VOCAB symbols."""
-    cfg = BabyConfig(**{**SHAPES[shape], **overrides})
-    return LittleBaby(cfg, CharTokenizer([chr(32 + i) for i in range(VOCAB)]))
 
 
 def measure_training(shape, steps, overrides):
@@ -131,12 +125,25 @@ def add_arguments(parser):
     parser.add_argument("--dropout", type=float, default=0.0, help="r_dropout while timing")
     parser.add_argument("--gen-tokens", type=int, default=500, help="tokens for the generation test")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON lines")
+    parser.add_argument("--profile", action="store_true",
+                        help="print where a training step's time goes, function by function")
+    parser.add_argument("--against", choices=["torch"],
+                        help="time nanoGPT's model in PyTorch (eager and torch.compile) beside ours")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds for --against")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="with --against torch: leave torch.compile out (it compiles for a minute)")
 
 
 def run(args):
     overrides = dict(c_attention=args.attention, c_network=args.network, r_dropout=args.dropout)
-    peak = matmul_peak()
     shapes = list(SHAPES) if args.shape == "all" else [args.shape]
+    if args.profile:
+        for shape in shapes:
+            print_profile(profile_training(shape, args.steps, overrides=overrides))
+        return 0
+    if args.against:
+        return against_torch(shapes, args, overrides)
+    peak = matmul_peak()
     if not args.json:
         print(f"float32 2-D matmul peak here: {peak:.0f} GFLOP/s "
               f"(numpy {numpy.__version__}, Python {sys.version.split()[0]})")
@@ -158,6 +165,41 @@ def run(args):
     else:
         print(f"generation at the baby shape, {args.gen_tokens} tokens: "
               f"{g['cache']:,.0f} tokens/s with the KV cache, {g['no_cache']:,.0f} without")
+    return 0
+
+
+def against_torch(shapes, args, overrides):
+    """Ours, torch eager and torch.compile at each shape, `args.rounds` alternating rounds of
+    separate processes; the medians and torch's time over ours (above 1: ours is faster)."""
+    import importlib.util
+    import subprocess
+    if importlib.util.find_spec("torch") is None:
+        raise BabyError("--against torch needs PyTorch: pip install torch==2.13.0 --index-url "
+                        "https://download.pytorch.org/whl/cpu (its CPU build).")
+    sides = ["torch eager"] + ([] if args.no_compile else ["torch.compile"])
+    threads = usable_cores()
+    for shape in shapes:
+        times = {"ours": [], **{side: [] for side in sides}}
+        for _ in range(args.rounds):
+            times["ours"].append(run_isolated(("train", (shape, args.steps, overrides)))["ms_per_step"])
+            for side in sides:
+                command = [sys.executable, "-m", "little_baby.tools.torch_side", "--shape", shape,
+                           "--steps", str(args.steps), "--threads", str(threads), "--json",
+                           "--dropout", str(args.dropout)] + (["--compile"] if side != "torch eager" else [])
+                out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+                times[side].append(json.loads(out.splitlines()[-1])["ms_per_step"])
+        medians = {side: statistics.median(t) for side, t in times.items()}
+        result = {"shape": shape, "rounds": args.rounds, "threads": threads,
+                  "ms_per_step": times, "median_ms": medians,
+                  "ratios": {side: medians[side] / medians["ours"] for side in sides}}
+        if args.json:
+            print(json.dumps(result))
+            continue
+        print(f"{shape}: median ms per training step over {args.rounds} alternating rounds, "
+              f"{threads} threads")
+        for side, t in times.items():
+            ratio = "" if side == "ours" else f"   {medians[side] / medians['ours']:.2f}x ours"
+            print(f"  {side:14} {medians[side]:8.1f}  ({', '.join(f'{x:.1f}' for x in t)}){ratio}")
     return 0
 
 

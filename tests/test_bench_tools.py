@@ -1,0 +1,41 @@
+"""`little-baby bench --profile` and `--against torch`: they run and their figures add up
+(speed itself is measured by the commands, never asserted in tests)."""
+import importlib.util
+import json
+
+import pytest
+
+from little_baby.cli import main
+from little_baby.tools import profile
+
+
+def test_the_profile_accounts_for_the_step(capsys):
+    result = profile.profile_training("baby", steps=2, warmup=1)
+    names = {name for name, _, _ in result["rows"]}
+    assert {"ops.linear_forward", "ops.linear_backward", "optim.AdamW.step",
+            "(outside the engine)"} <= names
+    engine = sum(ms for name, ms, _ in result["rows"] if name != "(outside the engine)")
+    capacity = result["ms_per_step"] * result["threads"]
+    assert 0 < engine <= capacity * 1.02  # own times never add up to more than the cores had
+    assert all(ms >= 0 for name, ms, _ in result["rows"] if name != "(outside the engine)")
+    # and the engine is left as it was: no timer stays wrapped around a function
+    from little_baby.engine import ops
+    assert not hasattr(ops.linear_forward, "__wrapped__")
+
+
+def test_bench_profile_prints_the_table(capsys):
+    assert main(["bench", "--profile", "--shape", "baby", "--steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ops.linear_backward" in out and "(outside the engine)" in out
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                    reason="needs torch: pip install torch==2.13.0 --index-url "
+                           "https://download.pytorch.org/whl/cpu")
+def test_bench_against_torch_gives_ratios(capsys):
+    assert main(["bench", "--against", "torch", "--shape", "baby", "--rounds", "1",
+                 "--steps", "1", "--no-compile", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert set(result["ratios"]) == {"torch eager"}
+    assert result["ratios"]["torch eager"] == pytest.approx(
+        result["median_ms"]["torch eager"] / result["median_ms"]["ours"])
