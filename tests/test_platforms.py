@@ -74,6 +74,11 @@ def asnumpy(a):
     return a
 
 class cuda:
+    class Device:
+        def __init__(self, index):
+            self.index = index
+        def use(self):
+            pass
     class runtime:
         @staticmethod
         def getDeviceCount():
@@ -196,12 +201,12 @@ def machine(tmp_path, monkeypatch):
                  "HF_OIDC_RESOURCE"):
         monkeypatch.delenv(name, raising=False)
     absent = tmp_path / "absent"
-    monkeypatch.setattr(platforms, "CUDA_DEFAULT_ROOT", absent / "usr-local-cuda")
-    monkeypatch.setattr(platforms, "KAGGLE_INPUT", absent / "kaggle-input")
-    monkeypatch.setattr(platforms, "KAGGLE_WORKING", absent / "kaggle-working")
-    monkeypatch.setattr(platforms, "COLAB_CONTENT", absent / "content")
-    monkeypatch.setattr(platforms, "COLAB_DRIVE", absent / "content" / "drive")
-    monkeypatch.setattr(platforms, "LIBCUDA", str(absent / "libcuda.so.1"))
+    monkeypatch.setattr(platforms.cuda, "CUDA_DEFAULT_ROOT", absent / "usr-local-cuda")
+    monkeypatch.setattr(platforms.detect, "KAGGLE_INPUT", absent / "kaggle-input")
+    monkeypatch.setattr(platforms.detect, "KAGGLE_WORKING", absent / "kaggle-working")
+    monkeypatch.setattr(platforms.detect, "COLAB_CONTENT", absent / "content")
+    monkeypatch.setattr(platforms.detect, "COLAB_DRIVE", absent / "content" / "drive")
+    monkeypatch.setattr(platforms.cuda, "LIBCUDA", str(absent / "libcuda.so.1"))
     monkeypatch.setitem(sys.modules, "pynvml", None)  # `import pynvml` raises ImportError
     monkeypatch.setitem(sys.modules, "IPython", None)  # not in a notebook (pytest may run in one)
     return Machine(tmp_path, monkeypatch)
@@ -241,7 +246,7 @@ def test_cuda_11_8_takes_the_last_cupy_with_cuda_11(machine):
 def test_cuda_13_0_on_a_recent_gpu(machine):
     machine.nvidia_smi("13.0", L4)
     root = machine.cuda_root("usr-local-cuda", version_json='{"cuda": {"version": "13.0.1"}}')
-    machine.mp.setattr(platforms, "CUDA_DEFAULT_ROOT", root)  # found without PATH or $CUDA_PATH
+    machine.mp.setattr(platforms.cuda, "CUDA_DEFAULT_ROOT", root)  # without PATH or $CUDA_PATH
     found = platforms.diagnose(python=machine.python)
     assert found.cuda.compute_capability == (8, 9) and found.cuda.toolkit == (13, 0)
     assert found.command == pip(machine, "cupy-cuda13x")
@@ -299,7 +304,7 @@ def test_a_failing_or_hanging_nvidia_smi_is_no_driver(machine):
     assert found.driver is None
     assert any("exit 9" in p and "couldn't communicate" in p for p in found.problems)
 
-    machine.mp.setattr(platforms, "TIMEOUT", 0.5)
+    machine.mp.setattr(platforms.programs, "TIMEOUT", 0.5)
     machine.program("nvidia-smi", {"query": ("", 0, 30), "plain": ("", 0, 30)})
     found = platforms.detect_cuda()
     assert found.driver is None and any("did not answer within 0.5 s" in p for p in found.problems)
@@ -477,7 +482,7 @@ def test_platform_markers(machine, tmp_path):
     assert platforms.detect_platform(both) == "kaggle"  # Kaggle's image is built on Colab's
     working = tmp_path / "kaggle" / "working"
     working.mkdir(parents=True)
-    machine.mp.setattr(platforms, "KAGGLE_WORKING", working)
+    machine.mp.setattr(platforms.detect, "KAGGLE_WORKING", working)
     assert platforms.detect_platform({}) == "kaggle"
 
 
@@ -526,8 +531,8 @@ def test_kaggle_reads_read_only_inputs_and_writes_under_working(machine, tmp_pat
     (kaggle_input / "tiny-shakespeare").mkdir(parents=True)
     (kaggle_input / "tiny-shakespeare" / "input.txt").write_text("ROMEO: hi\n")
     working.mkdir()
-    machine.mp.setattr(platforms, "KAGGLE_INPUT", kaggle_input)
-    machine.mp.setattr(platforms, "KAGGLE_WORKING", working)
+    machine.mp.setattr(platforms.detect, "KAGGLE_INPUT", kaggle_input)
+    machine.mp.setattr(platforms.detect, "KAGGLE_WORKING", working)
     machine.mp.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
     read_only_mount(machine.mp, kaggle_input)
     assert not platforms.is_writable(kaggle_input / "tiny-shakespeare")
@@ -577,8 +582,8 @@ def test_local_paths_follow_the_cache_and_inputs_variables(machine, tmp_path):
 def test_colab_uses_a_drive_folder_once_it_is_mounted(machine, tmp_path):
     content = tmp_path / "content"
     content.mkdir()
-    machine.mp.setattr(platforms, "COLAB_CONTENT", content)
-    machine.mp.setattr(platforms, "COLAB_DRIVE", content / "drive")
+    machine.mp.setattr(platforms.detect, "COLAB_CONTENT", content)
+    machine.mp.setattr(platforms.detect, "COLAB_DRIVE", content / "drive")
     paths = platforms.platform_paths("colab", drive="babies")
     assert paths.models == content / "cache" and "not mounted" in paths.notes[0]
 
