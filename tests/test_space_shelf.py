@@ -20,7 +20,7 @@ from tests.little_texts import english
 gr = pytest.importorskip("gradio", reason='the Space needs it: pip install -e ".[dev]"')
 pytest.importorskip("plotly", reason='the Space needs it: pip install -e ".[dev]"')
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "spaces"))
-from baby_space.handlers import Handlers, Limits, stopped  # noqa: E402
+from baby_space.handlers import Handlers, Limits  # noqa: E402
 from baby_space.models import (ModelUnavailable, Shelf, ShelfLimits, choice_for,  # noqa: E402
                                choices_from_env, public)
 
@@ -346,8 +346,26 @@ def test_the_attention_kept_is_bounded(tmp_path):
     assert state["attention"] == [] and "too many to show here (512 maps" in note
 
 
-def test_the_status_after_stop_says_stopped():
-    assert stopped("Generating… 672 tokens", "x" * 672) == \
-        "**Stopped** after 672 tokens, when you pressed Stop."
-    assert stopped("Generating…", "").startswith("**Stopped** after 0 tokens")
-    assert stopped("**5 tokens in 0.1 s · 50 tokens/s**", "abcde") == gr.update()  # finished
+def test_stop_stops_the_generation_which_says_so_itself(tmp_path):
+    from types import SimpleNamespace
+    h = Handlers(Shelf([choice_for(saved(tmp_path / "tiny"))], device="cpu"))
+    visitor, other = SimpleNamespace(session_hash="a"), SimpleNamespace(session_hash="b")
+    mine = h.generate("tiny", "The baby", 50, 0.8, 40, 1.0, 1, True, visitor)
+    theirs = h.generate("tiny", "The baby", 50, 0.8, 40, 1.0, 1, True, other)
+    for _ in range(4):  # the first is "Generating…", then 3 tokens
+        text, status = next(mine)
+        next(theirs)
+    assert status == "Generating… 3 tokens"
+    assert h.stop(status, visitor) == gr.update()  # the generation will say it, not Stop
+    assert list(mine) == [(text, "**Stopped** after 3 tokens, when you pressed Stop.")]
+    text, status = final(theirs)  # another visitor's generation goes on
+    assert len(text) == 50 and status.startswith("**50 tokens in ")
+    assert h.stop("Opening the model and reading the prompt…", visitor) == \
+        "**Stopped** after 0 tokens, when you pressed Stop."  # before the text: said here
+    later = final(h.generate("tiny", "The baby", 5, 0.8, 40, 1.0, 1, True, visitor))
+    assert len(later[0]) == 5  # a Stop pressed before a generation does not stop it
+
+
+def final(updates):
+    *_, last = updates
+    return last

@@ -10,9 +10,9 @@ redraw from that state, so moving a slider never runs the model again.
 import contextlib
 import math
 import numbers
-import re
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import gradio as gr
@@ -84,14 +84,8 @@ def flag(name, value):
     raise error(f"{name} must be true or false, not {value!r}.")
 
 
-def stopped(status, output):
-    """The status after the visitor pressed Stop: 'Stopped after N tokens' when a request
-    was running (N from its last 'Generating… N tokens'), else the status as it was."""
-    status = status or ""
-    if not status.startswith(GENERATING) and not status.startswith(OPENING):
-        return gr.update()
-    found = re.search(r"Generating… (\d+) tokens", status)
-    n = int(found.group(1)) if found else 0
+def stopped_after(n):
+    """The status of a generation the visitor stopped after n tokens."""
     return f"**Stopped** after {n} token{'s' * (n != 1)}, when you pressed Stop."
 
 
@@ -106,6 +100,24 @@ class Handlers:
         # the places where a model runs: a request takes one only once its model is
         # loaded, so a download, however slow, never keeps another model from running
         self._places = threading.BoundedSemaphore(limits.concurrency)
+        self._stops = OrderedDict()  # a session's id -> when its visitor last pressed Stop
+
+    def stop(self, status, request: gr.Request = None):
+        """Stop pressed: the session's generation stops before its next token and says
+        so itself, as its last update (so no late update can say otherwise). Before the
+        text began (the model opening, the prompt read) that step is cancelled, and the
+        status returned here says so; otherwise the status is left to the generation."""
+        session = getattr(request, "session_hash", None)
+        self._stops[session] = time.monotonic()
+        self._stops.move_to_end(session)
+        while len(self._stops) > 10_000:
+            self._stops.popitem(last=False)
+        if isinstance(status, str) and status.startswith(OPENING):
+            return stopped_after(0)
+        return gr.update()
+
+    def _stopped_since(self, request, start):
+        return self._stops.get(getattr(request, "session_hash", None), -1.0) > start
 
     @contextlib.contextmanager
     def place(self):
@@ -151,7 +163,7 @@ class Handlers:
 
     # ---- the text --------------------------------------------------------------------------
     def generate(self, model, prompt, max_new_tokens=200, temperature=0.8, top_k=40, top_p=1.0,
-                 seed=-1, use_cache=True):
+                 seed=-1, use_cache=True, request: gr.Request = None):
         """Yield (the text generated so far, a status line) as each token is made; the last
         status gives the tokens, the time and tokens/s. The prompt is not repeated. A
         request that fails yields an empty text and a status that says why, then raises
@@ -166,13 +178,16 @@ class Handlers:
             raise
         cache = "on" if use_cache else "off"
         notice = f" · {notice}" if notice else ""
-        text, n = "", 0
+        text, n, asked = "", 0, time.monotonic()
         yield text, GENERATING + notice
         stopped_at_limit = False
         try:
             with self.place():
                 start = time.perf_counter()
                 for piece in baby.stream(prompt, use_cache=use_cache, **settings):
+                    if self._stopped_since(request, asked):
+                        yield text, stopped_after(n) + notice
+                        return
                     text, n = text + piece, n + 1
                     if time.perf_counter() - start > self.limits.time_limit:
                         stopped_at_limit = True

@@ -15,7 +15,7 @@ Named API endpoints (what gradio_client calls; spaces/README.md documents them):
 """
 import gradio as gr
 
-from .handlers import Handlers, Limits, stopped
+from .handlers import Handlers, Limits
 from .models import Shelf
 
 TITLE = "The Little Baby"
@@ -116,11 +116,11 @@ def build_demo(shelf=None, limits=Limits()):
                               [state, heatmap, overview, bars, layer, head, note, output, status],
                               api_name="inspect", concurrency_limit=limits.loaders,
                               preprocess=False, show_progress_on=output)
-        job = look.success(h.generate, [model, prompt, max_new, temperature, top_k, top_p, seed,
-                                        use_cache], [output, status], api_name="generate",
-                           concurrency_limit=limits.loaders, preprocess=False,
-                           show_progress_on=output)
-        stop.click(stopped, [status, output], [status], cancels=[look, job], queue=False,
+        look.success(h.generate, [model, prompt, max_new, temperature, top_k, top_p, seed,
+                                  use_cache], [output, status], api_name="generate",
+                     concurrency_limit=limits.loaders, preprocess=False, show_progress_on=output)
+        # Stop: the generation stops itself and says after how many tokens (handlers.stop)
+        stop.click(h.stop, [status], [status], cancels=[look], queue=False,
                    api_visibility="private")
         gr.on([temperature.change, top_k.change, top_p.change], h.probability_view,
               [state, temperature, top_k, top_p], bars, api_name="probabilities", queue=False,
