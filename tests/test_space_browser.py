@@ -218,6 +218,16 @@ def test_the_status_tells_the_truth_after_stop_and_after_a_failure(app, browser)
         page.goto(url)
         page.locator("#summary").get_by_text("parameters").wait_for(timeout=20_000)
         model = page.locator("#model input")
+        model.fill("age-48-months")  # a shipped age: its whole GUID shows, wrapped, on a phone
+        model.press("Enter")
+        guid = page.locator("#summary").get_by_text("12b8b053-6c14-42aa-a957-89b809e6f785",
+                                                    exact=True).first
+        guid.wait_for(timeout=30_000)
+        box, summary = guid.bounding_box(), page.locator("#summary").bounding_box()
+        assert box["x"] >= summary["x"] and box["x"] + box["width"] <= summary["x"] + \
+            summary["width"] <= 400
+        assert page.evaluate("(e => e.scrollWidth <= e.clientWidth)"
+                             "(document.querySelector('#summary'))")
         model.fill("slow")
         model.press("Enter")
         page.locator("#summary").get_by_text("4 × 4").wait_for(timeout=20_000)
