@@ -96,6 +96,22 @@ def test_backend_errors_say_what_to_do():
             Backend("gpu")
 
 
+def test_a_cupy_that_imports_but_does_not_run_is_refused_with_why(monkeypatch):
+    """engine/cupy_check.py is the one answer: no device, or a wrong product (a kernel
+    that cannot run), makes c_device='gpu' a BackendError and gpu_usable() False."""
+    from little_baby.engine.backend import gpu_usable
+    from tests import cupy_standin
+    with cupy_standin.installed() as cp:
+        assert gpu_usable() and Backend("gpu").xp is cp
+        monkeypatch.setattr(cp, "asnumpy", lambda a: np.zeros((3, 3)))
+        with pytest.raises(BackendError, match="small matrix product came out wrong"):
+            Backend("gpu")
+        assert not gpu_usable()
+        monkeypatch.setattr(cp.cuda.runtime, "getDeviceCount", lambda: 0)
+        with pytest.raises(BackendError, match="CuPy sees no GPU.*pip install cupy-cuda12x"):
+            Backend("gpu")
+
+
 def test_backend_dtypes():
     assert Backend("cpu", "fp64").dtype == np.float64
     assert Backend("cpu").asarray([1, 2]).dtype == np.float32

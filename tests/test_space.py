@@ -420,3 +420,13 @@ def test_the_app_over_http(tiny, tiny_folder, offline, monkeypatch):
     finally:
         demo.close()
     assert set(looked_up) <= {"127.0.0.1", "localhost", "::1", None}, looked_up
+
+
+def test_auto_picks_the_gpu_only_where_cupy_runs(monkeypatch):
+    """The Space asks the engine's one CuPy check (a CuPy that sees no GPU means the CPU)."""
+    from baby_space.models import pick_device
+    from tests import cupy_standin
+    with cupy_standin.installed() as cp:
+        assert pick_device("auto") == "gpu"
+        monkeypatch.setattr(cp.cuda.runtime, "getDeviceCount", lambda: 0)
+        assert pick_device("auto") == "cpu" and pick_device("gpu") == "gpu"

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy
 
 from ..errors import BackendError
+from .cupy_check import cupy_problem
 
 DTYPES = {"fp16": "float16", "fp32": "float32", "fp64": "float64"}
 host_xp = numpy  # the host's array module, for work done on the CPU even with a GPU backend
@@ -94,7 +95,8 @@ class Backend:
 
 
 def gpu_usable():
-    """Whether c_device='gpu' would work here (CuPy installed and a CUDA GPU it can use)."""
+    """Whether c_device='gpu' would work here: CuPy imports and runs on the GPU
+    (cupy_check.py's answer, the package's only one)."""
     try:
         _load_cupy(0)
     except BackendError:
@@ -103,20 +105,16 @@ def gpu_usable():
 
 
 def _load_cupy(gpu_index):
+    """cupy, running on GPU `gpu_index`; a BackendError that says why not and what to do."""
     try:
         import cupy
     except ImportError as e:
         raise BackendError(f"c_device='gpu' needs CuPy, which is not installed. {GPU_HELP}") from e
-    try:
-        available = cupy.cuda.is_available()
-    except Exception:  # a CUDA init failure is as good as no GPU
-        available = False
-    if not available:
-        raise BackendError(
-            "c_device='gpu' but CuPy finds no usable CUDA GPU (no device, or a driver older "
-            f"than the CuPy wheel's CUDA). {GPU_HELP}"
-        )
-    cupy.cuda.Device(gpu_index).use()
+    problem = cupy_problem(cupy, gpu_index)
+    if problem:
+        raise BackendError(f"c_device='gpu' but CuPy does not work here ({problem}: no device, "
+                           f"a driver older than the wheel's CUDA, or its CUDA libraries "
+                           f"missing). {GPU_HELP}")
     return cupy
 
 

@@ -3,17 +3,15 @@ matrix product and an elementwise kernel on it come out right (cuBLAS, then a ke
 NVRTC compiles: a wheel without its CUDA libraries imports fine and fails there).
 
 backend.py asks `cupy_problem` before the engine uses a GPU (and `gpu_usable()` for
-whoever must choose a device); platforms runs this file in a fresh interpreter after an
-install, where a crash in CUDA's start cannot take the caller down and a CuPy installed a
-moment ago is seen:
-
-    python little_baby/engine/cupy_check.py   # one line: MARKER + JSON (see report())
-
+whoever must choose a device); platforms/cupy_status.py and tools/gpu_check.py run this
+file in a fresh interpreter (`command(python)`, then `read(its output)`), where a crash in
+CUDA's start cannot take the caller down and a CuPy installed a moment ago is seen.
 Standard library only, so it runs in an interpreter that has nothing else installed.
 """
 import json
 
-MARKER = "LITTLE_BABY_CUPY_CHECK "
+MARKER = "LITTLE_BABY_CUPY_CHECK "  # starts the line of JSON this program prints
+RUN = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')"
 
 
 def cupy_problem(cupy, gpu_index=0):
@@ -65,6 +63,21 @@ def report():
     out.update(works=True, device=name.decode() if isinstance(name, bytes) else str(name),
                cuda_runtime=int(cupy.cuda.runtime.runtimeGetVersion()))
     return out
+
+
+def command(python):
+    """The command that runs this file in the interpreter `python`: by path, so nothing of
+    the package is imported and none of its folders is put on sys.path."""
+    return [python, "-c", RUN, __file__]
+
+
+def read(out):
+    """The report() in this program's output `out`, or None where it printed none."""
+    line = next((line for line in reversed(out.splitlines()) if line.startswith(MARKER)), None)
+    try:
+        return json.loads(line[len(MARKER):])
+    except (TypeError, ValueError):
+        return None
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ installed a moment ago is seen, and a crash in CUDA's start cannot take the call
 - Colab ships cupy-cuda12x, and Kaggle's image is built on Colab's: a working CuPy means
   nothing to install, and a second cupy-* package beside another would overwrite its files.
 """
-import json
 import re
 import sys
 from dataclasses import dataclass
@@ -16,8 +15,6 @@ from .programs import excerpt, run_tool
 
 CHECK_TIMEOUT = 300  # seconds for the CuPy check (a first kernel compiles, a cold import is slow)
 CUPY_DISTRIBUTION = re.compile(r"cupy(-(cuda|rocm)[a-z0-9-]*)?")  # normalised names
-# runs cupy_check.py by path: no package import, and its folder is not put on sys.path
-RUN_CHECK = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')"
 
 
 @dataclass(frozen=True)
@@ -59,15 +56,11 @@ def probe_cupy(python=None, timeout=None):
     """The CupyStatus of `python`'s environment (this one's by default), found by
     engine/cupy_check.py run in a fresh interpreter."""
     timeout = CHECK_TIMEOUT if timeout is None else timeout
-    out, problem = run_tool([python or sys.executable, "-c", RUN_CHECK, cupy_check.__file__],
-                            timeout=timeout)
+    out, problem = run_tool(cupy_check.command(python or sys.executable), timeout=timeout)
     if out is None:
         return CupyStatus(problem=f"the CuPy check could not run: {problem}")
-    marker = cupy_check.MARKER
-    line = next((line for line in reversed(out.splitlines()) if line.startswith(marker)), None)
-    try:
-        report = json.loads(line[len(marker):])
-    except (TypeError, ValueError):
+    report = cupy_check.read(out)
+    if not isinstance(report, dict):
         return CupyStatus(problem=f"the CuPy check printed no report: {excerpt(out)}")
     runtime = report.get("cuda_runtime")
     return CupyStatus(

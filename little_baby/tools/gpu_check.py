@@ -35,6 +35,7 @@ if __name__ == "__main__":  # run by path: this folder's bench.py, datasets.py a
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import runpy  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -436,13 +437,15 @@ def make_cupy_work(budget_left):
     is pip-installed (pip may have no network: that is said, and the other parts go on)."""
     try:
         from little_baby import platforms
-    except Exception as e:  # its dependencies missing: only see whether CuPy works
-        code, out, err = run_child([sys.executable, "-c", "import cupy; cupy.cuda.runtime."
-                                    "getDeviceCount(); print(cupy.__version__)"], 90)
-        return {"ok": code == 0, "version": out.strip() or None,
+    except Exception as e:  # its dependencies missing: only the package's CuPy check, by path
+        check = runpy.run_path(str(PACKAGE / "engine" / "cupy_check.py"))  # standard library only
+        _, out, err = run_child(check["command"](sys.executable), 90)
+        found = check["read"](out) or {}
+        return {"ok": bool(found.get("works")), "version": found.get("version"),
                 "error": f"little_baby cannot be imported here ({type(e).__name__}: {e}): "
                          f"`pip install -e .` first; no CuPy install was tried"
-                         + ("" if code == 0 else f"; CuPy: {_tail(err, 200)}")}
+                         + ("" if found.get("works") else
+                            f"; CuPy: {found.get('problem') or _tail(err, 200)}")}
     cuda = platforms.detect_cuda()
     info = {"driver_cuda": platforms.version_text(cuda.driver),
             "toolkit_cuda": platforms.version_text(cuda.toolkit),

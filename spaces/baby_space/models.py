@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from little_baby import LittleBaby
+from little_baby.engine.backend import gpu_usable
 from little_baby.errors import (BabyError, BackendError, CacheError, HubError,
                                 ModelNotFoundError)
 from little_baby.io import resolve
@@ -153,21 +154,12 @@ def forward_bytes(cfg):
     return 8 * cfg.n_layers * cfg.n_heads * cfg.n_ctx ** 2
 
 
-def gpu_available():
-    """True when CuPy is installed and sees a CUDA GPU."""
-    try:
-        import cupy
-        return bool(cupy.cuda.is_available())
-    except Exception:  # not installed, or CUDA fails to start: the CPU it is
-        return False
-
-
 def pick_device(setting="auto"):
     """'gpu' or 'cpu' for a setting of auto, cpu or gpu."""
     setting = (setting or "auto").lower()
     if setting not in ("auto", "cpu", "gpu"):
         raise ValueError(f"${DEVICE_ENV} must be auto, cpu or gpu, not {setting!r}.")
-    return "gpu" if setting == "gpu" or (setting == "auto" and gpu_available()) else "cpu"
+    return "gpu" if setting == "gpu" or (setting == "auto" and gpu_usable()) else "cpu"
 
 
 class Shelf:
