@@ -135,10 +135,12 @@ class LittleBaby:
             xp, p, C, n = self.backend.xp, self.params, self.config.n_emb, len(new)
             rt = Runtime(self.backend, rng=self.backend.rng(self.config.seed + n_old))
             zeros = xp.zeros(n, self.backend.dtype)
-            self.params = {
-                **p, "wte.weight": xp.concatenate([p["wte.weight"], rt.normal((n, C), 0.02)]),
-                "lm_head.weight": xp.concatenate([p["lm_head.weight"], rt.normal((C, n), 0.02)], 1),
-                "lm_head.bias": xp.concatenate([p["lm_head.bias"], zeros])}
+            grown = {**p, "wte.weight": xp.concatenate([p["wte.weight"], rt.normal((n, C), 0.02)])}
+            if not self.config.c_tie:  # tied: the new wte rows are the head's new columns
+                grown.update({
+                    "lm_head.weight": xp.concatenate([p["lm_head.weight"], rt.normal((C, n), 0.02)], 1),
+                    "lm_head.bias": xp.concatenate([p["lm_head.bias"], zeros])})
+            self.params = grown
         return new
 
     # ---- inference ----------------------------------------------------------------------------

@@ -68,6 +68,7 @@ class BabyConfig:
     n_groups: int = architecture(4)  # grouped gated linear network: groups
     s_window: int = architecture(16)  # recurrent focused attention: sliding window, in tokens
     r_temp: float = architecture(1.0)  # attention temperature: scores are divided by it
+    c_tie: bool = architecture(False)  # tied embeddings (GPT-2's): the output layer is wte transposed, no bias
     # training
     n_epochs: int = training(1)
     batch_size: int = training(16)

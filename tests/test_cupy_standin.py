@@ -183,6 +183,43 @@ def test_backward_of_every_variant_equals_numpy_and_finite_differences(cp, atten
         assert_close(analytic[idx], np.array(numeric), f"{attention}-{network} {key}")
 
 
+@pytest.mark.parametrize("big_vocab", [False, True], ids=["one-hot", "add.at"])
+def test_tied_embeddings_on_the_device_equal_numpy_and_finite_differences(cp, monkeypatch,
+                                                                          big_vocab):
+    """c_tie: logits x @ wte.T, wte's gradient the sum of its two uses, with no implicit
+    host transfer; generation (the tied step) equals NumPy's."""
+    if big_vocab:
+        from little_baby.engine import ops
+        monkeypatch.setattr(ops, "ONE_HOT_MAX_VOCAB", 2)
+    cpu, gpu, x, y = pair(c_tie=True)
+    assert "lm_head.weight" not in gpu.params
+    for row in range(3):
+        expected = reference.gpt(cp.asarray(x[row]), gpu.params, gpu.config)
+        np.testing.assert_allclose(to_host(gpu.logits(x)[row]), to_host(expected), atol=1e-10)
+    loss_c, grads_c = cpu.loss_and_grads(x, y)
+    loss_g, grads_g = gpu.loss_and_grads(x, y)
+    assert loss_g == pytest.approx(loss_c, rel=1e-12)
+    for key in gpu.params:
+        np.testing.assert_allclose(to_host(grads_g[key]), grads_c[key], rtol=1e-9, atol=1e-12,
+                                   err_msg=key)
+    flat = gpu.params["wte.weight"].reshape(-1)
+    analytic = to_host(grads_g["wte.weight"]).reshape(-1)
+    numeric = []
+    for i in range(0, flat.size, 7):
+        old = flat[i].copy()
+        flat[i] = old + 1e-6
+        up = gpu.loss(x, y)
+        flat[i] = old - 1e-6
+        down = gpu.loss(x, y)
+        flat[i] = old
+        numeric.append((up - down) / 2e-6)
+    assert_close(analytic[::7], np.array(numeric), "tied wte")
+    ids_g, rows_g = collected_logits(gpu, [1, 2, 3], 12, use_cache=True)
+    ids_c, rows_c = collected_logits(cpu, [1, 2, 3], 12, use_cache=True)
+    assert ids_g == ids_c
+    np.testing.assert_allclose(rows_g, rows_c, rtol=1e-10, atol=1e-12)
+
+
 def test_large_vocabularies_scatter_add_with_cupys_add_at(cp):
     """Past ONE_HOT_MAX_VOCAB the embedding's backward is a scatter-add (add.at)."""
     from little_baby.engine.ops import ONE_HOT_MAX_VOCAB, embedding_backward

@@ -128,9 +128,47 @@ def test_a_gpt2_finetunes_saves_and_loads_as_ours(fast_tokenizer, tmp_path):
     np.testing.assert_array_equal(np.asarray(again.logits(ids)), np.asarray(baby.logits(ids)))
 
 
+def test_gpt2_loads_tied_and_saves_and_loads_exactly(fast_tokenizer, tmp_path):
+    """GPT-2's output layer is wte transposed: loaded tied (c_tie, no lm_head weights, no
+    bias), saved and loaded back bit for bit, in a weights file holding wte once."""
+    model = random_gpt2(fast_tokenizer, tmp_path / "gpt2")
+    baby = LittleBaby.from_gpt2(tmp_path / "gpt2")
+    assert baby.config.c_tie and not any(k.startswith("lm_head") for k in baby.params)
+    assert baby.n_params == sum(p.numel() for p in model.parameters())  # tied: counted once
+    ids = fast_tokenizer.encode(TEXT[:300])[:60]
+    np.testing.assert_allclose(np.asarray(baby.logits(np.array([ids])))[0],
+                               their_logits(model, ids), atol=1e-5, rtol=0)
+    folder = baby.save(tmp_path / "ours")
+    assert not any(k.startswith("lm_head") for k in load_file(str(folder / "model.safetensors")))
+    again = LittleBaby.load(folder)
+    assert again.config.c_tie and again.tokenizer == baby.tokenizer
+    for key, value in baby.params.items():
+        np.testing.assert_array_equal(np.asarray(again.params[key]), np.asarray(value), key)
+    np.testing.assert_array_equal(np.asarray(again.logits(np.array([ids]))),
+                                  np.asarray(baby.logits(np.array([ids]))))
+
+
+def test_a_tied_finetune_keeps_input_and_output_one(fast_tokenizer, tmp_path):
+    """Training moves wte by the sum of both uses: the logits stay x @ wte.T afterwards,
+    and transformers, given the trained wte, computes the same logits."""
+    model = random_gpt2(fast_tokenizer, tmp_path / "gpt2", n_positions=32)
+    baby = LittleBaby.from_gpt2(tmp_path / "gpt2", batch_size=2, r_dropout=0.0)
+    baby.fit(TEXT, max_iters=2, out=tmp_path / "tuned", quiet=True)
+    from little_baby.io.gpt2 import gpt2_weights
+    weights = gpt2_weights(baby.config, {k: np.asarray(v) for k, v in baby.params.items()})
+    assert np.array_equal(weights["lm_head.weight"], weights["transformer.wte.weight"])
+    model.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in weights.items()},
+                          strict=False)
+    assert model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr()
+    ids = fast_tokenizer.encode(TEXT)[:32]
+    np.testing.assert_allclose(np.asarray(baby.logits(np.array([ids])))[0],
+                               their_logits(model, ids), atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda f: (f / "model.safetensors").unlink(), "no model.safetensors"),
     (lambda f: _edit_config(f, activation_function="relu"), "activation_function='relu'"),
+    (lambda f: _edit_config(f, layer_norm_epsilon=1e-6), "layer_norm_epsilon=1e-06"),
     (lambda f: _edit_config(f, model_type="llama"), "'llama' model, not GPT-2"),
     (lambda f: _edit_config(f, n_embd=48), "has shape"),
     (lambda f: _edit_config(f, vocab_size=500), "500 token rows"),

@@ -22,6 +22,7 @@ SHAPES = [  # (config, T): one head; several heads, r_temp != 1, T < n_ctx; head
     (dict(n_ctx=16, n_emb=12, head_size=12, n_heads=3, n_layers=2, r_temp=0.7), 11),
     (dict(n_ctx=24, n_emb=16, head_size=24, n_heads=4, n_layers=3, n_hidden=2, r_temp=1.6), 24),
     (dict(n_ctx=12, n_emb=8, head_size=8, n_heads=2, n_layers=2), 1),
+    (dict(n_ctx=16, n_emb=12, head_size=12, n_heads=3, n_layers=2, c_tie=True), 11),  # GPT-2's head
 ]
 
 

@@ -24,7 +24,8 @@ def model(c_sequence, shape, seed=3):
 
 
 @pytest.mark.parametrize("c_sequence", ["pre", "post"])
-@pytest.mark.parametrize("shape", REALISTIC, ids=["baby", "narrow-heads"])
+@pytest.mark.parametrize("shape", REALISTIC + [{**REALISTIC[0], "c_tie": True}],
+                         ids=["baby", "narrow-heads", "tied"])
 def test_the_fast_backward_equals_the_reference(c_sequence, shape):
     baby, rng = model(c_sequence, shape)
     B, T = 4, shape["n_ctx"] - 3
@@ -42,8 +43,10 @@ def test_the_fast_backward_equals_the_reference(c_sequence, shape):
 
 
 @pytest.mark.parametrize("c_sequence", ["pre", "post"])
-def test_the_reference_backward_equals_finite_differences(c_sequence):
-    shape = dict(n_ctx=6, n_emb=8, head_size=8, n_heads=2, n_layers=2, n_hidden=2, r_temp=1.3)
+@pytest.mark.parametrize("c_tie", [False, True], ids=["untied", "tied"])
+def test_the_reference_backward_equals_finite_differences(c_sequence, c_tie):
+    shape = dict(n_ctx=6, n_emb=8, head_size=8, n_heads=2, n_layers=2, n_hidden=2, r_temp=1.3,
+                 c_tie=c_tie)
     baby, rng = model(c_sequence, shape, seed=5)
     ids, targets = rng.integers(0, 8, 5), rng.integers(0, 8, 5)
     params = {k: np.array(v) for k, v in baby.params.items()}

@@ -60,12 +60,13 @@ def embedding_forward(wte, wpe, idx):
 ONE_HOT_MAX_VOCAB = 1024
 
 
-def embedding_backward(dx, idx, vocab_size):
+def embedding_backward(dx, idx, vocab_size, out=None):
     """dx (B, T, C) -> d_wte (V, C), d_wpe rows (T, C)
 
     Rows of repeated tokens add up: a scatter-add, done as one_hot(idx).T @ dx, a BLAS
     matmul, for character-sized vocabularies; larger ones use add.at to avoid the
-    (N, V) one-hot matrix.
+    (N, V) one-hot matrix. With `out` (V, C) the rows are added into it (tied
+    embeddings: the output layer's gradient of wte is already there) and it is d_wte.
     """
     xp = array_module(dx)
     B, T, C = dx.shape
@@ -74,8 +75,11 @@ def embedding_backward(dx, idx, vocab_size):
         one_hot = xp.zeros((B * T, vocab_size), dtype=dx.dtype)
         one_hot[xp.arange(B * T), flat_idx] = 1.0
         d_wte = one_hot.T @ dx2
+        if out is not None:
+            out += d_wte
+            d_wte = out
     else:
-        d_wte = xp.zeros((vocab_size, C), dtype=dx.dtype)
+        d_wte = xp.zeros((vocab_size, C), dtype=dx.dtype) if out is None else out
         xp.add.at(d_wte, flat_idx, dx2)
     d_wpe = dx.sum(axis=0)
     return d_wte, d_wpe

@@ -87,7 +87,15 @@ def gpt(ids, params, cfg):
     for i in range(cfg.n_layers):
         x = block(x, under(params, f"blocks.{i}."), cfg)      # (T, C)
     x = layer_norm(x, params["ln_f.weight"], params["ln_f.bias"])   # (T, C)
-    return linear(x, params["lm_head.weight"], params["lm_head.bias"])  # (T, V)
+    return head(x, params, cfg)                               # (T, V)
+
+
+def head(x, params, cfg):
+    """(T, C) -> logits (T, V): lm_head, or with tied embeddings (c_tie, GPT-2's) the
+    token embedding transposed and no bias, x @ wte^T."""
+    if cfg.c_tie:
+        return x @ params["wte.weight"].T                     # (T, C) @ (C, V)
+    return linear(x, params["lm_head.weight"], params["lm_head.bias"])
 
 
 def under(params, prefix):

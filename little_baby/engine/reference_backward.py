@@ -12,8 +12,8 @@ network's hidden width, V the vocabulary. Evaluation's maths: no dropout.
 import math
 
 from .backend import array_module
-from .reference import (block, causal_self_attention, gelu, layer_norm, linear, mha, mlp,
-                        softmax, under)
+from .reference import (block, causal_self_attention, gelu, head, layer_norm, linear, mha,
+                        mlp, softmax, under)
 
 GELU_C = math.sqrt(2 / math.pi)
 
@@ -143,17 +143,20 @@ def gpt_loss_and_grads(ids, targets, params, cfg):
         xs.append(block(xs[-1], p, cfg))
     ln_f = (params["ln_f.weight"], params["ln_f.bias"])
     top = layer_norm(xs[-1], *ln_f)                                 # (T, C)
-    logits = linear(top, params["lm_head.weight"], params["lm_head.bias"])  # (T, V)
+    logits = head(top, params, cfg)                                 # (T, V)
     loss, dlogits = cross_entropy_backward(logits, targets)
     grads = {}
-    dtop, grads["lm_head.weight"], grads["lm_head.bias"] = linear_backward(
-        dlogits, top, params["lm_head.weight"])
+    if cfg.c_tie:  # logits = top wte^T: dtop = dlogits wte, d wte (its output use) = dlogits^T top
+        dtop, wte = dlogits @ params["wte.weight"], dlogits.T @ top
+    else:
+        dtop, grads["lm_head.weight"], grads["lm_head.bias"] = linear_backward(
+            dlogits, top, params["lm_head.weight"])
+        wte = xp.zeros_like(params["wte.weight"])
     dx, grads["ln_f.weight"], grads["ln_f.bias"] = layer_norm_backward(dtop, xs[-1], ln_f[0])
     for i in reversed(range(cfg.n_layers)):
         dx, g = block_backward(dx, xs[i], blocks[i], cfg)
         grads.update({f"blocks.{i}.{k}": v for k, v in g.items()})
-    wte = xp.zeros_like(params["wte.weight"])
-    xp.add.at(wte, ids, dx)                                         # a row per token, summed
+    xp.add.at(wte, ids, dx)            # a row per token, summed (tied: onto the output's use)
     wpe = xp.zeros_like(params["wpe.weight"])
     wpe[:T] = dx
     grads["wte.weight"], grads["wpe.weight"] = wte, wpe

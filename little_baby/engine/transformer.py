@@ -4,6 +4,8 @@ Parameters live in one flat dict whose keys are the safetensors keys:
     wte.weight (V, C)  wpe.weight (n_ctx, C)
     blocks.{i}.ln1.weight/bias (C,)  blocks.{i}.attn.*  blocks.{i}.ln2.weight/bias  blocks.{i}.net.*
     ln_f.weight/bias (C,)  lm_head.weight (C, V)  lm_head.bias (V,)
+With c_tie (tied embeddings, GPT-2's) there is no lm_head: logits = x @ wte.T, no bias,
+and wte's gradient is the sum of its two uses (the embedding's rows, the output's).
 Each block is  pre:  x = x + drop(attn(ln1(x)));  x = x + drop(net(ln2(x)))
            or  post: x = ln1(x + drop(attn(x)));  x = ln2(x + drop(net(x)))
 (block.py: one sub-layer, forward, backward and one-position step), and a final
@@ -38,8 +40,9 @@ def init_params(cfg, vocab_size, rt):
         params.update({f"blocks.{i}.net.{k}": v for k, v in net.init(cfg, rt).items()})
     params["ln_f.weight"] = xp.ones(C, dtype=dt)
     params["ln_f.bias"] = xp.zeros(C, dtype=dt)
-    params["lm_head.weight"] = rt.normal((C, vocab_size), 0.02)
-    params["lm_head.bias"] = xp.zeros(vocab_size, dtype=dt)
+    if not cfg.c_tie:  # tied: the output layer is wte.T, stored once
+        params["lm_head.weight"] = rt.normal((C, vocab_size), 0.02)
+        params["lm_head.bias"] = xp.zeros(vocab_size, dtype=dt)
     return params
 
 
@@ -75,7 +78,8 @@ def count_params(cfg, vocab_size):
     """Parameter count from the formulas of the chosen variants."""
     C = cfg.n_emb
     block = 4 * C + ATTENTIONS[cfg.c_attention].n_params(cfg) + NETWORKS[cfg.c_network].n_params(cfg)
-    return vocab_size * C + cfg.n_ctx * C + cfg.n_layers * block + 2 * C + C * vocab_size + vocab_size
+    head = 0 if cfg.c_tie else C * vocab_size + vocab_size  # tied: wte is the head
+    return vocab_size * C + cfg.n_ctx * C + cfg.n_layers * block + 2 * C + head
 
 
 def _under(params, prefix):
@@ -149,7 +153,7 @@ class Transformer:
             block_caches.append(BlockCache(attn_cache, net_cache))
         C = x.shape[-1]
         xf, lnf_cache = layernorm_forward(x.reshape(B * T, C), p["ln_f.weight"], p["ln_f.bias"])
-        logits = linear_forward(xf, p["lm_head.weight"], p["lm_head.bias"])   # (N, V)
+        logits = self._head(xf)                                      # (N, V)
         cache = None if states is not None else ForwardCache(idx, emb_mask, block_caches, xf,
                                                              lnf_cache)
         return logits.reshape(B, T, -1), cache
@@ -173,7 +177,16 @@ class Transformer:
             x = step(attn_step, blk["attn"], blk["ln1"], x, cfg, rt, state["attn"])
             x = step(net_step, blk["net"], blk["ln2"], x, cfg, rt, state["net"])
         x = layernorm_vector(x, p["ln_f.weight"], p["ln_f.bias"])
+        if self.cfg.c_tie:
+            return p["wte.weight"] @ x                              # (V, C) @ (C,) -> (V,)
         return linear_forward(x, p["lm_head.weight"], p["lm_head.bias"])
+
+    def _head(self, xf):
+        """The output layer: (N, C) -> logits (N, V); tied, xf @ wte.T with no bias."""
+        p = self.params
+        if self.cfg.c_tie:
+            return xf @ p["wte.weight"].T
+        return linear_forward(xf, p["lm_head.weight"], p["lm_head.bias"])
 
     # ---- backward ---------------------------------------------------------------------
     def backward(self, dlogits, cache):
@@ -181,8 +194,12 @@ class Transformer:
         p, backward = self.params, self.sublayer.backward
         B, T, V = dlogits.shape
         grads = {}
-        dxf, grads["lm_head.weight"], grads["lm_head.bias"] = linear_backward(
-            dlogits.reshape(B * T, V), cache.xf, p["lm_head.weight"])
+        dlogits = dlogits.reshape(B * T, V)
+        if self.cfg.c_tie:  # logits = xf @ wte.T: d xf = dlogits @ wte, d wte = dlogits.T @ xf
+            dxf, d_head = dlogits @ p["wte.weight"], dlogits.T @ cache.xf   # (N, C), (V, C)
+        else:
+            dxf, grads["lm_head.weight"], grads["lm_head.bias"] = linear_backward(
+                dlogits, cache.xf, p["lm_head.weight"])
         dx, grads["ln_f.weight"], grads["ln_f.bias"] = layernorm_backward(
             dxf, p["ln_f.weight"], cache.lnf)
         dx = dx.reshape(B, T, -1)
@@ -195,8 +212,9 @@ class Transformer:
             grads.update({pre + "attn." + k: v for k, v in g_attn.items()})
             grads.update({pre + "net." + k: v for k, v in g_net.items()})
         dx = dropout_backward(dx, cache.emb_mask)
-        d_wte, d_wpe = embedding_backward(dx, cache.idx, p["wte.weight"].shape[0])
-        grads["wte.weight"] = d_wte
+        d_wte, d_wpe = embedding_backward(dx, cache.idx, p["wte.weight"].shape[0],
+                                          out=d_head if self.cfg.c_tie else None)
+        grads["wte.weight"] = d_wte  # tied: the sum of the output's and the embedding's uses
         grads["wpe.weight"] = self._pad_rows(d_wpe, p["wpe.weight"])
         return {k: grads[k] for k in p}  # the parameters' order
 

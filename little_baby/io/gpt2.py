@@ -29,8 +29,9 @@ weights:
     (numpy.linalg.lstsq); it is exact when W's V columns are independent, which holds for
     a character vocabulary no larger than n_emb. Otherwise (a vocabulary larger than
     n_emb, as word vocabularies are) the export is refused with the measured error:
-    nothing inexact is written. Coming back, our lm_head.bias is zero and a GPT-2 with
-    tied embeddings gets lm_head.weight = wte.weight^T.
+    nothing inexact is written. Coming back, our lm_head.bias is zero. A model with
+    tied embeddings (c_tie: GPT-2's own head, wte^T with no bias) needs no fold: it
+    exports with tie_word_embeddings true and wte alone, and a tied GPT-2 comes back tied.
 
 The vocabulary travels as a fast tokenizer (the `tokenizers` library) wrapped as
 transformers' PreTrainedTokenizerFast: no normalizer, so every character stays itself.
@@ -176,6 +177,9 @@ def gpt2_weights(cfg, params):
     for i in range(cfg.n_layers):  # scores / r_temp == queries / r_temp
         weights[f"transformer.h.{i}.attn.c_attn.weight"][:, :C] /= cfg.r_temp
         weights[f"transformer.h.{i}.attn.c_attn.bias"][:C] /= cfg.r_temp
+    if cfg.c_tie:  # GPT-2's own head: wte transposed, no bias (nothing to fold)
+        weights["lm_head.weight"] = p["wte.weight"].copy()          # (V, C)
+        return weights
     c, error = fold_head_bias(p["lm_head.weight"], p["lm_head.bias"])
     if error > HEAD_BIAS_TOLERANCE:
         V = p["lm_head.bias"].shape[0]
@@ -205,7 +209,7 @@ def gpt2_config_dict(cfg, vocab_size, start_id):
         "resid_pdrop": cfg.r_dropout, "embd_pdrop": cfg.r_dropout, "attn_pdrop": cfg.r_dropout,
         "scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False,
         "reorder_and_upcast_attn": False, "add_cross_attention": False,
-        "tie_word_embeddings": False, "bos_token_id": start_id, "eos_token_id": None,
+        "tie_word_embeddings": cfg.c_tie, "bos_token_id": start_id, "eos_token_id": None,
         "pad_token_id": None, "use_cache": True, "dtype": "float32"}
 
 
@@ -267,6 +271,8 @@ def transformers_files(baby):
     }
     files = {name: (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
              for name, value in files.items()}
+    if cfg.c_tie:  # tied: transformers writes (and reads) wte alone, as save_pretrained does
+        del weights["lm_head.weight"]
     files["model.safetensors"] = safetensors_bytes(
         {k: numpy.ascontiguousarray(v, dtype=numpy.float32) for k, v in weights.items()},
         metadata={"format": "pt"})  # transformers reads safetensors marked as torch's
@@ -479,7 +485,8 @@ def config_from_gpt2(hf):
     return BabyConfig(c_sequence="pre", c_attention="mha", c_network="mlp",
                       n_ctx=hf.n_positions, n_emb=hf.n_embd, head_size=hf.n_embd,
                       n_heads=hf.n_head, n_layers=hf.n_layer, n_hidden=inner // hf.n_embd,
-                      r_temp=1.0, r_dropout=float(dropout))
+                      r_temp=1.0, r_dropout=float(dropout),
+                      c_tie=bool(getattr(hf, "tie_word_embeddings", True)))
 
 
 def params_from_gpt2(model, cfg):
@@ -495,7 +502,9 @@ def params_from_gpt2(model, cfg):
         if factor != 1:
             params[f"blocks.{i}.attn.qkv.weight"][:, :C] *= factor
             params[f"blocks.{i}.attn.qkv.bias"][:C] *= factor
-    head = model.get_output_embeddings()   # tied: the same tensor as wte
+    if cfg.c_tie:  # the output layer is wte's transpose, held once
+        return params
+    head = model.get_output_embeddings()
     params["lm_head.weight"] = head.weight.detach().to("cpu").float().numpy().T.copy()  # (C, V)
     bias = getattr(head, "bias", None)
     params["lm_head.bias"] = (numpy.zeros(hf.vocab_size, numpy.float32) if bias is None

@@ -8,10 +8,11 @@ a Hub repo's files, e.g. openai-community/gpt2) read with numpy and safetensors 
                          float16, bfloat16 or float32, loaded as the config's d_type
     tokenizer.json       a ByteLevel BPE (little_baby/bpe.py), or vocab.json + merges.txt
 
-The output layer: GPT-2's is tied to wte (logits = h @ wte.T, no bias); ours is its own
-weight, so it starts as wte's transpose with a zero bias (the same logits), and a
-finetune trains the two apart. Nothing is ever unpickled: a folder with only
-pytorch_model.bin is refused.
+The output layer: GPT-2's is tied to wte (logits = h @ wte.T, no bias), and so is ours
+(c_tie: stored once, its gradient the sum of both uses, so a finetune keeps them one).
+A checkpoint with tie_word_embeddings false and an lm_head.weight of its own loads
+untied: that weight transposed, a zero bias. Nothing is ever unpickled: a folder with
+only pytorch_model.bin is refused.
 """
 import json
 from pathlib import Path
@@ -105,11 +106,22 @@ def gpt2_params(folder, hf, cfg):
         if factor != 1:
             params[f"blocks.{i}.attn.qkv.weight"][:, :C] *= factor
             params[f"blocks.{i}.attn.qkv.bias"][:C] *= factor
-    tied = hf.tie_word_embeddings or "lm_head.weight" not in state
-    head = params["wte.weight"] if tied else get("lm_head.weight", (hf.vocab_size, C))
-    params["lm_head.weight"] = numpy.ascontiguousarray(head.T)  # (C, V)
-    params["lm_head.bias"] = numpy.zeros(hf.vocab_size, numpy.float32)
+    if not cfg.c_tie:  # an output layer of its own (c_tie=False asked: wte's copy, apart)
+        head = (get("lm_head.weight", (hf.vocab_size, C)) if "lm_head.weight" in state
+                else params["wte.weight"])
+        params["lm_head.weight"] = numpy.ascontiguousarray(head.T)  # (C, V)
+        params["lm_head.bias"] = numpy.zeros(hf.vocab_size, numpy.float32)
     return params
+
+
+def _has_own_head(folder):
+    """Whether the folder's weights hold an lm_head.weight (read from the header alone)."""
+    from safetensors import SafetensorError, safe_open
+    try:
+        with safe_open(str(Path(folder) / WEIGHTS), "numpy") as f:
+            return "lm_head.weight" in f.keys()
+    except (SafetensorError, OSError, ValueError, TypeError):
+        return False  # gpt2_params says what is wrong with the file
 
 
 def from_gpt2_folder(cls, folder, **config_overrides):
@@ -121,7 +133,8 @@ def from_gpt2_folder(cls, folder, **config_overrides):
     if tokenizer.vocab_size > hf.vocab_size:
         raise ConversionError(f"{folder}: the tokenizer has {tokenizer.vocab_size:,} tokens but "
                               f"the model only {hf.vocab_size:,} rows.")
-    cfg = config_from_gpt2(hf).replace(c_tokenizer="bpe", **config_overrides)
+    tied = bool(hf.tie_word_embeddings) or not _has_own_head(folder)
+    cfg = config_from_gpt2(hf).replace(c_tokenizer="bpe", c_tie=tied, **config_overrides)
     if tokenizer.vocab_size < hf.vocab_size:  # rows no token uses (padding): ours has none
         raise ConversionError(f"{folder}: the model has {hf.vocab_size:,} token rows but its "
                               f"tokenizer {tokenizer.vocab_size:,} tokens.")
