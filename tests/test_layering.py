@@ -155,6 +155,16 @@ def test_only_the_cli_and_tools_import_platforms_and_it_imports_only_errors_and_
     assert not users + needs, "\n".join(users + needs)
 
 
+def test_a_cli_command_imports_the_library_and_common_only():
+    """Each command module is read alone: shared helpers live in cli/commands/common.py."""
+    g = graph()
+    commands = [m for m in MODULES if m.startswith("little_baby.cli.commands.")]
+    assert "little_baby.cli.commands.common" in g["little_baby.cli.commands.train"]
+    bad = [f"{m} imports {n}" for m in commands for n in g[m]
+           if n.startswith("little_baby.cli") and n != "little_baby.cli.commands.common"]
+    assert not bad, "\n".join(bad)
+
+
 def test_dependencies_point_one_way():
     assert all(layer(m) is not None for m in MODULES)
     bad = [f"{m} (layer {layer(m)}) imports {t} (layer {layer(t)}, line {line})"

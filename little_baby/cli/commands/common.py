@@ -1,13 +1,23 @@
 """What several commands share: --cache and --repo (finding or fetching a model), the
-config and plan options, sizes and times."""
+config and plan options, a run's state, a sample generated and a training run's summary,
+sizes and times. Each command module imports the library and this module, never another
+command."""
 import argparse
 import dataclasses
+import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ...config import (ATTENTION_NAMES, DEVICE, NETWORK_NAMES, TRAINING, VALUE_ALIASES,
                        BabyConfig)
-from ...errors import CLI_SPELLINGS, BabyError
+from ...engine.sampling import DEFAULTS
+from ...errors import CLI_SPELLINGS, BabyError, TrainingInterrupted
+from ...io import cache as model_cache
+from ...io.claim import describe_holder, holder, run_status
 from ...io.hub import locate
+from ...io.store import write_completion
+from ...training.run import kept_note
 
 # names people know from nanoGPT-style scripts, beside the config's own
 FLAG_ALIASES = {"n_ctx": ["--block-size"], "n_layers": ["--n-layer"], "n_heads": ["--n-head"],
@@ -120,6 +130,97 @@ def plan_arguments(args, overrides):
     if args.max_iters is not None and "n_epochs" in overrides:
         raise BabyError("give --max-iters (random windows) or --n-epochs (epochs), not both.")
     return {k: getattr(args, k) for k in PLAN_KEYS if getattr(args, k) is not None}
+
+
+def run_state(folder, report):
+    """(status, a sentence saying what it means now) of the model in `folder`: a report's
+    'running' is 'running' only while a live process holds the folder (io/claim.py)."""
+    recorded = report.get("status", "unknown")
+    status = run_status(folder, recorded)
+    final, plan = report.get("final", {}), report.get("settings", {}).get("plan", {})
+    at = (f" at step {final['step']:,} of {plan['total_steps']:,}"
+          if "step" in final and plan.get("total_steps") else "")
+    resume = f"continue it with `little-baby train --resume {folder}`"
+    if status == "running":
+        return status, f"running{at} (last checkpoint): {describe_holder(holder(folder))}"
+    if status == "stopped":
+        return status, (f"stopped{at} without finishing: no process holds it any more (it was "
+                        f"killed or crashed); {resume}")
+    if status == "running?":
+        return status, (f"running{at} according to its report, but no lock says whether a "
+                        f"process still trains it (a run started by a version without "
+                        f"locks?); if none does, {resume}")
+    if status.startswith(("interrupted", "failed")):
+        return status, f"{status}; {resume}"
+    return status, status
+
+
+def complete(baby, prompt, settings, echo=False):
+    """Generate from `prompt` with `settings` (the generate options); with echo, print the
+    prompt and then each piece as it is made. Returns the completion.json record."""
+    start = time.perf_counter()
+    pieces = []
+    # stream checks the settings and the prompt's symbols now, before any text is printed
+    stream = baby.stream(prompt, settings["max_tokens"], settings["temperature"],
+                         settings["top_k"], settings["top_p"], settings["seed"],
+                         settings["use_cache"], settings["unknown"])
+    if echo:
+        print(prompt, end="", flush=True)
+    for piece in stream:
+        pieces.append(piece)
+        if echo:
+            print(piece, end="", flush=True)
+    if echo:
+        print(flush=True)
+    seconds = time.perf_counter() - start
+    return {"guid": baby.guid, "prompt": prompt, "text": "".join(pieces), "settings": settings,
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(seconds, 3), "tokens_per_s": round(len(pieces) / max(seconds, 1e-9))}
+
+
+def sample_settings(baby, n_tokens):
+    """The settings of the sample written after training (empty prompt, as the original)."""
+    return {"max_tokens": n_tokens, "temperature": DEFAULTS.temperature, "top_k": DEFAULTS.top_k,
+            "top_p": DEFAULTS.top_p, "seed": baby.config.seed, "use_cache": True,
+            "unknown": "error"}
+
+
+def train_and_report(train, args, folder=None):
+    """Run `train()` (which returns the model, saved in `folder`, else in --out or the
+    cache); then print a summary and write a sample to completion.json. Ctrl-C or SIGTERM
+    (after the run's checkpoint) is exit code 128 + the signal's number: 130 or 143."""
+    try:
+        baby = train()
+    except TrainingInterrupted as e:
+        print(f"little-baby {args.command}: {e}", file=sys.stderr)
+        return 128 + e.signum
+    folder = folder or Path(args.out or model_cache.model_dir(baby.guid, args.cache))
+    if args.generate_tokens > 0:
+        record = complete(baby, "", sample_settings(baby, args.generate_tokens))
+        write_completion(folder, record)
+    if args.quiet:
+        print(folder)
+        return 0
+    r = baby.report
+    final, timings, plan = r["final"], r["timings"], r["settings"]["plan"]
+    walk = (f"{plan['n_epochs']} epoch(s)" if plan["n_epochs"] else "random windows")
+    print(f"model {baby.guid} saved in {folder}")
+    print(f"  {final['step']:,} steps ({walk}) in {human_duration(timings['seconds'])}, "
+          f"{timings['tokens_per_s']:,} tokens/s, {baby.n_params:,} parameters")
+    if final.get("kept") == "best":
+        print(f"  {kept_note(final)}; train loss there {final['train_loss']:.4f}")
+    else:
+        print(f"  loss: train {final['train_loss']:.4f}, validation {final['val_loss']:.4f} "
+              f"(best {final['best_val_loss']:.4f} at step {final['best_step']:,})")
+    if final.get("val_bits_per_char") is not None:
+        print(f"  validation {final['val_bits_per_char']:.4f} bits per character "
+              f"({baby.tokenizer.vocab_size:,} {baby.config.c_tokenizer} tokens)")
+    if r.get("loss_curve"):
+        print(f"  loss curve: {folder / r['loss_curve']}")
+    if args.generate_tokens > 0:
+        print(f"sample ({args.generate_tokens} tokens, temperature 0.8):\n{record['text']}")
+    return 0
+
 
 
 def _warmup(text):

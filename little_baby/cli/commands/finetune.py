@@ -23,8 +23,8 @@ from ...config import ARCHITECTURE, BabyConfig
 from ...errors import BabyError
 from ...training.run import FINETUNE_R_LEARN
 from .common import (FLAG_ALIASES, TRAINING_KEYS, add_cache_argument, add_config_arguments,
-                     add_plan_arguments, config_overrides, option, plan_arguments)
-from .train import train_and_report
+                     add_plan_arguments, config_overrides, option, plan_arguments,
+                     train_and_report)
 
 
 def add_arguments(parser):

@@ -17,8 +17,6 @@ A model whose run has not finished (still training, stopped, interrupted, diverg
 used as it is, with one line on stderr saying so and at which step its weights are.
 """
 import sys
-import time
-from datetime import datetime, timezone
 
 from ...baby import LittleBaby
 from ...engine.sampling import DEFAULTS, check_settings
@@ -26,8 +24,8 @@ from ...errors import TokenizerError
 from ...io.places import is_shipped
 from ...io.store import write_completion
 from ...training.resources import check_generation_fits
-from .common import add_cache_argument, add_repo_argument, find_or_fetch, in_hub_cache
-from .info import run_state
+from .common import (add_cache_argument, add_repo_argument, complete, find_or_fetch,
+                     in_hub_cache, run_state)
 
 
 def add_arguments(parser):
@@ -131,34 +129,3 @@ def unfinished_note(folder, report):
     weights = f"its weights are those of step {step:,}" if step is not None else \
         "its weights are not a finished model's"
     return f"{report.get('guid') or folder} is an unfinished run ({explained}): {weights}."
-
-
-def complete(baby, prompt, settings, echo=False):
-    """Generate from `prompt` with `settings` (the generate options); with echo, print the
-    prompt and then each piece as it is made. Returns the completion.json record."""
-    start = time.perf_counter()
-    pieces = []
-    # stream checks the settings and the prompt's symbols now, before any text is printed
-    stream = baby.stream(prompt, settings["max_tokens"], settings["temperature"],
-                         settings["top_k"], settings["top_p"], settings["seed"],
-                         settings["use_cache"], settings["unknown"])
-    if echo:
-        print(prompt, end="", flush=True)
-    for piece in stream:
-        pieces.append(piece)
-        if echo:
-            print(piece, end="", flush=True)
-    if echo:
-        print(flush=True)
-    seconds = time.perf_counter() - start
-    return {"guid": baby.guid, "prompt": prompt, "text": "".join(pieces), "settings": settings,
-            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "seconds": round(seconds, 3), "tokens_per_s": round(len(pieces) / max(seconds, 1e-9))}
-
-
-def sample_settings(baby, n_tokens):
-    """The settings of the sample written after training (empty prompt, as the original)."""
-    return {"max_tokens": n_tokens, "temperature": DEFAULTS.temperature, "top_k": DEFAULTS.top_k,
-            "top_p": DEFAULTS.top_p, "seed": baby.config.seed, "use_cache": True,
-            "unknown": "error"}
-

@@ -16,13 +16,12 @@ from ...engine.transformer import check_shapes, param_shapes
 from ...errors import BabyError, WeightsError
 from ...io import cache as model_cache
 from ...io.ages import shipped_folder
-from ...io.claim import describe_holder, holder, run_status
 from ...io.cache import model_loss
 from ...io.places import is_shipped
 from ...io.store import (WEIGHTS, check_model_folder, read_config_and_tokenizer, read_report,
                          read_weights)
 from .common import (add_cache_argument, add_repo_argument, find_or_fetch, human_duration,
-                     human_size)
+                     human_size, run_state)
 
 
 def add_arguments(parser):
@@ -97,28 +96,6 @@ def weights_damage(folder, config, vocab_size):
         return str(e)
     return None
 
-
-def run_state(folder, report):
-    """(status, a sentence saying what it means now) of the model in `folder`: a report's
-    'running' is 'running' only while a live process holds the folder (io/claim.py)."""
-    recorded = report.get("status", "unknown")
-    status = run_status(folder, recorded)
-    final, plan = report.get("final", {}), report.get("settings", {}).get("plan", {})
-    at = (f" at step {final['step']:,} of {plan['total_steps']:,}"
-          if "step" in final and plan.get("total_steps") else "")
-    resume = f"continue it with `little-baby train --resume {folder}`"
-    if status == "running":
-        return status, f"running{at} (last checkpoint): {describe_holder(holder(folder))}"
-    if status == "stopped":
-        return status, (f"stopped{at} without finishing: no process holds it any more (it was "
-                        f"killed or crashed); {resume}")
-    if status == "running?":
-        return status, (f"running{at} according to its report, but no lock says whether a "
-                        f"process still trains it (a run started by a version without "
-                        f"locks?); if none does, {resume}")
-    if status.startswith(("interrupted", "failed")):
-        return status, f"{status}; {resume}"
-    return status, status
 
 
 def lineage(report, cache):

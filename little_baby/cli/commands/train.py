@@ -20,19 +20,14 @@ tokens; the summary gives bits per character, which compares with the char model
 it, or a --resume of a run still going, exits with code 2 naming the run that holds it.
 A size that cannot fit in memory is refused before anything is allocated.
 """
-import sys
 from pathlib import Path
 
-from ...io import cache as model_cache
 from ...baby import LittleBaby
 from ...config import BabyConfig
-from ...errors import BabyError, TrainingInterrupted
+from ...errors import BabyError
 from ...io.resolve import find_model
-from ...io.store import write_completion
-from ...training.run import kept_note
 from .common import (PLAN_KEYS, add_cache_argument, add_config_arguments, add_plan_arguments,
-                     config_overrides, human_duration, plan_arguments)
-from .generate import complete, sample_settings
+                     config_overrides, plan_arguments, train_and_report)
 
 
 def add_arguments(parser):
@@ -69,40 +64,3 @@ def run(args):
         lambda: LittleBaby.train_new(config, Path(args.corpus), vocab_size=args.vocab_size,
                                      out=args.out, cache=args.cache, quiet=args.quiet, **plan),
         args)
-
-
-def train_and_report(train, args, folder=None):
-    """Run `train()` (which returns the model, saved in `folder`, else in --out or the
-    cache); then print a summary and write a sample to completion.json. Ctrl-C or SIGTERM
-    (after the run's checkpoint) is exit code 128 + the signal's number: 130 or 143."""
-    try:
-        baby = train()
-    except TrainingInterrupted as e:
-        print(f"little-baby {args.command}: {e}", file=sys.stderr)
-        return 128 + e.signum
-    folder = folder or Path(args.out or model_cache.model_dir(baby.guid, args.cache))
-    if args.generate_tokens > 0:
-        record = complete(baby, "", sample_settings(baby, args.generate_tokens))
-        write_completion(folder, record)
-    if args.quiet:
-        print(folder)
-        return 0
-    r = baby.report
-    final, timings, plan = r["final"], r["timings"], r["settings"]["plan"]
-    walk = (f"{plan['n_epochs']} epoch(s)" if plan["n_epochs"] else "random windows")
-    print(f"model {baby.guid} saved in {folder}")
-    print(f"  {final['step']:,} steps ({walk}) in {human_duration(timings['seconds'])}, "
-          f"{timings['tokens_per_s']:,} tokens/s, {baby.n_params:,} parameters")
-    if final.get("kept") == "best":
-        print(f"  {kept_note(final)}; train loss there {final['train_loss']:.4f}")
-    else:
-        print(f"  loss: train {final['train_loss']:.4f}, validation {final['val_loss']:.4f} "
-              f"(best {final['best_val_loss']:.4f} at step {final['best_step']:,})")
-    if final.get("val_bits_per_char") is not None:
-        print(f"  validation {final['val_bits_per_char']:.4f} bits per character "
-              f"({baby.tokenizer.vocab_size:,} {baby.config.c_tokenizer} tokens)")
-    if r.get("loss_curve"):
-        print(f"  loss curve: {folder / r['loss_curve']}")
-    if args.generate_tokens > 0:
-        print(f"sample ({args.generate_tokens} tokens, temperature 0.8):\n{record['text']}")
-    return 0
