@@ -3,13 +3,19 @@ pytest_plugins = ["tests.conftest_hub"]
 
 
 def pytest_configure(config):
-    """Under CI the tests that train on real text must run, not skip: stop at once if
-    the shared inputs (../shared/inputs beside the checkout) are missing. The default
-    model store (~/.cache/little_baby/models, io/places.py) goes to a temporary folder,
-    so no test writes into the user's own store."""
+    """The texts are looked for in the shared inputs (../shared/inputs beside the
+    checkout) when $LITTLE_BABY_INPUTS is unset: the library itself knows only the
+    variable and ./inputs (io/places.py). Under CI the tests that train on real text must
+    run, not skip: stop at once if the texts are missing. The default model store
+    (~/.cache/little_baby/models) goes to a temporary folder, so no test writes into the
+    user's own store."""
     import os
     import tempfile
+    from pathlib import Path
 
+    shared = Path(__file__).resolve().parents[2] / "shared" / "inputs"
+    if shared.is_dir() and not os.environ.get("LITTLE_BABY_INPUTS"):
+        os.environ["LITTLE_BABY_INPUTS"] = str(shared)
     os.environ["LITTLE_BABY_CACHE"] = tempfile.mkdtemp(prefix="little-baby-store-")
     os.environ.setdefault("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="little-baby-xdg-"))
 

@@ -133,3 +133,17 @@ def test_the_real_files_have_the_sha256s_stated(served, tmp_path, capsys):
     assert main(["--inputs", str(SHAKESPEARE.parent)]) == 0
     listed = capsys.readouterr().out
     assert listed.count("(sha256 checked)") == 2 and "not there" not in listed
+
+
+def test_find_input_knows_the_variable_and_inputs_only(tmp_path, monkeypatch):
+    """No folder of the development setup (../shared/inputs) is known to the library."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LITTLE_BABY_INPUTS", raising=False)
+    assert find_input("shakespeare.txt") is None
+    (tmp_path / "inputs").mkdir()
+    (tmp_path / "inputs" / "shakespeare.txt").write_text("ROMEO: hi\n")
+    assert find_input("shakespeare.txt") == Path("inputs") / "shakespeare.txt"
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "shakespeare.txt").write_text("JULIET: hi\n")
+    monkeypatch.setenv("LITTLE_BABY_INPUTS", str(tmp_path / "texts"))
+    assert find_input("shakespeare.txt") == tmp_path / "texts" / "shakespeare.txt"

@@ -20,6 +20,7 @@ import pytest
 from little_baby import platforms
 from little_baby.cli.main import main
 from little_baby.errors import ConfigError, CorpusError
+from little_baby.io.places import default_store
 
 T4, L4 = ("Tesla T4", "7.5", 15360), ("NVIDIA L4", "8.9", 23034)  # name, compute capability, MiB
 P100 = ("Tesla P100-PCIE-16GB", "6.0", 16384)
@@ -551,7 +552,7 @@ def test_a_read_only_working_folder_falls_back_to_a_temporary_one(machine, tmp_p
     folder.mkdir()
     machine.mp.chdir(folder)
     read_only_mount(machine.mp, folder)
-    paths = platforms.platform_paths("script")
+    paths = platforms.platform_paths("jupyter")
     assert not paths.models.is_relative_to(folder) and platforms.is_writable(paths.models)
     assert "cannot be written" in paths.notes[0]
 
@@ -568,10 +569,14 @@ def test_a_folder_without_write_permission_is_not_writable(tmp_path):
 
 
 def test_local_paths_follow_the_cache_and_inputs_variables(machine, tmp_path):
+    """A script's models go where the library puts them (io/places.py), a notebook's
+    beside it; both read texts from $LITTLE_BABY_INPUTS, then ./inputs."""
     machine.mp.chdir(tmp_path)
-    assert platforms.platform_paths("script").models == tmp_path / "cache"
+    assert platforms.platform_paths("script").models == default_store()
+    assert platforms.platform_paths("jupyter").models == tmp_path / "cache"
     machine.mp.setenv("LITTLE_BABY_CACHE", str(tmp_path / "models"))
     machine.mp.setenv("LITTLE_BABY_INPUTS", str(tmp_path / "texts"))
+    assert platforms.platform_paths("jupyter").models == tmp_path / "models"
     paths = platforms.platform_paths("script")
     assert paths.models == tmp_path / "models"
     assert paths.inputs == (tmp_path / "texts", tmp_path / "inputs")
@@ -657,7 +662,7 @@ def test_doctor_json_runs_here_and_says_numpy_on_the_cpu(tmp_path):
     assert report["device"] == "cpu" and report["backend"] == "NumPy"
     assert report["cupy_choice"]["package"] is None and report["pip_command"] is None
     assert "No NVIDIA driver" in report["cupy_choice"]["reason"]
-    assert report["paths"]["models"] == {"path": str(tmp_path / "cache"), "writable": True}
+    assert report["paths"]["models"] == {"path": str(default_store()), "writable": True}
     assert set(report) >= {"platform", "gpus", "compute_capability", "toolkit_cuda", "cupy",
                            "advice", "hub_token"}
 

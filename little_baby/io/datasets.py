@@ -7,7 +7,6 @@ written atomically (files.py), so inputs/ never holds a partial or a wrong file;
 already there is checked and never overwritten.
 """
 import hashlib
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,8 +14,8 @@ from typing import NamedTuple
 
 from ..errors import DatasetError
 from .files import write_bytes_atomic
+from .places import INPUTS_ENV, input_folders
 
-INPUTS_ENV = "LITTLE_BABY_INPUTS"
 DOWNLOAD_TIMEOUT = 30  # seconds without an answer before a download counts as failed
 
 
@@ -52,9 +51,9 @@ DATASETS = {d.name: d for d in (
 
 
 def inputs_dir(inputs=None):
-    """Where data sets go: `inputs`, else $LITTLE_BABY_INPUTS, else ./inputs (where
-    training.data.find_input looks)."""
-    return Path(inputs or os.environ.get(INPUTS_ENV) or "inputs")
+    """Where data sets go: `inputs`, else the first of places.input_folders()
+    ($LITTLE_BABY_INPUTS, else ./inputs), where training.data.find_input looks."""
+    return Path(inputs) if inputs else input_folders()[0]
 
 
 def dataset(name):

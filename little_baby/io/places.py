@@ -1,5 +1,5 @@
-"""Where models live, in one place: the age models shipped inside the package (read-only
-to this library) and the user's model store.
+"""Where models and texts live, in one place: the age models shipped inside the package
+(read-only to this library), the user's model store, and the folders texts are read from.
 
 The store is `cache=` / `--cache DIR`, else $LITTLE_BABY_CACHE, else
 $XDG_CACHE_HOME/little_baby/models (~/.cache/little_baby/models): under the user's cache
@@ -7,6 +7,10 @@ directory and movable by one variable, as huggingface_hub keeps its cache
 (~/.cache/huggingface/hub, $HF_HUB_CACHE). It is never the package's own folder: a store
 that is, or lies inside, the shipped models' folder is refused, so nothing a user runs
 can delete, overwrite or train into a shipped model.
+
+Texts (training corpora, the data sets of io/datasets.py) are looked for in
+$LITTLE_BABY_INPUTS, then ./inputs; the library knows no other folder (the tests point
+the variable at a shared copy).
 """
 import os
 from pathlib import Path
@@ -15,6 +19,13 @@ from ..errors import ShippedModelError
 
 SHIPPED = Path(__file__).resolve().parents[1] / "shipped"  # links to the checkout's cache/
 STORE_ENV = "LITTLE_BABY_CACHE"
+INPUTS_ENV = "LITTLE_BABY_INPUTS"
+
+
+def input_folders():
+    """The folders texts are looked for in, first first: $LITTLE_BABY_INPUTS (when set),
+    then ./inputs (where data sets are downloaded when the variable is unset)."""
+    return [Path(p).expanduser() for p in (os.environ.get(INPUTS_ENV), "inputs") if p]
 
 
 def default_store():

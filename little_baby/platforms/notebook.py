@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, CorpusError
+from ..io.places import STORE_ENV, input_folders, store_dir
 from . import detect
 
 
@@ -50,13 +51,14 @@ def platform_paths(platform=None, drive=None):
 
     Kaggle: texts from /kaggle/input/... (read-only), models under /kaggle/working.
     Colab: /content, or the Google Drive folder `drive` (a name under MyDrive) once it is
-    mounted (see mount_drive). Elsewhere: ./inputs and ./cache ($LITTLE_BABY_INPUTS and
-    $LITTLE_BABY_CACHE when set). A work folder that cannot be written falls back to a
-    temporary one, with a note.
+    mounted (see mount_drive). Elsewhere texts come from io/places.py's input folders
+    ($LITTLE_BABY_INPUTS, ./inputs); a script's models go to the library's store
+    (places.store_dir: $LITTLE_BABY_CACHE, else ~/.cache/little_baby/models), a local
+    notebook's to $LITTLE_BABY_CACHE, else ./cache beside it. A work folder that cannot be
+    written falls back to a temporary one, with a note.
     """
     platform = platform or detect.detect_platform()
     notes = []
-    inputs = []
     if platform == "kaggle":
         work = detect.KAGGLE_WORKING
         inputs = [detect.KAGGLE_INPUT, work / "inputs"]
@@ -72,12 +74,13 @@ def platform_paths(platform=None, drive=None):
         inputs = [work / "inputs", work]
     else:
         work = Path.cwd()
-        if os.environ.get("LITTLE_BABY_INPUTS"):
-            inputs.append(Path(os.environ["LITTLE_BABY_INPUTS"]))
-        inputs.append(work / "inputs")
-    models = Path(os.environ["LITTLE_BABY_CACHE"]) if (
-        platform not in ("kaggle", "colab") and os.environ.get("LITTLE_BABY_CACHE")) \
-        else work / "cache"
+        inputs = [work / folder for folder in input_folders()]
+    if platform == "script":
+        models = store_dir()
+    elif platform == "jupyter":
+        models = Path(os.environ.get(STORE_ENV) or work / "cache")
+    else:
+        models = work / "cache"
     if not is_writable(models):
         fallback = Path(tempfile.gettempdir()) / "little-baby"
         notes.append(f"{models} cannot be written (a read-only folder), so models go to "

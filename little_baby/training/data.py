@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy
 
 from ..errors import CorpusError, spelled
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ..io.places import input_folders
 
 
 def read_corpus(path):
@@ -70,17 +69,10 @@ def text_sha256(text):
 
 
 def find_input(name):
-    """Path of a bundled dataset such as 'shakespeare.txt', or None where it is absent.
-
-    Looks in $LITTLE_BABY_INPUTS, then ./inputs, then the project's inputs/ and the
-    shared inputs folder beside the checkout.
-    """
-    places = [os.environ.get("LITTLE_BABY_INPUTS"), "inputs", REPO_ROOT / "inputs",
-              REPO_ROOT.parent / "shared" / "inputs"]
-    for place in places:
-        if place and (Path(place) / name).is_file():
-            return Path(place) / name
-    return None
+    """Path of a text such as 'shakespeare.txt' in io/places.py's input folders
+    ($LITTLE_BABY_INPUTS, then ./inputs), or None where it is absent."""
+    return next((folder / name for folder in input_folders() if (folder / name).is_file()),
+                None)
 
 
 def random_batch(ids, batch_size, n_ctx, rng):
