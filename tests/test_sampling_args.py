@@ -117,3 +117,11 @@ def test_the_command_refuses_a_bad_value_in_one_line_before_anything(tmp_path, c
     assert (code, out) == (2, "")  # the prompt was not printed
     assert err.startswith("little-baby generate: error: ") and err.count("\n") == 1, err
     assert message in err
+
+
+def test_the_values_that_mean_off_are_said_once():
+    """engine/sampling.py's OFF: top_k 0, top_p 1 and seed -1 are None; a bool is no number."""
+    from little_baby.engine.sampling import OFF, none_if_off
+    assert [none_if_off(k, v) for k, v in OFF.items()] == [None, None, None]
+    assert none_if_off("top_p", 1.0) is None and none_if_off("top_k", False) is False
+    assert [none_if_off("top_k", 5), none_if_off("top_p", 0.9), none_if_off("seed", 0)] == [5, 0.9, 0]

@@ -9,7 +9,9 @@ are the same for Python and the command line, so one seed gives one text both wa
     top_p           None (off) or 0 < top_p <= 1: the likeliest tokens     default None
                     whose probabilities add up to top_p (nucleus sampling; 1 keeps all)
     seed            None (a fresh draw) or a whole number >= 0             default None
-A bool is not a number here (True is not 1 token).
+A bool is not a number here (True is not 1 token). Where a control cannot say None (a
+slider, a number box, --top-k), OFF's value means off: top_k 0, top_p 1, seed -1, made
+None by `none_if_off` (the generate command for top_k, the Space for all three).
 
 The context window: the model sees at most n_ctx tokens (its position table has n_ctx
 rows). When the text grows past that, the window slides: the oldest half of the window
@@ -39,6 +41,13 @@ class Settings(NamedTuple):
 
 
 DEFAULTS = Settings()
+OFF = {"top_k": 0, "top_p": 1, "seed": -1}  # the value that turns a setting off in a control
+
+
+def none_if_off(key, value):
+    """None where `value` is OFF[key] (setting `key` turned off), else `value` as it is,
+    for check_settings to judge."""
+    return None if _is_real(value) and value == OFF[key] else value
 
 
 def check_settings(max_new_tokens=DEFAULTS.max_new_tokens, temperature=DEFAULTS.temperature,

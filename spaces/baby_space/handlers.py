@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 
-from little_baby.engine.sampling import check_settings
+from little_baby.engine.sampling import OFF, check_settings, none_if_off
 from little_baby.errors import BabyError, GenerationError, TokenizerError
 
 from .models import ModelUnavailable, model_card, model_summary, public
@@ -250,9 +250,9 @@ class Handlers:
         seed = number("seed", -1 if seed is None else seed, -1, 2 ** 32 - 1, whole=True,
                       off=" (-1: a new one each time)")
         try:
-            settings = check_settings(n, temperature, top_k or None, None if top_p == 1 else top_p,
-                                      None if seed < 0 else seed,
-                                      off={"top_k": "0", "top_p": "1", "seed": "-1"})
+            settings = check_settings(n, temperature, none_if_off("top_k", top_k),
+                                      none_if_off("top_p", top_p), none_if_off("seed", seed),
+                                      off={key: str(value) for key, value in OFF.items()})
         except GenerationError as e:
             raise error(str(e)) from None
         return settings._asdict()
@@ -385,8 +385,8 @@ class Handlers:
         temperature, top_k, top_p = self._view_settings(temperature, top_k, top_p)
         if not state:
             return message_figure("Press Generate to see what the model expects next.")
-        return probability_bars(state["symbols"], state["logits"], temperature, top_k or None,
-                                top_p if top_p < 1 else None)
+        return probability_bars(state["symbols"], state["logits"], temperature,
+                                none_if_off("top_k", top_k), none_if_off("top_p", top_p))
 
     def pick_tile(self, state, evt: gr.SelectData):
         """A click on the overview: (layer, head) set to the tile clicked."""

@@ -19,7 +19,7 @@ used as it is, with one line on stderr saying so and at which step its weights a
 import sys
 
 from ...baby import LittleBaby
-from ...engine.sampling import DEFAULTS, check_settings
+from ...engine.sampling import DEFAULTS, OFF, check_settings, none_if_off
 from ...errors import TokenizerError
 from ...io.places import is_shipped
 from ...io.store import write_completion
@@ -60,7 +60,7 @@ def add_arguments(parser):
 # what the checks call the settings here, and how the command turns one off
 CLI_NAMES = {"max_new_tokens": "--max-tokens", "temperature": "--temperature",
              "top_k": "--top-k", "top_p": "--top-p", "seed": "--seed"}
-CLI_OFF = {"top_k": "0", "top_p": "leave it out", "seed": "leave it out"}
+CLI_OFF = {"top_k": str(OFF["top_k"]), "top_p": "leave it out", "seed": "leave it out"}
 
 
 def _number(text):
@@ -76,9 +76,8 @@ def _number(text):
 
 def checked_settings(args):
     """The generate options, checked (engine/sampling.py) before anything else happens."""
-    top_k = None if isinstance(args.top_k, int) and args.top_k == 0 else args.top_k  # 0: off
-    return check_settings(args.max_tokens, args.temperature, top_k, args.top_p, args.seed,
-                          names=CLI_NAMES, off=CLI_OFF)
+    return check_settings(args.max_tokens, args.temperature, none_if_off("top_k", args.top_k),
+                          args.top_p, args.seed, names=CLI_NAMES, off=CLI_OFF)
 
 
 def run(args):
