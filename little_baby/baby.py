@@ -191,9 +191,13 @@ class LittleBaby:
     def load(cls, name, cache=None, **config_overrides):
         """Load a model on this machine: a folder written by `save`, or a GUID (a unique
         start of one), an age, in the cache (`cache`) or shipped with the package
-        (io/resolve.py; from_pretrained also fetches from the Hub). `config_overrides`
+        (io/resolve.py; from_pretrained also fetches from the Hub), or a GPT-2 folder as
+        transformers writes it (from_gpt2). `config_overrides`
         (e.g. c_device='gpu') change settings that keep the weights' shapes."""
-        parts = read_model(find_model(name, cache), **config_overrides)
+        folder = find_model(name, cache)
+        if gpt2_checkpoint.is_gpt2_folder(folder):  # transformers' GPT-2 files, read without torch
+            return cls.from_gpt2(folder, **config_overrides)
+        parts = read_model(folder, **config_overrides)
         report = parts.report
         baby = cls(parts.config, parts.tokenizer, params=parts.params,
                    guid=report.get("guid") or None, parent_guid=report.get("parent_guid") or None)

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import numpy
 
 from ..bpe import BPETokenizer
-from ..errors import ConversionError
+from ..errors import ConversionError, TokenizerError
 from .gpt2 import config_from_gpt2, key_pairs
 
 WEIGHTS = "model.safetensors"
@@ -43,6 +43,19 @@ def _json(path):
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise ConversionError(f"{path} is not valid JSON ({e}).") from e
+
+
+def is_gpt2_folder(folder):
+    """Whether `folder` holds a GPT-2 checkpoint: a config.json (bounded) naming
+    model_type 'gpt2'. Nothing else is read."""
+    path = Path(folder) / "config.json"
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_JSON_BYTES:
+            return False
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("model_type") == "gpt2"
 
 
 def gpt2_settings(folder):
@@ -129,7 +142,12 @@ def from_gpt2_folder(cls, folder, **config_overrides):
     `config_overrides` (d_type='fp64', c_device='gpu' ...) as for LittleBaby.load."""
     folder = Path(folder)
     hf = gpt2_settings(folder)
-    tokenizer = gpt2_tokenizer(folder)
+    try:
+        tokenizer = gpt2_tokenizer(folder)
+    except TokenizerError as e:  # e.g. a char or word GPT-2 this package exported
+        raise ConversionError(f"{folder}: {e} Only a byte-level BPE is read without torch; "
+                              f"a GPT-2 this package exported with a char or word vocabulary "
+                              f"loads with LittleBaby.from_transformers({str(folder)!r}).") from e
     if tokenizer.vocab_size > hf.vocab_size:
         raise ConversionError(f"{folder}: the tokenizer has {tokenizer.vocab_size:,} tokens but "
                               f"the model only {hf.vocab_size:,} rows.")

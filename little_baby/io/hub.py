@@ -18,6 +18,9 @@ and, inside a repo, in one of three layouts:
                models/model_<guid>.json, converted once into cache/<guid>/ (original.py;
                its report records the repo or folder, the files and their sha256)
     root       the repo's own model (what push_to_hub writes), if its report names the GUID
+A repo id whose root holds a GPT-2 checkpoint (config.json naming model_type 'gpt2', as
+openai-community/gpt2) gets config.json, model.safetensors and tokenizer.json (or
+vocab.json + merges.txt) alone, read by LittleBaby.from_gpt2 (no torch).
 A repo id is read from the repo's root through the Hub cache (online, the client checks
 for a newer commit). Offline (HF_HUB_OFFLINE=1, local_files_only=True, or no network)
 whatever is on this machine loads, and anything else is a NotCachedError that says what
@@ -48,6 +51,7 @@ from .card import model_card
 from .claim import claimed
 from ..errors import HubError, ModelFolderError, ModelNotFoundError, NotCachedError, on_cli
 from .files import write_bytes_atomic, write_text_atomic
+from .gpt2_checkpoint import WEIGHTS as GPT2_WEIGHTS, is_gpt2_folder
 from .original import convert_original, original_files
 from .store import (CARD, CONFIG, LOSS_CURVE, REPORT, TOKENIZER, WEIGHTS, is_model_folder,
                     read_report, save_model)
@@ -178,13 +182,31 @@ def _find_repo_model(repo_id, hub, offline):
         + (f"`little-baby info {repo_id}`" if on_cli() else
            f"LittleBaby.from_pretrained({repo_id!r})") + " or `hf download "
         f"{repo_id}` — or save it to a folder and load that folder."))
-    folder = _get_model(source, "")
+    config = source.get(CONFIG)
+    folder = config and (_get_gpt2(source, config) or _get_model(source, ""))
     if folder is None:
         raise ModelNotFoundError(f"the Hub repo {repo_id!r} has no {CONFIG} at its root: it is "
                                  f"not a little_baby model (for a GUID inside it: " + (
                                      f"`little-baby info GUID --repo {repo_id}`)." if on_cli()
                                      else f"from_pretrained(guid, repo={repo_id!r}))."))
     return folder
+
+
+def _get_gpt2(source, config):
+    """The folder of the GPT-2 checkpoint at a repo's root (transformers' files, e.g.
+    openai-community/gpt2: its config.json names model_type 'gpt2'), with model.safetensors
+    and tokenizer.json, else vocab.json + merges.txt; None if config.json is not GPT-2's.
+    Only these are fetched: never a pickled pytorch_model.bin, nor the other formats."""
+    if not is_gpt2_folder(config.parent):
+        return None
+    if source.get(GPT2_WEIGHTS) is None:
+        raise ModelNotFoundError(f"{source.where} holds a GPT-2 without {GPT2_WEIGHTS} (a pickled "
+                                 f"pytorch_model.bin is never read): convert it to safetensors.")
+    if (source.get(TOKENIZER, optional=True) is None
+            and source.get_all(["vocab.json", "merges.txt"]) is None):
+        raise ModelNotFoundError(f"{source.where} holds a GPT-2 without {TOKENIZER}, nor "
+                                 f"vocab.json + merges.txt: its tokens cannot be read.")
+    return config.parent
 
 
 def _check_repo_id(repo):

@@ -8,6 +8,8 @@ A name is one of, in this order:
     a GUID         'b71f2c3e-...', or a unique start of one of at least 4 characters, any
                    case; a start is matched against the models in the store and the ages
     a Hub repo id  'owner/name', and only that form (one '/')
+A folder (or a Hub repo's root) may also hold a GPT-2 checkpoint as transformers writes it
+(config.json naming model_type 'gpt2'): LittleBaby.load reads it with from_gpt2.
 Anything else is a ModelNotFoundError that lists the forms, and says "did you mean
 age-48-months?" for a near miss of an age (difflib).
 
@@ -27,6 +29,7 @@ from typing import NamedTuple
 from ..errors import ModelFolderError, ModelNotFoundError, ShippedModelError, on_cli
 from . import cache as model_cache
 from .ages import AGES, DEFAULT_AGE, shipped_folder
+from .gpt2_checkpoint import is_gpt2_folder
 from .store import CONFIG, TOKENIZER, is_model_folder
 
 MIN_PREFIX = 4  # characters of a GUID's start that name it
@@ -187,7 +190,7 @@ def _model_folder(path):
     if not path.is_dir():
         raise ModelNotFoundError(f"there is no folder {str(path)!r}" +
                                  (f" in {Path.cwd()}." if not path.is_absolute() else "."))
-    if not is_model_folder(path):
+    if not is_model_folder(path) and not is_gpt2_folder(path):  # GPT-2: vocab.json + merges.txt
         missing = [n for n in (CONFIG, TOKENIZER) if not (path / n).is_file()]
         raise ModelFolderError(f"{str(path)!r} is a folder but not a model folder: it has no "
                                f"{' and no '.join(missing)}.")

@@ -1,0 +1,145 @@
+"""A GPT-2 checkpoint by name: LittleBaby.from_pretrained and load take a local GPT-2
+folder or a Hub repo of that form (openai-community/gpt2's files: config.json,
+model.safetensors, tokenizer.json or vocab.json + merges.txt) and read it with from_gpt2;
+`little-baby generate` and `finetune` take them too. The Hub is the loopback stand-in
+(tests/hub_server.py) and the GPT-2 a tiny one made here with numpy and our own BPE:
+nothing is downloaded, no torch is needed."""
+import json
+
+import numpy as np
+import pytest
+from huggingface_hub import HfApi
+from safetensors.numpy import save_file
+
+from little_baby import LittleBaby
+from little_baby.bpe import BPETokenizer
+from little_baby.cli import main
+from little_baby.errors import ModelNotFoundError, NotCachedError
+from little_baby.io.gpt2 import key_pairs
+from little_baby.io.hub import REPO_ENV
+from tests.little_texts import GREEK, english
+
+TEXT = english(40) + GREEK
+SHAPE = {"vocab_size": 300, "n_positions": 32, "n_embd": 16, "n_layer": 2, "n_head": 2}
+
+
+@pytest.fixture(autouse=True)
+def model_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("LITTLE_BABY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(REPO_ENV, raising=False)
+    return tmp_path / "cache"
+
+
+@pytest.fixture(scope="module")
+def bpe():
+    return BPETokenizer.train(TEXT, SHAPE["vocab_size"], special=["<|endoftext|>"])
+
+
+def tiny_gpt2(folder, bpe, tokenizer_json=True, seed=0):
+    """A GPT-2 folder as transformers' save_pretrained writes it (GPT2LMHeadModel's keys,
+    tied: no lm_head.weight), its weights random, its tokenizer our byte-level BPE."""
+    folder.mkdir(parents=True, exist_ok=True)
+    C, V, T = SHAPE["n_embd"], SHAPE["vocab_size"], SHAPE["n_positions"]
+    assert bpe.vocab_size == V
+    shapes = {"wte.weight": (V, C), "wpe.weight": (T, C), "ln1": (C,), "ln2": (C,),
+              "attn.qkv.weight": (C, 3 * C), "attn.qkv.bias": (3 * C,),
+              "attn.proj.weight": (C, C), "attn.proj.bias": (C,),
+              "net.up.weight": (C, 4 * C), "net.up.bias": (4 * C,),
+              "net.down.weight": (4 * C, C), "net.down.bias": (C,)}
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for ours, theirs in key_pairs(SHAPE["n_layer"]):
+        tail = ours.split(".", 2)[-1] if ours.startswith("blocks.") else ours
+        shape = shapes.get(tail) or (C,)
+        base = 1.0 if (tail.endswith("weight") and len(shape) == 1) else 0.0
+        weights[theirs] = (base + rng.normal(0, 0.2, shape)).astype(np.float32)
+    save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    (folder / "config.json").write_text(json.dumps(
+        {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], **SHAPE}))
+    if tokenizer_json:
+        (folder / "tokenizer.json").write_text(bpe.to_json(), encoding="utf-8")
+    else:
+        bpe.save_files(folder)
+    return folder
+
+
+def ids_of(bpe, n=20):
+    return np.array([list(bpe.encode(TEXT))[:n]])
+
+
+def upload(folder, repo_id):
+    HfApi().create_repo(repo_id, exist_ok=True)
+    HfApi().upload_folder(repo_id=repo_id, folder_path=folder)
+
+
+@pytest.mark.parametrize("tokenizer_json", [True, False], ids=["tokenizer.json", "vocab+merges"])
+def test_a_local_gpt2_folder_loads_by_path(tmp_path, bpe, tokenizer_json):
+    folder = tiny_gpt2(tmp_path / "gpt2", bpe, tokenizer_json)
+    want = LittleBaby.from_gpt2(folder)
+    x = ids_of(bpe)
+    for baby in (LittleBaby.from_pretrained(str(folder)), LittleBaby.load(folder)):
+        assert baby.config.c_tie and baby.tokenizer == want.tokenizer
+        np.testing.assert_array_equal(baby.logits(x), want.logits(x))
+    assert np.abs(want.logits(x)).max() > 0.1
+
+
+def test_a_hub_repo_of_gpt2_files_loads_then_loads_offline(hub_env, tmp_path, bpe, monkeypatch):
+    folder = tiny_gpt2(tmp_path / "gpt2", bpe)
+    (folder / "pytorch_model.bin").write_bytes(b"not to be fetched")
+    repo_id = f"{hub_env.server.user}/tiny-gpt2"
+    upload(folder, repo_id)
+    options = {"cache": tmp_path / "b" / "cache", "cache_dir": tmp_path / "b" / "hub"}
+    baby = LittleBaby.from_pretrained(repo_id, **options)
+    x = ids_of(bpe)
+    np.testing.assert_array_equal(baby.logits(x), LittleBaby.from_gpt2(folder).logits(x))
+    assert baby.source["repo_id"] == repo_id and baby.config.c_tie
+    fetched = {p.name for p in (tmp_path / "b" / "hub").rglob("*") if p.is_file()
+               and "snapshots" in p.parts}
+    assert fetched == {"config.json", "model.safetensors", "tokenizer.json"}  # never the .bin
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    again = LittleBaby.from_pretrained(repo_id, local_files_only=True, **options)
+    np.testing.assert_array_equal(again.logits(x), baby.logits(x))
+
+
+def test_a_hub_repo_with_vocab_and_merges_loads(hub_env, tmp_path, bpe):
+    folder = tiny_gpt2(tmp_path / "gpt2", bpe, tokenizer_json=False)
+    repo_id = f"{hub_env.server.user}/tiny-gpt2-files"
+    upload(folder, repo_id)
+    baby = LittleBaby.from_pretrained(repo_id, cache_dir=tmp_path / "hub")
+    assert baby.tokenizer == BPETokenizer.from_files(folder / "vocab.json", folder / "merges.txt")
+
+
+def test_what_a_gpt2_repo_lacks_is_named(hub_env, tmp_path, bpe):
+    folder = tiny_gpt2(tmp_path / "gpt2", bpe)
+    (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+    repo_id = f"{hub_env.server.user}/pickled-gpt2"
+    upload(folder, repo_id)
+    with pytest.raises(ModelNotFoundError, match="without model.safetensors .*never read"):
+        LittleBaby.from_pretrained(repo_id, cache_dir=tmp_path / "hub")
+    empty = tmp_path / "empty-hub"
+    with pytest.raises(NotCachedError, match="tiny-none"):
+        LittleBaby.from_pretrained(f"{hub_env.server.user}/tiny-none", cache_dir=empty,
+                                   local_files_only=True)
+
+
+def test_generate_and_finetune_on_the_command_line(hub_env, tmp_path, bpe, capsys):
+    folder = tiny_gpt2(tmp_path / "gpt2", bpe)
+    repo_id = f"{hub_env.server.user}/tiny-gpt2"
+    upload(folder, repo_id)
+    for model in (repo_id, str(folder)):
+        assert main(["generate", model, "--prompt", "The baby", "--max-tokens", "6",
+                     "--seed", "1"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("The baby") and len(out) > len("The baby")
+    expected = LittleBaby.from_gpt2(folder).generate("The baby", max_new_tokens=6, seed=1)
+    assert out.startswith("The baby" + expected)  # the Python API's text, same seed
+    corpus = tmp_path / "mine.txt"
+    corpus.write_text(english(20), encoding="utf-8")
+    assert main(["finetune", str(folder), "--corpus", str(corpus), "--max-iters", "3",
+                 "--batch-size", "2", "--eval-interval", "3", "--out", str(tmp_path / "tuned"),
+                 "--generate-tokens", "0", "--quiet"]) == 0, capsys.readouterr().err
+    tuned = LittleBaby.load(tmp_path / "tuned")
+    assert tuned.config.c_tie and tuned.tokenizer == LittleBaby.from_gpt2(folder).tokenizer
+    assert tuned.report["final"]["step"] == 3
+    x = ids_of(bpe)
+    assert not np.array_equal(tuned.logits(x), LittleBaby.from_gpt2(folder).logits(x))
