@@ -85,7 +85,9 @@ class BabyConfig:
     d_type: str = device("fp32")
     c_device_cpu_cores: int = device(0)  # CPU threads (training shards, AdamW, attention); 0 = all
     c_device_gpu_core: int = device(0)  # which GPU
-    c_device_gpu_tensor: int = device(0)  # recorded; TF32 is the GPU library's choice
+    # read and recorded but changes nothing: kept only so the original project's config
+    # files load (CuPy has no public switch for TF32; cuBLAS decides)
+    c_device_gpu_tensor: int = device(0)
 
     def __post_init__(self):
         self.check_types()
