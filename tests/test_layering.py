@@ -166,6 +166,16 @@ def test_a_cli_command_imports_the_library_and_common_only():
     assert not bad, "\n".join(bad)
 
 
+def test_architecture_md_names_modules_that_exist():
+    """Every module or folder ARCHITECTURE.md gives a concept to is there."""
+    page = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    rows = [line.split("|")[2] for line in page.splitlines() if line.startswith("| ")]
+    named = re.findall(r"`([\w/]+(?:\.py|/))`", "".join(rows))
+    assert len(named) > 20
+    missing = [n for n in named if not (PACKAGE / n).exists()]
+    assert not missing, missing
+
+
 def test_dependencies_point_one_way():
     assert all(layer(m) is not None for m in MODULES)
     bad = [f"{m} (layer {layer(m)}) imports {t} (layer {layer(t)}, line {line})"

@@ -95,13 +95,20 @@ def _query_gpus(fields):
 
 def driver_cuda_from_nvidia_smi(problems):
     """The driver's CUDA version from nvidia-smi's header ('CUDA Version: 12.4'), or None."""
-    out, problem = run_tool(["nvidia-smi"])
+    return _version_printed(["nvidia-smi"], r"CUDA Version\s*:\s*(\d+)\.(\d+)",
+                            "nvidia-smi's header has no 'CUDA Version: X.Y'", problems)
+
+
+def _version_printed(args, pattern, missing, problems):
+    """(major, minor) that the program `args` prints, matched by `pattern`'s two groups,
+    or None with why (it did not run, or printed `missing`) appended to `problems`."""
+    out, problem = run_tool(args)
     if out is None:
         problems.append(problem)
         return None
-    match = re.search(r"CUDA Version\s*:\s*(\d+)\.(\d+)", out)
+    match = re.search(pattern, out)
     if match is None:
-        problems.append(f"nvidia-smi's header has no 'CUDA Version: X.Y': {excerpt(out)}")
+        problems.append(f"{missing}: {excerpt(out)}")
         return None
     return int(match[1]), int(match[2])
 
@@ -214,15 +221,8 @@ def _toolkit_at(label, root, problems):
 
 
 def _nvcc_version(nvcc, problems):
-    out, problem = run_tool([nvcc, "--version"])
-    if out is None:
-        problems.append(problem)
-        return None
-    match = re.search(r"release (\d+)\.(\d+)", out)
-    if match is None:
-        problems.append(f"`nvcc --version` has no 'release X.Y': {excerpt(out)}")
-        return None
-    return int(match[1]), int(match[2])
+    return _version_printed([nvcc, "--version"], r"release (\d+)\.(\d+)",
+                            "`nvcc --version` has no 'release X.Y'", problems)
 
 
 def parse_version(text):
