@@ -305,6 +305,22 @@ class BPETokenizer:
             self._symbols = [self.token_text(i) for i in range(self.vocab_size)]
         return self._symbols
 
+    def describe(self, examples=0):
+        """The vocabulary in words, for info, cards and the Space: 'byte-level BPE: 256
+        bytes, 43 merges, 1 special (<|endoftext|>)', with `examples` of its longest
+        merged tokens as text pieces (white space made visible: ' the' -> '␣the')."""
+        text = (f"byte-level BPE: 256 bytes, {len(self.merges):,} merges, "
+                f"{len(self.special)} special")
+        if self.special:
+            shown = ", ".join(list(self.special)[:3]) + (" ..." if len(self.special) > 3 else "")
+            text += f" ({shown})"
+        if examples and self.merges:
+            merged = sorted((self.vocab[a + b] for a, b in self.merges),
+                            key=lambda i: (-len(self._bytes[i]), i))[:examples]
+            pieces = ", ".join(repr(visible(self.token_text(i))) for i in merged)
+            text += f"; longest tokens: {pieces}"
+        return text
+
     def expand(self, text):
         """Byte-level: every text is already encodable; nothing to add (returns [])."""
         return []
@@ -483,6 +499,14 @@ class BPETokenizer:
             json.dumps({**self.vocab, **self.special}, ensure_ascii=False), encoding="utf-8")
         (folder / "merges.txt").write_text(
             "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in self.merges), encoding="utf-8")
+
+
+VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
+
+
+def visible(text):
+    """`text` with white space made visible (' ' -> '␣', newline -> '⏎'), for labels."""
+    return "".join(VISIBLE.get(c, c) for c in text)
 
 
 def _type(part):

@@ -55,7 +55,8 @@ def model_card(baby, repo_id=None, loss_curve=None, metadata=None):
 
 
 def _tags(cfg):
-    return ["little-baby", "numpy", "from-scratch", f"{cfg.c_tokenizer}-level",
+    level = "byte-level-bpe" if cfg.c_tokenizer == "bpe" else f"{cfg.c_tokenizer}-level"
+    return ["little-baby", "numpy", "from-scratch", level,
             f"attention-{cfg.c_attention}", f"network-{cfg.c_network}"]
 
 
@@ -89,7 +90,14 @@ def _architecture(baby):
     cfg = baby.config.to_dict()
     rows = _rows(cfg, ARCHITECTURE + VARIANT_SETTINGS.get(cfg["c_attention"], [])
                  + VARIANT_SETTINGS.get(cfg["c_network"], []))
-    return rows + [("tokenizer", f"{cfg['c_tokenizer']}, {baby.tokenizer.vocab_size} symbols"),
+    tokenizer = baby.tokenizer
+    vocabulary = (f"{tokenizer.vocab_size:,} tokens, {tokenizer.describe(examples=6)}"
+                  if tokenizer.kind == "bpe" else
+                  f"{cfg['c_tokenizer']}, {tokenizer.vocab_size} symbols")
+    if cfg.get("c_tie"):
+        rows = rows + [("output layer", "tied: the token embedding transposed, no bias "
+                                        "(GPT-2's)")]
+    return rows + [("tokenizer", vocabulary.replace("|", "\\|")),
                    ("parameters", f"{baby.n_params:,}"),
                    ("weights", _weights(baby))]
 

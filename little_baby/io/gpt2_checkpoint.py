@@ -140,6 +140,13 @@ def _has_own_head(folder):
 def from_gpt2_folder(cls, folder, **config_overrides):
     """A `cls` (LittleBaby) with a GPT-2 folder's weights and byte-level BPE, no torch.
     `config_overrides` (d_type='fp64', c_device='gpu' ...) as for LittleBaby.load."""
+    hf, cfg, tokenizer = gpt2_config_and_tokenizer(folder, **config_overrides)
+    return cls(cfg, tokenizer, params=gpt2_params(Path(folder), hf, cfg))
+
+
+def gpt2_config_and_tokenizer(folder, **config_overrides):
+    """(GPT2Config's fields, our BabyConfig, BPETokenizer) of a GPT-2 folder, every field
+    checked, without reading a weight (what `little-baby info` shows)."""
     folder = Path(folder)
     hf = gpt2_settings(folder)
     try:
@@ -156,4 +163,4 @@ def from_gpt2_folder(cls, folder, **config_overrides):
     if tokenizer.vocab_size < hf.vocab_size:  # rows no token uses (padding): ours has none
         raise ConversionError(f"{folder}: the model has {hf.vocab_size:,} token rows but its "
                               f"tokenizer {tokenizer.vocab_size:,} tokens.")
-    return cls(cfg, tokenizer, params=gpt2_params(folder, hf, cfg))
+    return hf, cfg, tokenizer

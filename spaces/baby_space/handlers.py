@@ -313,7 +313,8 @@ class Handlers:
         else:  # the full context for the next symbol, a shorter window for the pictures
             logits = baby.logits(ids[None])
             attention = baby.logits(ids[None, -seen:], return_attention=True)[1] if seen else None
-        tokens = [baby.tokenizer.decode([i]) for i in ids]
+        symbols = baby.tokenizer.symbols  # BPE: each token's text, bytes of a split character escaped
+        tokens = [symbols[int(i)] for i in ids]
         return {"tokens": tokens[len(tokens) - seen:] if seen else [],
                 "symbols": list(baby.tokenizer.symbols),
                 "logits": to_numpy(logits)[0, -1].astype(np.float64),

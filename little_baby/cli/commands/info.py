@@ -12,11 +12,12 @@ finishing (killed, crashed), with the command that continues it.
 """
 import json
 
-from ...engine.transformer import check_shapes, param_shapes
+from ...engine.transformer import check_shapes, count_params, param_shapes
 from ...errors import BabyError, WeightsError
 from ...io import cache as model_cache
 from ...io.ages import shipped_folder
 from ...io.cache import model_loss
+from ...io.gpt2_checkpoint import gpt2_config_and_tokenizer, is_gpt2_folder
 from ...io.places import is_shipped
 from ...io.store import (WEIGHTS, check_model_folder, read_config_and_tokenizer, read_report,
                          read_weights)
@@ -35,6 +36,8 @@ def add_arguments(parser):
 
 def run(args):
     folder = find_or_fetch(args.model, args.cache, args.repo)
+    if is_gpt2_folder(folder):
+        return gpt2_info(folder, args)
     report = read_report(folder)
     try:
         config, tokenizer, _ = check_model_folder(folder)
@@ -63,7 +66,7 @@ def run(args):
         print(f"parameters {report['n_params']:,}")
     print(f"size       {human_size(sum(st.st_size for _, st in files))} on disk: "
           f"{', '.join(f.name for f, _ in files)}")
-    print(f"vocabulary {tokenizer.vocab_size} {tokenizer.kind} symbols")
+    print(vocabulary_line(tokenizer))
     print("config     " + _columns([f"{k}={v}" for k, v in config.to_dict().items()]))
     if "final" in report:
         final, timings, corpus = report["final"], report["timings"], report["corpus"]
@@ -82,6 +85,34 @@ def run(args):
         print(f"curve      {folder / report['loss_curve']}")
     if damage:
         raise WeightsError(damage)
+    return 0
+
+
+def vocabulary_line(tokenizer):
+    """'vocabulary 65 char symbols', or a BPE's tokens with its longest as text pieces."""
+    if tokenizer.kind == "bpe":
+        return f"vocabulary {tokenizer.vocab_size:,} tokens, {tokenizer.describe(examples=8)}"
+    return f"vocabulary {tokenizer.vocab_size} {tokenizer.kind} symbols"
+
+
+def gpt2_info(folder, args):
+    """A GPT-2 checkpoint (transformers' files, read by LittleBaby.from_gpt2): what it
+    is, as ours will hold it, without reading its weights."""
+    hf, config, tokenizer = gpt2_config_and_tokenizer(folder)
+    params = count_params(config, tokenizer.vocab_size)
+    if args.json:
+        print(json.dumps({"folder": str(folder), "format": "gpt2", "n_params": params,
+                          "config": config.to_dict()}, indent=2, ensure_ascii=False))
+        return 0
+    files = model_cache.folder_files(folder)
+    print(f"model      GPT-2 checkpoint ({', '.join(getattr(hf, 'architectures', None) or ['GPT2LMHeadModel'])}), "
+          f"read without torch by LittleBaby.from_gpt2")
+    print(f"folder     {folder}")
+    print(f"parameters {params:,}" + (" (the output layer tied to wte)" if config.c_tie else ""))
+    print(f"size       {human_size(sum(st.st_size for _, st in files))} on disk: "
+          f"{', '.join(f.name for f, _ in files)}")
+    print(vocabulary_line(tokenizer))
+    print("config     " + _columns([f"{k}={v}" for k, v in config.to_dict().items()]))
     return 0
 
 

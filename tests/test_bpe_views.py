@@ -1,0 +1,89 @@
+"""A byte-level BPE model as people see it: `little-baby info` (also on a GPT-2 folder),
+its model card and the Space's attention and next-token pictures show its tokens as text
+pieces (white space visible, the bytes of a split character escaped, never U+FFFD)."""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from little_baby import BabyConfig, LittleBaby
+from little_baby.bpe import BPETokenizer
+from little_baby.cli import main
+from little_baby.io.card import model_card
+from tests.little_texts import english
+
+TEXT = english(30)
+GREEK = "Ισμήνη"
+
+
+@pytest.fixture(scope="module")
+def bpe_folder(tmp_path_factory):
+    """A tied BPE model (no merge joins Greek letters: each is two byte tokens), saved."""
+    tokenizer = BPETokenizer.train(TEXT, 320, special=["<|endoftext|>"])
+    baby = LittleBaby(BabyConfig(c_tokenizer="bpe", c_tie=True, n_ctx=24, n_emb=16,
+                                 head_size=16, n_heads=2, n_layers=1), tokenizer)
+    folder = tmp_path_factory.mktemp("bpe") / "model"
+    baby.save(folder)
+    return folder
+
+
+def test_info_shows_a_bpe_vocabulary_with_text_pieces(bpe_folder, capsys):
+    assert main(["info", str(bpe_folder)]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("vocabulary"))
+    merges = len(LittleBaby.load(bpe_folder).tokenizer.merges)
+    assert line.startswith(f"vocabulary 320 tokens, byte-level BPE: 256 bytes, {merges} merges, "
+                           f"1 special (<|endoftext|>); longest tokens: '␣")
+
+
+def test_info_reads_a_gpt2_folder_without_its_weights(tmp_path, capsys):
+    from tests.test_gpt2_hub import tiny_gpt2, TEXT as GPT2_TEXT, SHAPE
+    bpe = BPETokenizer.train(GPT2_TEXT, SHAPE["vocab_size"], special=["<|endoftext|>"])
+    folder = tiny_gpt2(tmp_path / "gpt2", bpe)
+    assert main(["info", str(folder)]) == 0
+    out = capsys.readouterr().out
+    n_params = LittleBaby.from_gpt2(folder).n_params
+    assert "GPT-2 checkpoint" in out and "from_gpt2" in out
+    assert f"parameters {n_params:,} (the output layer tied to wte)" in out
+    assert "c_tie=True" in out and "vocabulary 300 tokens, byte-level BPE" in out
+    (folder / "model.safetensors").write_bytes(b"")  # info reads no weight
+    assert main(["info", str(folder), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["n_params"] == n_params and shown["config"]["c_tokenizer"] == "bpe"
+
+
+def test_the_card_names_the_bpe_and_the_tied_head(bpe_folder):
+    card = model_card(LittleBaby.load(bpe_folder))
+    assert "- byte-level-bpe" in card
+    assert "| output layer | tied: the token embedding transposed, no bias (GPT-2's) |" in card
+    row = next(l for l in card.splitlines() if l.startswith("| tokenizer |"))
+    assert "320 tokens, byte-level BPE: 256 bytes" in row and "<\\|endoftext\\|>" in row
+    assert row.count("|") - row.count("\\|") == 3  # still one table row of two cells
+
+
+def test_the_space_shows_bpe_tokens_as_text_pieces(bpe_folder):
+    pytest.importorskip("gradio", reason='the Space needs it: pip install -e ".[dev]"')
+    pytest.importorskip("plotly", reason='the Space needs it: pip install -e ".[dev]"')
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "spaces"))
+    from baby_space.handlers import Handlers
+    from baby_space.models import Shelf, choice_for
+    handlers = Handlers(Shelf([choice_for(str(bpe_folder))], device="cpu"))
+    prompt = "The island " + GREEK
+    *_, last = handlers.inspect("model", prompt, 1, 1)
+    state, heat = last[0], last[1]
+    baby = LittleBaby.load(bpe_folder)
+    ids = list(baby.tokenizer.encode(prompt))
+    assert state["tokens"] == [baby.tokenizer.token_text(i) for i in ids]
+    assert "\ufffd" not in "".join(state["tokens"])
+    assert state["tokens"][-2:] == ["\\xce", "\\xb7"]  # η's two bytes, each its own token
+    assert "".join(t for t in state["tokens"] if not t.startswith("\\x")) == "The island "
+    assert "␣island" in list(heat.layout.yaxis.ticktext)
+    bars = handlers.probability_view(state, 1.0, 0, 1.0)
+    labels = list(bars.layout.xaxis.ticktext)
+    top = np.argsort(-np.asarray(state["logits"]), kind="stable")[:len(labels)]
+    assert labels == [baby.tokenizer.token_text(int(i)).replace(" ", "␣").replace("\n", "⏎")
+                      for i in top]
+    assert "\ufffd" not in "".join(labels)
+    np.testing.assert_allclose(state["logits"], np.asarray(baby.logits(np.array([ids])))[0, -1],
+                               rtol=1e-6)
