@@ -317,7 +317,7 @@ class BPETokenizer:
         if examples and self.merges:
             merged = sorted((self.vocab[a + b] for a, b in self.merges),
                             key=lambda i: (-len(self._bytes[i]), i))[:examples]
-            pieces = ", ".join(repr(visible(self.token_text(i))) for i in merged)
+            pieces = ", ".join(f"'{visible(self.token_text(i))}'" for i in merged)
             text += f"; longest tokens: {pieces}"
         return text
 

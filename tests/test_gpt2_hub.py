@@ -139,7 +139,10 @@ def test_generate_and_finetune_on_the_command_line(hub_env, tmp_path, bpe, capsy
                  "--batch-size", "2", "--eval-interval", "3", "--out", str(tmp_path / "tuned"),
                  "--generate-tokens", "0", "--quiet"]) == 0, capsys.readouterr().err
     tuned = LittleBaby.load(tmp_path / "tuned")
-    assert tuned.config.c_tie and tuned.tokenizer == LittleBaby.from_gpt2(folder).tokenizer
+    parent = LittleBaby.from_gpt2(folder)
+    assert parent.guid == LittleBaby.load(folder).guid  # the checkpoint's own, each time
+    assert tuned.parent_guid == parent.guid and tuned.report["lineage"] == [parent.guid]
+    assert tuned.config.c_tie and tuned.tokenizer == parent.tokenizer
     assert tuned.report["final"]["step"] == 3
     x = ids_of(bpe)
     assert not np.array_equal(tuned.logits(x), LittleBaby.from_gpt2(folder).logits(x))

@@ -15,6 +15,7 @@ untied: that weight transposed, a zero bias. Nothing is ever unpickled: a folder
 only pytorch_model.bin is refused.
 """
 import json
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -141,7 +142,19 @@ def from_gpt2_folder(cls, folder, **config_overrides):
     """A `cls` (LittleBaby) with a GPT-2 folder's weights and byte-level BPE, no torch.
     `config_overrides` (d_type='fp64', c_device='gpu' ...) as for LittleBaby.load."""
     hf, cfg, tokenizer = gpt2_config_and_tokenizer(folder, **config_overrides)
-    return cls(cfg, tokenizer, params=gpt2_params(Path(folder), hf, cfg))
+    baby = cls(cfg, tokenizer, params=gpt2_params(Path(folder), hf, cfg))
+    baby.guid = gpt2_guid(folder)  # a finetune names it as its parent
+    return baby
+
+
+def gpt2_guid(folder):
+    """A GUID for a GPT-2 checkpoint, the same each time these files are read: a UUID5 of
+    the folder's real path (a Hub cache's is its commit's snapshot) and its weights
+    file's size and time, so a finetune's lineage and card name the checkpoint it began
+    from."""
+    folder = Path(folder).resolve()
+    st = (folder / WEIGHTS).stat()
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"gpt2:{folder}:{st.st_size}:{st.st_mtime_ns}"))
 
 
 def gpt2_config_and_tokenizer(folder, **config_overrides):
