@@ -14,7 +14,6 @@ A checkpoint with tie_word_embeddings false and an lm_head.weight of its own loa
 untied: that weight transposed, a zero bias. Nothing is ever unpickled: a folder with
 only pytorch_model.bin is refused.
 """
-import json
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +21,8 @@ from types import SimpleNamespace
 import numpy
 
 from ..bpe import BPETokenizer
-from ..errors import ConversionError, TokenizerError
+from ..errors import ConversionError, ModelFolderError, TokenizerError
+from .files import parse_json, read_limited
 from .gpt2 import config_from_gpt2, key_pairs
 
 WEIGHTS = "model.safetensors"
@@ -38,12 +38,10 @@ def _json(path):
     if not path.is_file():
         raise ConversionError(f"{path} is missing: a GPT-2 folder holds config.json, "
                               f"model.safetensors and tokenizer.json (or vocab.json + merges.txt).")
-    if path.stat().st_size > MAX_JSON_BYTES:
-        raise ConversionError(f"{path} is larger than {MAX_JSON_BYTES >> 20} MiB: not a GPT-2 file.")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ConversionError(f"{path} is not valid JSON ({e}).") from e
+    try:  # a regular file within the bound, UTF-8, bounded nesting and numbers (files.py)
+        return parse_json(read_limited(path, MAX_JSON_BYTES, "GPT-2 JSON file"), path)
+    except ModelFolderError as e:
+        raise ConversionError(str(e)) from e
 
 
 def is_gpt2_folder(folder):
@@ -51,10 +49,8 @@ def is_gpt2_folder(folder):
     model_type 'gpt2'. Nothing else is read."""
     path = Path(folder) / "config.json"
     try:
-        if not path.is_file() or path.stat().st_size > MAX_JSON_BYTES:
-            return False
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        data = parse_json(read_limited(path, MAX_JSON_BYTES, "config.json"), path)
+    except ModelFolderError:  # ours to say what is wrong with it, when it is read as ours
         return False
     return isinstance(data, dict) and data.get("model_type") == "gpt2"
 
