@@ -165,6 +165,36 @@ def test_a_tied_finetune_keeps_input_and_output_one(fast_tokenizer, tmp_path):
                                their_logits(model, ids), atol=1e-5, rtol=0)
 
 
+def test_a_bpe_model_trained_here_exports_tied_and_comes_back_exactly(tmp_path):
+    """Our BPE, tied embeddings: the export needs no bias fold; transformers gives its
+    logits and tokens, and from_gpt2 (and load) read the folder back bit for bit."""
+    from little_baby import BabyConfig
+    from little_baby.bpe import BPETokenizer
+    from little_baby.io import gpt2
+    tokenizer = BPETokenizer.train(TEXT, 400, special=["<|endoftext|>"])
+    baby = LittleBaby(BabyConfig(c_tokenizer="bpe", c_tie=True, n_ctx=32, n_emb=32,
+                                 head_size=32, n_heads=4, n_layers=2, r_temp=0.8,
+                                 batch_size=2, r_dropout=0.0), tokenizer)
+    baby.fit(TEXT, max_iters=2, out=tmp_path / "ours", quiet=True)
+    folder = gpt2.save_transformers(baby, tmp_path / "gpt2")
+    ids = list(tokenizer.encode(TEXT[:200]))[:32]
+    model = transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
+    theirs_tok = transformers.AutoTokenizer.from_pretrained(folder)
+    assert theirs_tok.encode(TEXT[:200])[:32] == ids
+    in_memory, fast = baby.to_transformers()  # the same, without a folder
+    assert fast.encode(TEXT[:200])[:32] == ids
+    np.testing.assert_allclose(their_logits(in_memory, ids), their_logits(model, ids), atol=1e-6)
+    np.testing.assert_allclose(their_logits(model, ids), np.asarray(baby.logits(np.array([ids])))[0],
+                               atol=1e-5, rtol=0)
+    for back in (LittleBaby.from_gpt2(folder), LittleBaby.load(folder)):
+        assert back.config.c_tie and back.tokenizer == baby.tokenizer
+        np.testing.assert_allclose(np.asarray(back.logits(np.array([ids]))),
+                                   np.asarray(baby.logits(np.array([ids]))), atol=1e-6, rtol=0)
+        for key, value in baby.params.items():
+            if "attn.qkv" not in key:  # r_temp is folded into the query columns on the way out
+                np.testing.assert_array_equal(np.asarray(back.params[key]), np.asarray(value), key)
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda f: (f / "model.safetensors").unlink(), "no model.safetensors"),
     (lambda f: _edit_config(f, activation_function="relu"), "activation_function='relu'"),

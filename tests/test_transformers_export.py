@@ -478,11 +478,11 @@ def test_the_age_48_months_model_exports_exactly(tmp_path):
 
 
 def test_an_export_folder_is_not_read_as_one_of_ours(tmp_path):
-    """A transformers folder has config.json and tokenizer.json too: loading it as ours
-    says what loads it instead of listing unknown config keys."""
-    from little_baby.errors import ModelFolderError
+    """A transformers folder has config.json and tokenizer.json too: load reads a GPT-2
+    with a byte-level BPE (from_gpt2); one with a char vocabulary is refused, saying what
+    loads it, instead of listing unknown config keys."""
     baby = LittleBaby(BabyConfig(n_ctx=8, n_emb=16, head_size=16, n_heads=2, n_layers=1),
                       CharTokenizer.from_text(TEXT))
     folder = gpt2.save_transformers(baby, tmp_path / "export")
-    with pytest.raises(ModelFolderError, match="from_transformers"):
+    with pytest.raises(ConversionError, match=r"LittleBaby.from_transformers\("):
         LittleBaby.load(folder)

@@ -222,6 +222,8 @@ def gpt2_config(cfg, vocab_size, start_id):
 
 
 def _start_id(baby):
+    if baby.tokenizer.kind == "bpe":  # byte-level: newline is the token of b"\n"
+        return baby._start_id()
     return baby.tokenizer.ids.get("\n", 0)  # where our generate starts an empty prompt
 
 
@@ -325,7 +327,10 @@ def _ranges(chars):
 
 def tokenizer_json(tokenizer):
     """tokenizer.json (as a dict) of our char or word tokenizer, in the `tokenizers`
-    library's format (see the module docstring), written without that library."""
+    library's format (see the module docstring), written without that library; a
+    byte-level BPE's is its own (GPT-2's form, bpe.py)."""
+    if tokenizer.kind == "bpe":
+        return tokenizer.to_dict()
     vocab = dict(tokenizer.ids)
     if tokenizer.kind == "char":
         model = {"type": "BPE", "dropout": None, "unk_token": None,
