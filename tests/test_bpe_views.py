@@ -87,3 +87,22 @@ def test_the_space_shows_bpe_tokens_as_text_pieces(bpe_folder):
     assert "\ufffd" not in "".join(labels)
     np.testing.assert_allclose(state["logits"], np.asarray(baby.logits(np.array([ids])))[0, -1],
                                rtol=1e-6)
+
+
+def test_the_space_serves_a_gpt2_folder(tmp_path):
+    """A GPT-2 checkpoint (transformers' files) on the shelf opens through from_pretrained
+    (from_gpt2): its attention labels are its tokens' text."""
+    pytest.importorskip("gradio", reason='the Space needs it: pip install -e ".[dev]"')
+    pytest.importorskip("plotly", reason='the Space needs it: pip install -e ".[dev]"')
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "spaces"))
+    from baby_space.handlers import Handlers
+    from baby_space.models import Shelf, choice_for
+    from tests.test_gpt2_hub import SHAPE, TEXT as GPT2_TEXT, tiny_gpt2
+    bpe = BPETokenizer.train(GPT2_TEXT, SHAPE["vocab_size"], special=["<|endoftext|>"])
+    folder = tiny_gpt2(tmp_path / "gpt2", bpe)
+    handlers = Handlers(Shelf([choice_for(str(folder))], device="cpu"))
+    *_, last = handlers.inspect("gpt2", "The island", 1, 1)
+    state = last[0]
+    assert state["tokens"] == [bpe.token_text(i) for i in bpe.encode("The island")]
+    expected = LittleBaby.from_gpt2(folder).logits(np.array([list(bpe.encode("The island"))]))
+    np.testing.assert_allclose(state["logits"], np.asarray(expected)[0, -1], rtol=1e-6)
