@@ -146,3 +146,8 @@ def test_generate_and_finetune_on_the_command_line(hub_env, tmp_path, bpe, capsy
     assert tuned.report["final"]["step"] == 3
     x = ids_of(bpe)
     assert not np.array_equal(tuned.logits(x), LittleBaby.from_gpt2(folder).logits(x))
+
+
+def test_transformers_short_name_says_which_repo_it_is():
+    with pytest.raises(ModelNotFoundError, match="the Hub repo openai-community/gpt2-medium: "):
+        LittleBaby.from_pretrained("GPT2-medium")

@@ -156,7 +156,17 @@ def unknown_name(name):
     return (f"{name!r} is not a model folder, a GUID, an age ({', '.join(AGES)}) or a Hub "
             f"repo id (owner/name).{path} A GUID may be shortened to a unique start of at "
             f"least {MIN_PREFIX} characters (`little-baby list` shows the models in the "
-            f"cache).{did_you_mean(name)}")
+            f"cache).{did_you_mean(name)}{_gpt2_hint(name)}")
+
+
+GPT2_NAMES = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")  # transformers' old short names
+
+
+def _gpt2_hint(name):
+    """' GPT-2 is the Hub repo openai-community/gpt2.' for transformers' short names."""
+    lower = str(name).lower()
+    return (f" GPT-2 is the Hub repo openai-community/{lower}: give that name."
+            if lower in GPT2_NAMES else "")
 
 
 def did_you_mean(name):
