@@ -123,3 +123,10 @@ def test_dropout_mask_rate_and_scale():
     assert mask.dtype == np.float32
     assert abs((mask == 0).mean() - 0.1) < 0.005
     np.testing.assert_allclose(np.unique(mask), [0.0, 1 / 0.9], rtol=1e-6)
+
+
+def test_row_sum_and_row_dot_are_the_plain_reductions():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 3, 5, 7)), rng.normal(size=(2, 3, 5, 7))
+    np.testing.assert_allclose(ops.row_sum(a), a.sum(axis=-1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(ops.row_dot(a, b), (a * b).sum(axis=-1, keepdims=True), rtol=1e-12)

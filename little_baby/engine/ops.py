@@ -29,6 +29,18 @@ def row_mean(x):
     return x @ _constant(array_module(x), (C, 1), 1.0 / C, x.dtype)
 
 
+def row_sum(x):
+    """(..., K) -> (..., 1): the sum of each row of the last axis."""
+    K = x.shape[-1]
+    return x @ _constant(array_module(x), (K, 1), 1.0, x.dtype)
+
+
+def row_dot(a, b):
+    """(..., K), (..., K) -> (..., 1): each row's dot product, as a batch of (1, K) @ (K, 1)
+    products (no temporary a * b of the whole size)."""
+    return (a[..., None, :] @ b[..., :, None])[..., 0]
+
+
 def col_sum(x):
     """(N, D) -> (D,): the sum of each column."""
     return _constant(array_module(x), x.shape[0], 1.0, x.dtype) @ x
@@ -192,7 +204,7 @@ def softmax_forward(s, out=None):
 def softmax_backward(dp, p, out=None):
     """ds = p * (dp - sum(dp * p)); out=dp overwrites dp (fewer passes over memory)."""
     xp = array_module(p)
-    row = (dp * p).sum(axis=-1, keepdims=True)
+    row = row_dot(dp, p)                               # (..., 1): sum(dp * p) of each row
     ds = xp.subtract(dp, row, out=out)
     ds *= p
     return ds

@@ -21,7 +21,7 @@ import functools
 from typing import NamedTuple
 
 from ..backend import array_module
-from ..ops import dropout_forward, softmax_backward, softmax_forward
+from ..ops import dropout_forward, row_sum, softmax_backward, softmax_forward
 
 
 # ---- the definition -------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def causal_softmax(s, offset):
         s += causal_bias(T, T_k, offset, xp, s.dtype)
     s -= s.reshape(B, h, T * T_k).max(axis=-1)[:, :, None, None]
     xp.exp(s, out=s)
-    sums = s.sum(axis=-1, keepdims=True)
+    sums = row_sum(s)                                           # (B, h, T, 1)
     if T > 1 and float(sums.min()) < UNDERFLOW_SUM:  # one row: its own max was subtracted
         return None
     s /= sums
