@@ -220,9 +220,10 @@ def read_limited(path, max_bytes, what="file"):
         if st.st_size > max_bytes:
             raise ModelFolderError(f"{path} is {st.st_size:,} bytes, more than a {what} may be "
                                    f"({max_bytes:,}): it is not one of ours, or it is damaged.")
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:  # it grew while we read
-        raise ModelFolderError(f"{path} holds more than a {what} may ({max_bytes:,} bytes).")
+        data = f.read(st.st_size + 1)  # read(n) allocates n bytes first: the size, not the bound
+    if len(data) > st.st_size:  # it grew while we read: a writer that does not write atomically
+        raise ModelFolderError(f"{path} changed while it was read: read it again once it is "
+                               f"written.")
     return data
 
 
