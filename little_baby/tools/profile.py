@@ -41,12 +41,13 @@ class Profiler:
         self._local, self._lock = threading.local(), threading.Lock()
 
     def wrap(self, name, fn):
-        if name == FORK_JOIN:
-            return self._wrap_fork_join(fn)
-
+        """`fn`, timed: its own time is its time less that of the engine functions it calls
+        in this thread. Backend.map (FORK_JOIN) hands work to other threads, whose
+        functions count their own time: its caller waits meanwhile, so that time is no
+        one's own (kept as `waited`)."""
         def timed(*args, **kwargs):
             stack = self._local.__dict__.setdefault("stack", [])
-            stack.append(0.0)  # time spent in engine functions this call makes
+            stack.append(0.0)  # time spent in engine functions this call makes, here
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
@@ -56,28 +57,11 @@ class Profiler:
                 if stack:
                     stack[-1] += elapsed
                 with self._lock:
-                    self.own[name] += elapsed - inner
+                    if name == FORK_JOIN:
+                        self.waited += elapsed - inner
+                    else:
+                        self.own[name] += elapsed - inner
                     self.calls[name] += 1
-        timed.__wrapped__ = fn
-        return timed
-
-    def _wrap_fork_join(self, fn):
-        """Backend.map hands work to other threads, whose functions count their own time:
-        its caller waits meanwhile, so its time is no one's own (kept as `waited`)."""
-        def timed(*args, **kwargs):
-            stack = self._local.__dict__.setdefault("stack", [])
-            stack.append(0.0)  # a map inside a map runs its items here, in this thread
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                elapsed = time.perf_counter() - start
-                inner = stack.pop()
-                if stack:
-                    stack[-1] += elapsed
-                with self._lock:
-                    self.waited += elapsed - inner
-                    self.calls[FORK_JOIN] += 1
         timed.__wrapped__ = fn
         return timed
 
