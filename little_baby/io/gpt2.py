@@ -494,19 +494,26 @@ def config_from_gpt2(hf):
                       c_tie=bool(getattr(hf, "tie_word_embeddings", True)))
 
 
-def params_from_gpt2(model, cfg):
-    """Our params (float32 host arrays) from a GPT2LMHeadModel whose config gave `cfg`."""
-    hf = model.config
-    state = {k: v.detach().to("cpu").float().numpy() for k, v in model.state_dict().items()}
-    params = {ours: state[theirs].astype(numpy.float32) for ours, theirs in key_pairs(cfg.n_layers)}
+def fold_score_scale(params, cfg, hf):
+    """GPT-2's attention score scale (1/sqrt(d) if scale_attn_weights, over layer i + 1 if
+    scale_attn_by_inverse_layer_idx) as ours, 1/sqrt(d), times a factor folded into each
+    layer's query weights and bias, in place. `hf`: GPT-2's config (its attributes)."""
     C, d = cfg.n_emb, cfg.head_dim
-    for i in range(cfg.n_layers):  # GPT-2's score scale as ours, 1/sqrt(d), times a factor
+    for i in range(cfg.n_layers):
         scale = (d ** -0.5 if hf.scale_attn_weights else 1.0) / (
             i + 1 if hf.scale_attn_by_inverse_layer_idx else 1)
         factor = numpy.float32(scale * d ** 0.5)
         if factor != 1:
             params[f"blocks.{i}.attn.qkv.weight"][:, :C] *= factor
             params[f"blocks.{i}.attn.qkv.bias"][:C] *= factor
+
+
+def params_from_gpt2(model, cfg):
+    """Our params (float32 host arrays) from a GPT2LMHeadModel whose config gave `cfg`."""
+    hf = model.config
+    state = {k: v.detach().to("cpu").float().numpy() for k, v in model.state_dict().items()}
+    params = {ours: state[theirs].astype(numpy.float32) for ours, theirs in key_pairs(cfg.n_layers)}
+    fold_score_scale(params, cfg, hf)
     if cfg.c_tie:  # the output layer is wte's transpose, held once
         return params
     head = model.get_output_embeddings()

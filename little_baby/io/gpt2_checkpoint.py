@@ -23,7 +23,7 @@ import numpy
 from ..bpe import BPETokenizer
 from ..errors import ConversionError, ModelFolderError, TokenizerError
 from .files import parse_json, read_limited
-from .gpt2 import config_from_gpt2, key_pairs
+from .gpt2 import config_from_gpt2, fold_score_scale, key_pairs
 
 WEIGHTS = "model.safetensors"
 MAX_JSON_BYTES = 64 << 20
@@ -108,14 +108,8 @@ def gpt2_params(folder, hf, cfg):
     shapes = param_shapes(cfg, hf.vocab_size)
     params = {ours: get(theirs[len("transformer."):], shapes[ours])
               for ours, theirs in key_pairs(cfg.n_layers)}
-    C, d = cfg.n_emb, cfg.head_dim
-    for i in range(cfg.n_layers):  # GPT-2's score scale as ours (1/sqrt(d)) times a factor
-        scale = (d ** -0.5 if hf.scale_attn_weights else 1.0) / (
-            i + 1 if hf.scale_attn_by_inverse_layer_idx else 1)
-        factor = numpy.float32(scale * d ** 0.5)
-        if factor != 1:
-            params[f"blocks.{i}.attn.qkv.weight"][:, :C] *= factor
-            params[f"blocks.{i}.attn.qkv.bias"][:C] *= factor
+    fold_score_scale(params, cfg, hf)
+    C = cfg.n_emb
     if not cfg.c_tie:  # an output layer of its own (c_tie=False asked: wte's copy, apart)
         head = (get("lm_head.weight", (hf.vocab_size, C)) if "lm_head.weight" in state
                 else params["wte.weight"])
