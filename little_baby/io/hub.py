@@ -369,8 +369,7 @@ class _Hub(_Source):
     def get(self, path, optional=False):
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import (HFValidationError, LocalEntryNotFoundError,
-                                            RemoteEntryNotFoundError, RepositoryNotFoundError,
-                                            RevisionNotFoundError)
+                                            RemoteEntryNotFoundError)
         hub = self.hub
         if not hub["local_files_only"]:
             if self.reachable is None:
@@ -379,26 +378,19 @@ class _Hub(_Source):
                 if hub["force_download"]:  # the Hub cache is not to be used
                     raise NotCachedError(self.not_cached)
                 hub = {**hub, "local_files_only": True}
-        try:
-            with _quiet_client():
-                return Path(hf_hub_download(self.repo_id, path, **hub))
-        except RemoteEntryNotFoundError:
-            return None
-        except LocalEntryNotFoundError as e:
-            if optional:
+        with _hub_answers(self.repo_id, self.hub["revision"],
+                          f"download {path} from the Hub repo {self.repo_id!r}"):
+            try:  # these first: some are HTTP errors too, which _hub_answers words
+                with _quiet_client():
+                    return Path(hf_hub_download(self.repo_id, path, **hub))
+            except RemoteEntryNotFoundError:
                 return None
-            raise NotCachedError(self.not_cached) from e
-        except HFValidationError as e:
-            raise ModelNotFoundError(resolve.unknown_name(self.repo_id)) from e
-        except RepositoryNotFoundError as e:
-            raise ModelNotFoundError(f"there is no Hub repo {self.repo_id!r} (or it is private and "
-                                     f"the token cannot read it: log in or pass token=).") from e
-        except RevisionNotFoundError as e:
-            raise ModelNotFoundError(f"the Hub repo {self.repo_id!r} has no revision "
-                                     f"{self.hub['revision']!r}.") from e
-        except _network_errors() as e:
-            raise HubError(f"could not download {path} from the Hub repo {self.repo_id!r}: "
-                           f"{_describe(e)}.") from e
+            except LocalEntryNotFoundError as e:
+                if optional:
+                    return None
+                raise NotCachedError(self.not_cached) from e
+            except HFValidationError as e:
+                raise ModelNotFoundError(resolve.unknown_name(self.repo_id)) from e
 
 
 def hub_file_sizes(repo_id, paths, revision=None, token=None, timeout=10.0, repo_type=None):
@@ -408,32 +400,39 @@ def hub_file_sizes(repo_id, paths, revision=None, token=None, timeout=10.0, repo
     says what the Hub answered; a ModelNotFoundError, that there is no such repo or
     revision."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.errors import (RemoteEntryNotFoundError, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
+    from huggingface_hub.errors import RemoteEntryNotFoundError
     _check_repo_id(repo_id)
     sizes = {}
     for path in paths:
-        try:
-            with _quiet_client():
-                meta = get_hf_file_metadata(hf_hub_url(repo_id, path, revision=revision,
-                                                       repo_type=repo_type),
-                                            token=token, timeout=timeout)
-        except RemoteEntryNotFoundError:
-            sizes[path] = None
-            continue
-        except RepositoryNotFoundError as e:
-            raise ModelNotFoundError(f"there is no Hub repo {repo_id!r} (or it is private and "
-                                     f"the token cannot read it).") from e
-        except RevisionNotFoundError as e:
-            raise ModelNotFoundError(f"the Hub repo {repo_id!r} has no revision "
-                                     f"{revision!r}.") from e
-        except _network_errors() as e:
-            raise HubError(f"could not ask the Hub repo {repo_id!r} about {path}: "
-                           f"{_describe(e)}.") from e
+        with _hub_answers(repo_id, revision, f"ask the Hub repo {repo_id!r} about {path}"):
+            try:  # first: a missing file is an HTTP error too, which _hub_answers words
+                with _quiet_client():
+                    meta = get_hf_file_metadata(hf_hub_url(repo_id, path, revision=revision,
+                                                           repo_type=repo_type),
+                                                token=token, timeout=timeout)
+            except RemoteEntryNotFoundError:
+                sizes[path] = None
+                continue
         if meta.size is None:
             raise HubError(f"the Hub gave no size for {path} in {repo_id!r}.")
         sizes[path] = meta.size
     return sizes
+
+
+@contextlib.contextmanager
+def _hub_answers(repo_id, revision, doing):
+    """The client's errors about a repo as ours: no such repo (or one the token cannot
+    read), no such revision, or what the Hub or the network answered while `doing`."""
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+    try:
+        yield
+    except RepositoryNotFoundError as e:
+        raise ModelNotFoundError(f"there is no Hub repo {repo_id!r} (or it is private and the "
+                                 f"token cannot read it: log in or pass token=).") from e
+    except RevisionNotFoundError as e:
+        raise ModelNotFoundError(f"the Hub repo {repo_id!r} has no revision {revision!r}.") from e
+    except _network_errors() as e:
+        raise HubError(f"could not {doing}: {_describe(e)}.") from e
 
 
 def _hub_reachable():
