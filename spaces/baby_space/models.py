@@ -3,8 +3,9 @@ LittleBaby.from_pretrained) and kept, and the summary shown beside the picker.
 
 A visitor may also type any name from_pretrained takes (a GUID or a Hub repo id). Paths
 on the server's disk open only when they are among the choices the Space was started
-with (the page and the API know those by a short key, never by their path), so a public
-Space cannot be made to read its own folders or learn where they are.
+with (the page and the API know those by a short key, never by their path), and a GUID a
+visitor types is fetched from the Hub repo, never read from the server's own model store,
+so a public Space cannot be made to read its own folders or learn where they are.
 
 What keeps the shelf alive under visitors (ShelfLimits, each settable in the
 environment): a weights file's size is checked before it is downloaded (from the Hub's
@@ -246,8 +247,9 @@ class Shelf:
         beyond the limits; a refusal is remembered."""
         try:
             name = self._named[key].name if key in self._named else key
-            self._check_sizes(key, name)
-            baby = self._load(key, name)
+            repo = None if key in self._named else self._hub_only(name)
+            self._check_sizes(key, name, repo)
+            baby = self._load(key, name, repo)
             nbytes = sum(int(a.nbytes) for a in baby.params.values())
             cfg, need = baby.config, forward_bytes(baby.config)
             if need > self.limits.max_forward_bytes:
@@ -296,15 +298,26 @@ class Shelf:
             while len(self._refused) > 1000:  # many names tried: the oldest refusals go
                 self._refused.popitem(last=False)
 
-    def _check_sizes(self, key, name):
+    @staticmethod
+    def _hub_only(name):
+        """The Hub repo a visitor's GUID is fetched from (from_pretrained's repo=), so that
+        the server's own model store is passed over: only the Space's choices, the shipped
+        ages and the Hub are offered. None for anything else (an age, a repo id)."""
+        try:
+            parsed = resolve.parse(name)
+        except BabyError:
+            return None  # said when it is loaded
+        return default_repo() if parsed.kind == "guid" and parsed.age is None else None
+
+    def _check_sizes(self, key, name, repo=None):
         """Refuse `name` when its weights file (or a JSON file) is over the limits: from
         the disk for a folder on this machine, else from the Hub's file metadata, before
-        anything is downloaded."""
+        anything is downloaded. `repo`: a GUID is looked for there only."""
         try:
             parsed = resolve.parse(name)
         except BabyError as e:
             raise ModelUnavailable(f"Cannot open {key}: {public(e)}") from e
-        folder = resolve.local_folder(parsed)
+        folder = None if repo is not None else resolve.local_folder(parsed)
         if folder is not None:
             sizes = {p: (Path(folder) / p).stat().st_size if (Path(folder) / p).is_file()
                      else None for p in WEIGHTS_FILES + JSON_FILES}
@@ -339,14 +352,14 @@ class Shelf:
                     f"{mib(size)}, and this Space takes at most {mib(limit)} "
                     f"(nothing was downloaded).")
 
-    def _load(self, key, name):
+    def _load(self, key, name, repo=None):
         try:
             if self.device == "gpu":
                 try:
-                    return LittleBaby.from_pretrained(name, c_device="gpu")
+                    return LittleBaby.from_pretrained(name, repo=repo, c_device="gpu")
                 except BackendError:  # CuPy there but unusable for this model: stay on the CPU
                     self.device = "cpu"
-            return LittleBaby.from_pretrained(name)
+            return LittleBaby.from_pretrained(name, repo=repo)
         except (CacheError, ModelNotFoundError) as e:
             raise ModelUnavailable(f"Cannot open {key}: {public(e)}") from e
         except HubError as e:  # the Hub failed or cannot be reached: worth a new try later
