@@ -354,3 +354,25 @@ def test_a_model_saved_for_the_gpu_loads_on_a_machine_without_one(tmp_path):
     assert loaded.config.c_device == "cpu" and loaded.generate("ab", 5, seed=1)
     with pytest.raises(BabyError, match="CuPy"):
         LittleBaby.load(tmp_path / "m", c_device="gpu")  # asked for: refused, saying why
+
+
+def test_a_killed_conversions_half_made_folder_is_removed_by_the_next(tmp_path):
+    import fcntl
+
+    from little_baby.io.files import atomic_folder
+    dead = tmp_path / ".model.dead1234.tmp"   # mkdtemp's names: 8 random characters
+    live = tmp_path / ".model.live5678.tmp"
+    other = tmp_path / ".notes.tmp"           # not a name of ours
+    for d in (dead, live, other):
+        d.mkdir()
+        (d / "config.json").write_text("{}")
+    fd = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with atomic_folder(tmp_path / "model") as tmp:
+            (tmp / "x").write_text("whole")
+        assert not dead.exists() and live.exists() and other.exists()
+        assert (tmp_path / "model" / "x").read_text() == "whole"
+        assert [m["guid"] for m in model_cache.list_models(tmp_path)] == []
+    finally:
+        os.close(fd)

@@ -21,6 +21,7 @@ import re
 import shutil
 import stat
 import tempfile
+from glob import escape as glob_escape
 from pathlib import Path
 
 from ..errors import ModelFolderError
@@ -185,11 +186,17 @@ def atomic_folder(path):
     """Yield a temporary folder beside `path`; on success it becomes `path` in one rename.
 
     `path` must not exist yet. On an error the temporary folder is removed, so `path`
-    either does not exist or is complete.
+    either does not exist or is complete; one a killed writer left beside it (flock'ed by
+    no one) is removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob_escape(path.name)}.*{_TMP_SUFFIX}"):
+        if _OURS.fullmatch(stale.name):
+            _remove_if_unheld(stale)  # a killed writer's half-made folder
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=path.parent))
+    held = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # as _locked_temporary: tells ours from a dead one's
     try:
         yield tmp
         for child in tmp.iterdir():
@@ -200,8 +207,24 @@ def atomic_folder(path):
         os.rename(tmp, path)
         fsync_folder(path.parent)
     finally:
+        os.close(held)
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def _remove_if_unheld(folder):
+    """Remove temporary folder `folder` unless a live writer holds its flock."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:  # gone, or a link: not ours to remove
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        shutil.rmtree(folder)
+    except OSError:  # a live writer's
+        pass
+    finally:
+        os.close(fd)
 
 
 # ---- reading with bounds ----------------------------------------------------------------
