@@ -13,6 +13,7 @@ from ..errors import BabyError, CacheError, ShippedModelError
 from . import places
 from .ages import AGES, shipped_folder
 from .claim import claimed
+from .report import model_loss
 from .store import check_model_folder, is_model_folder, read_report
 
 CACHE_ENV = places.STORE_ENV
@@ -82,20 +83,6 @@ def _describe(guid, path, shipped):
             "n_params": report.get("n_params"), "val_loss": model_loss(report)[0],
             "size": sum(st.st_size for st in stats),
             "modified": max((st.st_mtime for st in stats), default=0.0)}
-
-
-def model_loss(report):
-    """(loss, how it was measured) of a model's report: its held-out loss over every full
-    window of the held-out text where that was measured (training/evaluate.py), else the
-    validation loss of its last evaluation; (None, '') when it has neither."""
-    heldout = report.get("heldout") or {}
-    if isinstance(heldout.get("loss"), (int, float)):
-        return heldout["loss"], (f"held-out loss over all {heldout.get('windows', '?')} "
-                                 f"full windows of the held-out text")
-    final = report.get("final") or {}
-    if isinstance(final.get("val_loss"), (int, float)):
-        return final["val_loss"], f"validation loss at step {final.get('step', '?')}"
-    return None, ""
 
 
 def folder_files(folder):

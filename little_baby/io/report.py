@@ -28,10 +28,9 @@ FIELDS = {  # field: its type, or for a dict, {key: type}
     "heldout": {"loss": NUMBER, "bits_per_token": NUMBER, "windows": WHOLE, "tokens": WHOLE,
                 "fp32_loss": NUMBER, "weights": TEXT},
 }
-WITH_FINAL = {"final": ("corpus", "losses", "timings"),
-              "corpus": ("n_tokens",), "losses": ("evals", "epochs"),
-              "final_keys": ("step", "train_loss", "val_loss", "best_val_loss", "best_step"),
-              "timings": ("seconds", "tokens_per_s")}
+WITH_FINAL = {  # a report with `final` describes it: these fields, with these keys
+    "final": ("step", "train_loss", "val_loss", "best_val_loss", "best_step"),
+    "corpus": ("n_tokens",), "losses": ("evals", "epochs"), "timings": ("seconds", "tokens_per_s")}
 EVAL = {"step": WHOLE, "train": NUMBER, "val": NUMBER}
 EPOCH = {"epoch": NUMBER, "train": NUMBER, "val": NUMBER}
 
@@ -58,16 +57,12 @@ def check_report(report, path="report.json"):
         elif not _is(value, kind):
             bad(field, f"is {_name(value)}")
     if "final" in report:
-        for field in WITH_FINAL["final"]:
+        for field, keys in WITH_FINAL.items():
             if field not in report:
                 bad(field, "is missing (a report with 'final' has it)")
-        for field in ("corpus", "losses", "timings"):
-            for key in WITH_FINAL[field]:
+            for key in keys:
                 if key not in report[field]:
                     bad(f"{field}.{key}", "is missing")
-        for key in WITH_FINAL["final_keys"]:
-            if key not in report["final"]:
-                bad(f"final.{key}", "is missing")
     for field, shape in (("evals", EVAL), ("epochs", EPOCH)):
         for i, row in enumerate(report.get("losses", {}).get(field, [])):
             if not isinstance(row, dict) or any(not _is(row.get(k), t) for k, t in shape.items()):
@@ -87,3 +82,17 @@ def _is(value, kind):
 
 def _name(value):
     return f"{type(value).__name__} {str(value)[:40]!r}"
+
+
+def model_loss(report):
+    """(loss, how it was measured) of a model's report: its held-out loss over every full
+    window of the held-out text where that was measured (training/evaluate.py), else the
+    validation loss of its last evaluation; (None, '') when it has neither."""
+    heldout = report.get("heldout") or {}
+    if isinstance(heldout.get("loss"), (int, float)):
+        return heldout["loss"], (f"held-out loss over all {heldout.get('windows', '?')} "
+                                 f"full windows of the held-out text")
+    final = report.get("final") or {}
+    if isinstance(final.get("val_loss"), (int, float)):
+        return final["val_loss"], f"validation loss at step {final.get('step', '?')}"
+    return None, ""

@@ -18,6 +18,7 @@ import stat
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy
@@ -173,14 +174,8 @@ def _check_promise(folder, config, vocab_size, header):
             f"(n_layers={config.n_layers}, n_emb={C}, {vocab_size} symbols), but "
             f"{WEIGHTS} holds {held:,}: the files do not belong together.")
     # equal counts bound the work below by the file's own size
-    check_shapes({k: _Shape(s) for k, (_, s) in header.items()}, param_shapes(config, vocab_size))
-
-
-class _Shape:
-    """A stand-in with only a shape, for check_shapes on a header."""
-
-    def __init__(self, shape):
-        self.shape = shape
+    check_shapes({k: SimpleNamespace(shape=s) for k, (_, s) in header.items()},
+                 param_shapes(config, vocab_size))
 
 
 def read_config_and_tokenizer(folder, header=None, **config_overrides):

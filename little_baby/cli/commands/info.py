@@ -16,7 +16,7 @@ from ...engine.transformer import check_shapes, count_params, param_shapes
 from ...errors import BabyError, WeightsError
 from ...io import cache as model_cache
 from ...io.ages import shipped_folder
-from ...io.cache import model_loss
+from ...io.report import model_loss
 from ...io.gpt2_checkpoint import gpt2_config_and_tokenizer, is_gpt2_folder
 from ...io.places import is_shipped
 from ...io.store import (WEIGHTS, check_model_folder, read_config_and_tokenizer, read_report,
