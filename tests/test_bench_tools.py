@@ -39,3 +39,14 @@ def test_bench_against_torch_gives_ratios(capsys):
     assert set(result["ratios"]) == {"torch eager"}
     assert result["ratios"]["torch eager"] == pytest.approx(
         result["median_ms"]["torch eager"] / result["median_ms"]["ours"])
+
+
+def test_the_torch_side_without_torch_says_how_to_install_it():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", "import sys; sys.modules['torch'] = None\n"
+                        "from little_baby.tools import torch_side\n"
+                        "sys.exit(torch_side.main(['--steps', '1']))"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    assert r.stderr.count("\n") == 1 and "pip install torch==2.13.0" in r.stderr

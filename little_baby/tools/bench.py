@@ -28,6 +28,7 @@ from ..errors import BabyError
 from ..training.trainer import Trainer
 from .profile import print_profile, profile_training
 from .shapes import SHAPES, VOCAB, fresh_baby
+from .torch_side import INSTALL as TORCH_INSTALL
 
 def matmul_peak(seconds=1.0):
     """This machine's float32 2-D matmul speed in GFLOP/s (best of a few sizes)."""
@@ -174,8 +175,7 @@ def against_torch(shapes, args, overrides):
     import importlib.util
     import subprocess
     if importlib.util.find_spec("torch") is None:
-        raise BabyError("--against torch needs PyTorch: pip install torch==2.13.0 --index-url "
-                        "https://download.pytorch.org/whl/cpu (its CPU build).")
+        raise BabyError(f"--against torch needs PyTorch: {TORCH_INSTALL} (its CPU build).")
     sides = ["torch eager"] + ([] if args.no_compile else ["torch.compile"])
     threads = usable_cores()
     for shape in shapes:
