@@ -113,7 +113,7 @@ class LittleBaby:
             config = BabyConfig.from_dict(config or {})
         text, _ = load_corpus(corpus)
         if config.c_tokenizer == "bpe":  # the held-out text stays unseen
-            text = text[:round(len(text) * config.r_split)]
+            text = text[:int(len(text) * config.r_split)]  # as data.encode_split cuts it
         baby = cls(config, tokenizer_for_text(config.c_tokenizer, text, vocab_size))
         baby.fit(corpus, **fit_args)
         return baby

@@ -338,7 +338,7 @@ def test_a_bpe_baby_trains_saves_loads_generates_and_finetunes(tmp_path):
     text = VARIED + english(150)
     baby = LittleBaby.train_new({**TINY, "c_tokenizer": "bpe"}, text, vocab_size=320,
                                 max_iters=4, out=tmp_path / "m", quiet=True)
-    split = round(len(text) * baby.config.r_split)
+    split = int(len(text) * baby.config.r_split)
     assert baby.tokenizer == BPETokenizer.train(text[:split], 320)  # the held-out part unseen
     saved = json.loads((tmp_path / "m" / "tokenizer.json").read_text("utf-8"))
     assert saved["model"]["type"] == "BPE"
@@ -354,7 +354,10 @@ def test_a_bpe_baby_trains_saves_loads_generates_and_finetunes(tmp_path):
     # it drew characters split over tokens, which token-by-token decoding would break
     assert "".join(loaded.tokenizer.decode([i]) for i in ids) != "".join(pieces)
     corpus, final = baby.report["corpus"], baby.report["final"]
-    assert corpus["n_val_chars"] == len(baby.tokenizer.decode(baby.tokenizer.encode(text)[-corpus["n_val"]:]))
+    # it holds out exactly what a char model holds out: the characters after the cut
+    assert corpus["n_val_chars"] == len(text) - split
+    assert corpus["n_val"] == len(baby.tokenizer.encode(text[split:]))
+    assert corpus["n_train"] == len(baby.tokenizer.encode(text[:split]))
     assert final["val_bits_per_char"] == pytest.approx(
         final["val_loss"] / math.log(2) * corpus["n_val"] / corpus["n_val_chars"])
     assert corpus["n_val_chars"] > 1.5 * corpus["n_val"]  # a BPE token is several characters

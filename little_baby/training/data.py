@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy
 
+from ..bpe import BPETokenizer
 from ..errors import CorpusError, spelled
 from ..io.places import input_folders
 
@@ -89,9 +90,25 @@ def windows_at(ids, starts, n_ctx):
     return windows[:, :-1], windows[:, 1:]
 
 
+def encode_split(tokenizer, text, r_split):
+    """(ids, split): `text` as token ids and the index of the first validation token.
+
+    A BPE model's text is cut in characters, at int(r_split * len(text)), and each side is
+    encoded on its own, so that it holds out exactly the text a char model holds out (the
+    last 1 - r_split of the characters) and bits per character compare on the same text.
+    Char ids are characters, so their token cut is that cut; word models cut their tokens
+    (a word cut in two would be no word of the vocabulary)."""
+    if isinstance(tokenizer, BPETokenizer):
+        cut = int(r_split * len(text))
+        train, val = tokenizer.encode(text[:cut]), tokenizer.encode(text[cut:])
+        return numpy.concatenate([train, val]), len(train)
+    ids = tokenizer.encode(text)
+    return ids, int(r_split * len(ids))
+
+
 class TrainingData:
-    """Token ids split into a training part (the first r_split of them) and a validation
-    part, cut into windows of n_ctx inputs and their n_ctx next-token targets.
+    """Token ids split into a training part (the first r_split of them, or those before
+    `split`, see encode_split) and a validation part, cut into windows of n_ctx inputs and their n_ctx next-token targets.
 
     Two ways to make batches, both pure functions of (seed, step), so a resumed run only
     needs its step count: `epoch_batch` walks the training part in stride-n_ctx windows,
@@ -100,8 +117,8 @@ class TrainingData:
     """
 
     def __init__(self, ids, n_ctx, batch_size, r_split=0.9, shuffle=True, seed=0,
-                 n_ctx_fixed=False):
-        split = int(r_split * len(ids))
+                 n_ctx_fixed=False, split=None):
+        split = int(r_split * len(ids)) if split is None else split
         self.train, self.val = ids[:split], ids[split:]
         if min(len(self.train), len(self.val)) < n_ctx + 1:
             # a finetune keeps its parent's n_ctx: then the message does not suggest it

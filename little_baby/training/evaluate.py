@@ -1,5 +1,6 @@
 """Held-out evaluation: the mean cross-entropy over every full window of the text's
-validation part (the last 1 - r_split of its tokens), in nats and bits per token.
+validation part (the last 1 - r_split of its tokens; for char and BPE models the same
+text, the last 1 - r_split of its characters: data.encode_split), in nats and bits per token.
 
 The stride-n_ctx windows cover the held-out text once; every position of a window is
 scored, so position t of a window predicts from t + 1 tokens of context (as in training).
@@ -8,7 +9,7 @@ import math
 
 import numpy
 
-from .data import TrainingData, windows_at
+from .data import TrainingData, encode_split, windows_at
 
 EVAL_BATCH = 64  # windows per forward pass
 
@@ -19,8 +20,9 @@ def heldout_loss(baby, text, r_split=None, every=1):
     held-out part of `text` (r_split: the model's unless given). every=k scores every
     k-th window only: a quicker check spread over the whole held-out text."""
     cfg = baby.config
-    data = TrainingData(baby.tokenizer.encode(text), cfg.n_ctx, EVAL_BATCH,
-                        cfg.r_split if r_split is None else r_split)
+    r_split = cfg.r_split if r_split is None else r_split
+    ids, split = encode_split(baby.tokenizer, text, r_split)
+    data = TrainingData(ids, cfg.n_ctx, EVAL_BATCH, r_split, split=split)
     starts = (numpy.arange((len(data.val) - 1) // cfg.n_ctx) * cfg.n_ctx)[::every]
     total, count = 0.0, 0
     for i in range(0, len(starts), EVAL_BATCH):

@@ -40,7 +40,7 @@ from ..io.checkpoint import CHECKPOINT, load_checkpoint, remove_checkpoint, save
 from ..tokenizer import tokenizer_from_dict
 from ..io.store import (LOSS_CURVE, REPORT, ModelParts, read_config_and_tokenizer,
                         read_report, write_json, write_model)
-from .data import TrainingData, find_input, load_corpus, read_corpus, text_sha256
+from .data import TrainingData, encode_split, find_input, load_corpus, read_corpus, text_sha256
 from .resources import SIZES, check_training_fits
 from .report import hardware, plot_losses
 from .trainer import Trainer
@@ -113,8 +113,9 @@ def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False, guid=None):
     new_symbols = tokenizer.expand(text)
     cfg = baby.config
     finetune = baby.guid is not None  # a trained model: its architecture stays
-    data = TrainingData(tokenizer.encode(text), cfg.n_ctx, cfg.batch_size, cfg.r_split,
-                        cfg.c_shuffle, cfg.seed, n_ctx_fixed=finetune)
+    ids, split = encode_split(tokenizer, text, cfg.r_split)
+    data = TrainingData(ids, cfg.n_ctx, cfg.batch_size, cfg.r_split, cfg.c_shuffle, cfg.seed,
+                        n_ctx_fixed=finetune, split=split)
     plan = plan.resolve(cfg, data)
     guid = model_cache.check_guid(guid) if guid is not None else model_cache.new_guid()
     folder = Path(out) if out is not None else model_cache.model_dir(guid, cache)
@@ -181,8 +182,9 @@ def resume(cls, name, cache=None, corpus=None, quiet=False):
                    parent_guid=report["parent_guid"])
         baby.report = report
         _check_fits(baby, tokenizer.vocab_size, ())
-        data = TrainingData(tokenizer.encode(text), config.n_ctx, config.batch_size,
-                            config.r_split, config.c_shuffle, config.seed)
+        ids, split = encode_split(tokenizer, text, config.r_split)
+        data = TrainingData(ids, config.n_ctx, config.batch_size, config.r_split,
+                            config.c_shuffle, config.seed, split=split)
         plan = Plan(**report["settings"]["plan"])
         plan.keep = plan.keep or "last"  # a run started before keep existed
         run = TrainingRun(baby, data, plan, folder, quiet)
