@@ -26,9 +26,9 @@ import sys
 from pathlib import Path
 
 from little_baby import LittleBaby
-from little_baby.io.ages import AGES, DEFAULT_AGE
-from little_baby.io.checkpoint import CHECKPOINT
-from little_baby.io.store import read_report
+from little_baby.io.store.ages import AGES, DEFAULT_AGE
+from little_baby.io.store.checkpoint import CHECKPOINT
+from little_baby.io.store.model_folder import read_report
 from little_baby.tools.train_ages import SAMPLE, TRAINING, age_config
 from little_baby.training.data import find_input, read_corpus
 from little_baby.training.evaluate import heldout_loss

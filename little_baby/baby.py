@@ -8,9 +8,10 @@ from .engine.runtime import Runtime
 from .engine.sampling import DEFAULTS, check_settings, generate_ids
 from .engine.transformer import Transformer, check_shapes, init_params, param_shapes
 from .errors import BabyError, ConfigError
-from .io import gpt2, gpt2_checkpoint, hub
-from .io.resolve import find_model
-from .io.store import read_model, save_model
+from .io.formats import gpt2, gpt2_checkpoint
+from .io.hub import fetch, publish
+from .io.store.resolve import find_model
+from .io.store.model_folder import is_gpt2_folder, read_model, save_model
 from .tokenizer import tokenizer_for_text, tokenizer_from_dict
 from .training import run
 from .training.data import load_corpus
@@ -191,11 +192,11 @@ class LittleBaby:
     def load(cls, name, cache=None, **config_overrides):
         """Load a model on this machine: a folder written by `save`, or a GUID (a unique
         start of one), an age, in the cache (`cache`) or shipped with the package
-        (io/resolve.py; from_pretrained also fetches from the Hub), or a GPT-2 folder as
+        (io/store/resolve.py; from_pretrained also fetches from the Hub), or a GPT-2 folder as
         transformers writes it (from_gpt2). `config_overrides`
         (e.g. c_device='gpu') change settings that keep the weights' shapes."""
         folder = find_model(name, cache)
-        if gpt2_checkpoint.is_gpt2_folder(folder):  # transformers' GPT-2 files, read without torch
+        if is_gpt2_folder(folder):  # transformers' GPT-2 files, read without torch
             return cls.from_gpt2(folder, **config_overrides)
         parts = read_model(folder, **config_overrides)
         report = parts.report
@@ -212,7 +213,7 @@ class LittleBaby:
                         cache_dir=None, force_download=False, local_files_only=False,
                         **config_overrides):
         """A model by GUID (or a unique start of one, 4+ characters, any case), age
-        ('age-48-months'), folder path or Hub repo id (owner/name): io/resolve.py.
+        ('age-48-months'), folder path or Hub repo id (owner/name): io/store/resolve.py.
 
         A GUID is looked for in cache/<guid>/ (`cache`: the model store), then among the
         age models shipped with the package, then in the Hub cache (`cache_dir`), then in
@@ -222,41 +223,41 @@ class LittleBaby:
         Offline (HF_HUB_OFFLINE=1 or local_files_only=True) only what is on this machine
         loads. `revision`, `token`, `force_download` as for huggingface_hub.
         """
-        return hub.from_pretrained(cls, name, repo=repo, revision=revision, token=token, cache=cache,
+        return fetch.from_pretrained(cls, name, repo=repo, revision=revision, token=token, cache=cache,
                                    cache_dir=cache_dir, force_download=force_download,
                                    local_files_only=local_files_only, **config_overrides)
 
     def save_pretrained(self, save_directory, metadata=None):
         """Write the model folder with its model card (README.md); returns its Path.
         `metadata`: more YAML fields for the card, e.g. {"datasets": [...]}."""
-        return hub.save_pretrained(self, save_directory, metadata=metadata)
+        return publish.save_pretrained(self, save_directory, metadata=metadata)
 
     def push_to_hub(self, repo_id, token=None, private=None, commit_message=None, branch=None,
                     create_pr=False, metadata=None):
         """Upload the model folder and its card to the root of Hub repo `repo_id` (created
         if need be) in one commit; returns the commit URL. A failure is a HubError; the
         local model is untouched and pushing again retries."""
-        return hub.push_to_hub(self, repo_id, token=token, private=private,
+        return publish.push_to_hub(self, repo_id, token=token, private=private,
                                commit_message=commit_message, branch=branch,
                                create_pr=create_pr, metadata=metadata)
 
     # ---- transformers (GPT-2) ----------------------------------------------------------------
     def to_transformers(self):
         """(transformers' GPT2LMHeadModel, PreTrainedTokenizerFast) giving this model's
-        logits and tokens; models GPT-2 cannot express are refused (io/gpt2.py)."""
+        logits and tokens; models GPT-2 cannot express are refused (io/formats/gpt2.py)."""
         return gpt2.to_transformers(self)
 
     @classmethod
     def from_transformers(cls, model_or_folder, tokenizer=None):
         """A model from a GPT-2 (a GPT2LMHeadModel and its tokenizer, or the folder
-        save_pretrained wrote): its weights, positions and vocabulary (io/gpt2.py)."""
+        save_pretrained wrote): its weights, positions and vocabulary (io/formats/gpt2.py)."""
         return gpt2.from_transformers(cls, model_or_folder, tokenizer)
 
     @classmethod
     def from_gpt2(cls, folder, **config_overrides):
         """A GPT-2 from the folder transformers' save_pretrained writes (or a Hub repo's
         files): config.json, model.safetensors and its byte-level BPE, read with numpy
-        and safetensors alone, no torch (io/gpt2_checkpoint.py). `config_overrides`
+        and safetensors alone, no torch (io/formats/gpt2_checkpoint.py). `config_overrides`
         (d_type='fp64' ...) as for load."""
         return gpt2_checkpoint.from_gpt2_folder(cls, folder, **config_overrides)
 

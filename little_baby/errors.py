@@ -108,7 +108,7 @@ class NotEnoughMemoryError(BabyError, MemoryError):
 
 
 class ConversionError(BabyError, ValueError):
-    """A model another library's format (transformers' GPT-2: io/gpt2.py) cannot express
+    """A model another library's format (transformers' GPT-2: io/formats/gpt2.py) cannot express
     exactly, one of theirs ours cannot, or that library not installed; the message names
     what cannot be expressed and what to do."""
 

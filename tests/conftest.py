@@ -5,7 +5,7 @@ pytest_plugins = ["tests.conftest_hub"]
 def pytest_configure(config):
     """The texts are looked for in the shared inputs (../shared/inputs beside the
     checkout) when $LITTLE_BABY_INPUTS is unset: the library itself knows only the
-    variable and ./inputs (io/places.py). Under CI the tests that train on real text must
+    variable and ./inputs (io/store/places.py). Under CI the tests that train on real text must
     run, not skip: stop at once if the texts are missing. The default model store
     (~/.cache/little_baby/models) goes to a temporary folder, so no test writes into the
     user's own store."""

@@ -10,8 +10,8 @@ import zipfile
 import pytest
 
 from little_baby import LittleBaby
-from little_baby.io.ages import AGES, shipped_folder
-from little_baby.io.datasets import how_to_get
+from little_baby.io.store.ages import AGES, shipped_folder
+from little_baby.training.datasets import how_to_get
 from little_baby.training.data import find_input, read_corpus
 from little_baby.training.evaluate import heldout_loss
 
@@ -88,8 +88,8 @@ def test_a_wheel_ships_the_age_models(tmp_path):
     age = AGES["age-3-months"]
     attempt = (
         "from little_baby import LittleBaby\n"
-        "from little_baby.io.cache import delete_model\n"
-        "from little_baby.io.places import SHIPPED\n"
+        "from little_baby.io.store.catalog import delete_model\n"
+        "from little_baby.io.store.places import SHIPPED\n"
         "import sys\n"
         f"assert str(SHIPPED).startswith({str(site)!r}), SHIPPED\n"
         "refused = 0\n"

@@ -11,7 +11,7 @@ import pytest
 from little_baby import BabyConfig, LittleBaby
 from little_baby.bpe import BPETokenizer
 from little_baby.cli import main
-from little_baby.io.card import model_card
+from little_baby.io.hub.card import model_card
 from tests.little_texts import english
 
 TEXT = english(30)

@@ -14,8 +14,8 @@ import pytest
 from safetensors import safe_open
 
 from little_baby import LittleBaby
-from little_baby.io.ages import AGES, DEFAULT_AGE, shipped_folder
-from little_baby.io.checkpoint import CHECKPOINT
+from little_baby.io.store.ages import AGES, DEFAULT_AGE, shipped_folder
+from little_baby.io.store.checkpoint import CHECKPOINT
 from little_baby.cli import main
 from tests.little_texts import GREEK, TINY, english
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from little_baby.errors import DatasetError
-from little_baby.io import datasets
-from little_baby.io.datasets import DATASETS, Dataset, download, identify
+from little_baby.training import datasets
+from little_baby.training.datasets import DATASETS, Dataset, download, identify
 from little_baby.tools.datasets import main
 from little_baby.training.data import find_input
 

@@ -13,7 +13,7 @@ from safetensors import safe_open
 
 from little_baby import LittleBaby
 from little_baby.cli import main
-from little_baby.io.store import save_model
+from little_baby.io.store.model_folder import save_model
 from little_baby.training.evaluate import heldout_loss
 from little_baby.training.run import FINETUNE_R_LEARN
 from little_baby.errors import TrainingInterrupted

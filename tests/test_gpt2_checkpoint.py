@@ -1,4 +1,4 @@
-"""GPT-2 checkpoints without torch (io/gpt2_checkpoint.py): random GPT-2s made by
+"""GPT-2 checkpoints without torch (io/formats/gpt2_checkpoint.py): random GPT-2s made by
 transformers, saved as save_pretrained does, read back by LittleBaby.from_gpt2 with numpy
 and safetensors alone; logits and greedy tokens equal transformers' GPT2LMHeadModel's.
 Nothing is downloaded: the byte-level BPE is trained here by `tokenizers`."""
@@ -154,7 +154,7 @@ def test_a_tied_finetune_keeps_input_and_output_one(fast_tokenizer, tmp_path):
     model = random_gpt2(fast_tokenizer, tmp_path / "gpt2", n_positions=32)
     baby = LittleBaby.from_gpt2(tmp_path / "gpt2", batch_size=2, r_dropout=0.0)
     baby.fit(TEXT, max_iters=2, out=tmp_path / "tuned", quiet=True)
-    from little_baby.io.gpt2 import gpt2_weights
+    from little_baby.io.formats.gpt2 import gpt2_weights
     weights = gpt2_weights(baby.config, {k: np.asarray(v) for k, v in baby.params.items()})
     assert np.array_equal(weights["lm_head.weight"], weights["transformer.wte.weight"])
     model.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in weights.items()},
@@ -170,7 +170,7 @@ def test_a_bpe_model_trained_here_exports_tied_and_comes_back_exactly(tmp_path):
     logits and tokens, and from_gpt2 (and load) read the folder back bit for bit."""
     from little_baby import BabyConfig
     from little_baby.bpe import BPETokenizer
-    from little_baby.io import gpt2
+    from little_baby.io.formats import gpt2
     tokenizer = BPETokenizer.train(TEXT, 400, special=["<|endoftext|>"])
     baby = LittleBaby(BabyConfig(c_tokenizer="bpe", c_tie=True, n_ctx=32, n_emb=32,
                                  head_size=32, n_heads=4, n_layers=2, r_temp=0.8,

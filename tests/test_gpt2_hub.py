@@ -15,8 +15,8 @@ from little_baby import LittleBaby
 from little_baby.bpe import BPETokenizer
 from little_baby.cli import main
 from little_baby.errors import ModelNotFoundError, NotCachedError
-from little_baby.io.gpt2 import key_pairs
-from little_baby.io.hub import REPO_ENV
+from little_baby.io.formats.gpt2 import key_pairs
+from little_baby.io.hub.fetch import REPO_ENV
 from tests.little_texts import GREEK, english
 
 TEXT = english(40) + GREEK

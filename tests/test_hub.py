@@ -12,11 +12,11 @@ from safetensors.numpy import load
 
 from little_baby import LittleBaby
 from little_baby.errors import WeightsError
-from little_baby.io.cache import new_guid
+from little_baby.io.store.catalog import new_guid
 from little_baby.errors import HubError, ModelNotFoundError, NotCachedError
-from little_baby.io.ages import AGES, shipped_folder
-from little_baby.io.hub import REPO_ENV
-from little_baby.io.original import original_files
+from little_baby.io.store.ages import AGES, shipped_folder
+from little_baby.io.hub.fetch import REPO_ENV
+from little_baby.io.formats.original import original_files
 from little_baby.training.trainer import Trainer
 from tests.gradcheck import tiny_baby
 from tests.test_cli import snapshot

@@ -4,7 +4,7 @@
 - the engine (NumPy/CuPy only) imports nothing of the package outside engine/ but
   errors, config and tokenizer; io/ and training/ never import baby.py;
 - the layers point one way: errors -> config, tokenizer -> engine -> io, training ->
-  baby -> cli, lessons, tools;
+  baby -> cli, lessons, tools; inside io/, store -> formats -> hub;
 - only engine/backend.py names numpy, and the engine uses no third-party module but
   numpy and cupy;
 - every ATTENTIONS / NETWORKS entry defines every function of the protocol its
@@ -151,7 +151,7 @@ def test_only_the_cli_and_tools_import_platforms_and_it_needs_little_of_the_libr
              for n in g[m] if n in platforms
              and not m.startswith(("little_baby.cli", "little_baby.tools"))]
     needs = [f"{m} imports {n}" for m in platforms for n in g[m] if n not in platforms
-             and n not in ("little_baby.errors", "little_baby.io.places",
+             and n not in ("little_baby.errors", "little_baby.io.store.places",
                            "little_baby.engine.cupy_check")]
     assert not users + needs, "\n".join(users + needs)
 
@@ -174,6 +174,21 @@ def test_architecture_md_names_modules_that_exist():
     assert len(named) > 20
     missing = [n for n in named if not (PACKAGE / n).exists()]
     assert not missing, missing
+
+
+IO_PACKAGES = ["little_baby.io.store", "little_baby.io.formats", "little_baby.io.hub"]
+
+
+def test_io_packages_point_one_way():
+    """The store knows no format and no Hub; the formats know the store, not the Hub."""
+    def rank(module):
+        return next((i for i, p in enumerate(IO_PACKAGES)
+                     if module == p or module.startswith(p + ".")), None)
+    g = graph()
+    assert "little_baby.io.store.model_folder" in g["little_baby.io.formats.original"]
+    bad = [f"{m} imports {n}" for m in MODULES if rank(m) is not None
+           for n in g[m] if rank(n) is not None and rank(n) > rank(m)]
+    assert not bad, "\n".join(bad)
 
 
 def test_dependencies_point_one_way():

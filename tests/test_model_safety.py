@@ -13,10 +13,10 @@ import pytest
 
 from little_baby import LittleBaby
 from little_baby.errors import BabyError, ShippedModelError
-from little_baby.io import cache as model_cache
-from little_baby.io import places
-from little_baby.io.ages import AGES, shipped_folder
-from little_baby.io.files import JOURNAL
+from little_baby.io.store import catalog as model_cache
+from little_baby.io.store import places
+from little_baby.io.store.ages import AGES, shipped_folder
+from little_baby.io.store.files import JOURNAL
 from tests.gradcheck import tiny_baby
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -285,8 +285,8 @@ def test_a_checkpoint_without_disk_space_fails_the_run_and_keeps_the_last_good(t
     import errno
 
     from little_baby.errors import TrainingError
-    from little_baby.io import checkpoint
-    from little_baby.io.checkpoint import load_checkpoint
+    from little_baby.io.store import checkpoint
+    from little_baby.io.store.checkpoint import load_checkpoint
     from little_baby.training import run
     baby, _, _ = tiny_baby()
     calls, real = [0], checkpoint.save_checkpoint
@@ -359,7 +359,7 @@ def test_a_model_saved_for_the_gpu_loads_on_a_machine_without_one(tmp_path):
 def test_a_killed_conversions_half_made_folder_is_removed_by_the_next(tmp_path):
     import fcntl
 
-    from little_baby.io.files import atomic_folder
+    from little_baby.io.store.files import atomic_folder
     dead = tmp_path / ".model.dead1234.tmp"   # mkdtemp's names: 8 random characters
     live = tmp_path / ".model.live5678.tmp"
     other = tmp_path / ".notes.tmp"           # not a name of ours

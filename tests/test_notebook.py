@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from little_baby import platforms
-from little_baby.io.ages import AGES, shipped_folder
+from little_baby.io.store.ages import AGES, shipped_folder
 from little_baby.training.data import find_input
 
 papermill = pytest.importorskip("papermill", reason="papermill is in the dev extra: "

@@ -1,4 +1,4 @@
-"""The original project's files load exactly (little_baby/io/original.py, issue 11).
+"""The original project's files load exactly (little_baby/io/formats/original.py, issue 11).
 
 - A model the original's own code saved (../shared/fixtures/original, beside the checkout)
   gives that code's logits to within 1e-6, by GUID from a fresh cache, then from the cache.
@@ -22,8 +22,8 @@ import pytest
 from little_baby import LittleBaby
 from little_baby.cli.main import main
 from little_baby.errors import ConfigError, ModelFolderError, TokenizerError, WeightsError
-from little_baby.io.cache import new_guid
-from little_baby.io.original import original_files
+from little_baby.io.store.catalog import new_guid
+from little_baby.io.formats.original import original_files
 from tests.gradcheck import tiny_baby
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "original"

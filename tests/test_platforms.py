@@ -20,7 +20,7 @@ import pytest
 from little_baby import platforms
 from little_baby.cli.main import main
 from little_baby.errors import ConfigError, CorpusError
-from little_baby.io.places import default_store
+from little_baby.io.store.places import default_store
 
 T4, L4 = ("Tesla T4", "7.5", 15360), ("NVIDIA L4", "8.9", 23034)  # name, compute capability, MiB
 P100 = ("Tesla P100-PCIE-16GB", "6.0", 16384)
@@ -569,7 +569,7 @@ def test_a_folder_without_write_permission_is_not_writable(tmp_path):
 
 
 def test_local_paths_follow_the_cache_and_inputs_variables(machine, tmp_path):
-    """A script's models go where the library puts them (io/places.py), a notebook's
+    """A script's models go where the library puts them (io/store/places.py), a notebook's
     beside it; both read texts from $LITTLE_BABY_INPUTS, then ./inputs."""
     machine.mp.chdir(tmp_path)
     assert platforms.platform_paths("script").models == default_store()

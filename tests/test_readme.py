@@ -5,14 +5,14 @@ would type them): Python blocks with `python`, bash blocks with `bash -e`, each 
 process, with
   - inputs/ holding the real shakespeare.txt only (linked, never copied into the
     repository; the test skips, saying how to get it, where it is absent): every data
-    set a block uses must be one a reader can download (io/datasets.py), so a block
+    set a block uses must be one a reader can download (training/datasets.py), so a block
     that needs sophocles.txt, which cannot be downloaded, fails here,
   - a Hub server on 127.0.0.1 (tests/hub_server.py) in place of huggingface.co, holding
     tiny stand-ins for the repos the README names (the age model in
     koureasstavros/TheLittleBaby, someone/baby-sophocles, someone/babies) and the token
     "hf_..." for the user "me"; nothing reaches the internet,
   - the package's own shipped models, no $LITTLE_BABY_CACHE, and $XDG_CACHE_HOME in the
-    folder, so the default model store (io/places.py) is the session's own.
+    folder, so the default model store (io/store/places.py) is the session's own.
 
 Marker convention: a block whose fence reads ```bash skip-test: WHY (or ```python
 skip-test: WHY) is not run, and WHY is its skip reason. Use it only for a block that
@@ -36,10 +36,10 @@ import pytest
 from huggingface_hub import HfApi
 
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
-from little_baby.io.ages import AGES
-from little_baby.io import gpt2
-from little_baby.io.datasets import DATASETS, how_to_get
-from little_baby.io.hub import DEFAULT_REPO
+from little_baby.io.store.ages import AGES
+from little_baby.io.formats import gpt2
+from little_baby.training.datasets import DATASETS, how_to_get
+from little_baby.io.hub.fetch import DEFAULT_REPO
 from little_baby.training.data import find_input, read_corpus
 from tests.hub_server import HubServer
 

@@ -1,4 +1,4 @@
-"""One reading of a model's name (little_baby/io/resolve.py) in every entry point: the
+"""One reading of a model's name (little_baby/io/store/resolve.py) in every entry point: the
 command line, LittleBaby.from_pretrained, LittleBaby.load, LittleBaby.resume and
 find_model; the age models shipped in the package; and a Hub that cannot be reached,
 which fails in a few seconds with one clean message."""
@@ -21,10 +21,11 @@ from little_baby.cli import main
 from little_baby.cli.commands.common import find_or_fetch
 from little_baby.errors import (CacheError, ModelFolderError, ModelNotFoundError,
                                 NotCachedError, TrainingError)
-from little_baby.io import ages, hub, places
-from little_baby.io.ages import AGES
-from little_baby.io.hub import REPO_ENV
-from little_baby.io.resolve import find_model, parse
+from little_baby.io.store import ages, places
+from little_baby.io.hub import sources
+from little_baby.io.store.ages import AGES
+from little_baby.io.hub.fetch import REPO_ENV
+from little_baby.io.store.resolve import find_model, parse
 from tests.gradcheck import tiny_baby
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,8 +192,8 @@ def test_a_shipped_age_model_loads_with_no_store_and_no_network(shipped, name, m
 
     def no_hub(*args, **kwargs):
         raise AssertionError("the Hub (or its cache) was asked")
-    monkeypatch.setattr(hub, "_hub_reachable", no_hub)
-    monkeypatch.setattr(hub._HubCache, "get", no_hub)
+    monkeypatch.setattr(sources, "hub_reachable", no_hub)
+    monkeypatch.setattr(sources.HubCache, "get", no_hub)
     x = np.array([[1, 2, 3, 4]])
     for entry in (find_model, by_cli_helper):
         assert entry(name, store) == folder
@@ -253,8 +254,8 @@ def run_offline(tmp_path, *args):
 
 def test_no_network_fails_fast_with_only_the_clean_message(tmp_path):
     code, out, err, seconds = run_offline(tmp_path, "-c", (
-        "from pathlib import Path\nfrom little_baby import LittleBaby\nimport little_baby.io.places\n"
-        f"little_baby.io.places.SHIPPED = Path({str(tmp_path / 'nothing-ships')!r})\n"
+        "from pathlib import Path\nfrom little_baby import LittleBaby\nimport little_baby.io.store.places\n"
+        f"little_baby.io.store.places.SHIPPED = Path({str(tmp_path / 'nothing-ships')!r})\n"
         "try:\n    LittleBaby.from_pretrained('age-48-months')\n"
         "except Exception as e:\n    print(type(e).__name__, e)"))
     assert code == 0 and err == "", err  # not one line of the client's retries

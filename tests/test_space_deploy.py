@@ -1,4 +1,4 @@
-"""`little-baby space deploy` (little_baby/io/space_deploy.py) against the loopback Hub
+"""`little-baby space deploy` (little_baby/io/hub/space_deploy.py) against the loopback Hub
 stand-in: exactly what a Space needs goes up (never hidden files, caches or models not
 named), an update removes what an earlier deploy left, and the app starts from the
 uploaded files alone in a fresh folder."""
@@ -16,7 +16,7 @@ from huggingface_hub import SpaceCard
 
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
 from little_baby.cli.main import main
-from little_baby.io.space_deploy import SpaceDeployError, deploy_space, space_files
+from little_baby.io.hub.space_deploy import SpaceDeployError, deploy_space, space_files
 from tests.little_texts import english
 
 REPO = Path(__file__).resolve().parents[1]

@@ -374,7 +374,7 @@ def final(updates):
 def test_a_visitors_guid_never_opens_the_servers_own_store(hub_env, tmp_path, monkeypatch):
     """The server's store may hold its owner's private models: a GUID a visitor types is
     fetched from the Hub repo, as a choice would be, never read from that store."""
-    from little_baby.io.cache import cache_dir
+    from little_baby.io.store.catalog import cache_dir
     private = tiny_model()
     private.guid = "5ca1ab1e-0000-4000-8000-000000000001"
     private.save(cache_dir() / private.guid)  # the server's store ($LITTLE_BABY_CACHE)

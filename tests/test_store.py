@@ -52,7 +52,7 @@ def test_a_failed_save_over_a_model_leaves_it_whole(tmp_path, monkeypatch):
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
-    monkeypatch.setattr("little_baby.io.store.json_text", broken)  # report.json is written last
+    monkeypatch.setattr("little_baby.io.store.model_folder.json_text", broken)  # report.json is written last
     with pytest.raises(OSError, match="disk full"):
         new.save(tmp_path / "m")
     assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
@@ -83,7 +83,7 @@ def test_a_save_that_fails_to_flush_leaves_the_old_model_whole(tmp_path, monkeyp
         calls.append(fd)
         if len(calls) == 2:
             raise OSError("I/O error")
-    monkeypatch.setattr("little_baby.io.files.os.fsync", fsync_fails_the_second_time)
+    monkeypatch.setattr("little_baby.io.store.files.os.fsync", fsync_fails_the_second_time)
     new, _, _ = tiny_baby(n_layers=1)
     with pytest.raises(OSError, match="I/O error"):
         new.save(tmp_path / "m")

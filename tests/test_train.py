@@ -10,11 +10,11 @@ import pytest
 
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
 from little_baby.errors import CacheError
-from little_baby.io.cache import delete_model, list_models, model_dir
-from little_baby.io.resolve import find_model
-from little_baby.io.checkpoint import CHECKPOINT, load_checkpoint
+from little_baby.io.store.catalog import delete_model, list_models, model_dir
+from little_baby.io.store.resolve import find_model
+from little_baby.io.store.checkpoint import CHECKPOINT, load_checkpoint
 from little_baby.errors import CorpusError
-from little_baby.io.datasets import how_to_get
+from little_baby.training.datasets import how_to_get
 from little_baby.training.data import TrainingData, find_input, read_corpus
 from little_baby.errors import TrainingDiverged, TrainingError, TrainingInterrupted
 from tests.little_texts import GREEK, TINY, english

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
-from little_baby.io.datasets import how_to_get
+from little_baby.training.datasets import how_to_get
 from little_baby.training.data import find_input, random_batch, read_corpus
 from little_baby.training.trainer import Trainer
 

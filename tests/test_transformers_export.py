@@ -1,4 +1,4 @@
-"""Export to transformers' GPT-2 and import back (little_baby/io/gpt2.py), exactly.
+"""Export to transformers' GPT-2 and import back (little_baby/io/formats/gpt2.py), exactly.
 
 - Exporting needs numpy and safetensors only: with torch, transformers and tokenizers
   unimportable the folder is written whole (the command too), its tensors are the mapped
@@ -35,10 +35,10 @@ from safetensors.numpy import load_file
 from little_baby import BabyConfig, CharTokenizer, LittleBaby, WordTokenizer
 from little_baby.cli import main
 from little_baby.errors import ConversionError
-from little_baby.io import gpt2
-from little_baby.io.ages import AGES
-from little_baby.io.datasets import how_to_get
-from little_baby.io.store import WEIGHTS, is_model_folder
+from little_baby.io.formats import gpt2
+from little_baby.io.store.ages import AGES
+from little_baby.training.datasets import how_to_get
+from little_baby.io.store.model_folder import WEIGHTS, is_model_folder
 from little_baby.training.data import find_input, random_batch
 from little_baby.training.trainer import Trainer
 from tests.little_texts import GREEK, english

@@ -14,7 +14,7 @@ import pytest
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
 from little_baby.engine.attention import ATTENTIONS, swh
 from little_baby.errors import ConfigError
-from little_baby.io.datasets import how_to_get
+from little_baby.training.datasets import how_to_get
 from little_baby.training.data import find_input, random_batch, read_corpus
 from little_baby.engine.transformer import count_params
 from little_baby.engine.network import NETWORKS

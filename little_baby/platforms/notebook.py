@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, CorpusError
-from ..io.places import STORE_ENV, input_folders, store_dir
+from ..io.store.places import STORE_ENV, input_folders, store_dir
 from . import detect
 
 
@@ -51,7 +51,7 @@ def platform_paths(platform=None, drive=None):
 
     Kaggle: texts from /kaggle/input/... (read-only), models under /kaggle/working.
     Colab: /content, or the Google Drive folder `drive` (a name under MyDrive) once it is
-    mounted (see mount_drive). Elsewhere texts come from io/places.py's input folders
+    mounted (see mount_drive). Elsewhere texts come from io/store/places.py's input folders
     ($LITTLE_BABY_INPUTS, ./inputs); a script's models go to the library's store
     (places.store_dir: $LITTLE_BABY_CACHE, else ~/.cache/little_baby/models), a local
     notebook's to $LITTLE_BABY_CACHE, else ./cache beside it. A work folder that cannot be

@@ -1,4 +1,4 @@
-"""Get a named data set into inputs/, its sha256 checked (io/datasets.py).
+"""Get a named data set into inputs/, its sha256 checked (training/datasets.py).
 
     python -m little_baby.tools.datasets                # each data set: there or not, and how to get it
     python -m little_baby.tools.datasets shakespeare    # download inputs/shakespeare.txt (or check it)
@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from ..errors import BabyError
-from ..io.datasets import DATASETS, check, download, how_to_get, inputs_dir
+from ..training.datasets import DATASETS, check, download, how_to_get, inputs_dir
 
 
 def main(argv=None):

@@ -19,12 +19,12 @@ from pathlib import Path
 from ..baby import LittleBaby
 from ..config import BabyConfig
 from ..errors import BabyError, TrainingInterrupted
-from ..io.ages import AGES
-from ..io.card import model_card
-from ..io.checkpoint import CHECKPOINT
-from ..io.places import SHIPPED, store_dir
-from ..io.files import write_text_atomic
-from ..io.store import CARD, LOSS_CURVE, read_report, save_model
+from ..io.store.ages import AGES
+from ..io.hub.card import model_card
+from ..io.store.checkpoint import CHECKPOINT
+from ..io.store.places import SHIPPED, store_dir
+from ..io.store.files import write_text_atomic
+from ..io.store.model_folder import CARD, LOSS_CURVE, read_report, save_model
 from ..tokenizer import CharTokenizer
 from ..training.data import find_input, load_corpus, read_corpus
 from ..training.evaluate import heldout_loss

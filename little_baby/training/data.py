@@ -8,7 +8,7 @@ import numpy
 
 from ..bpe import BPETokenizer
 from ..errors import CorpusError, spelled
-from ..io.places import input_folders
+from ..io.store.places import input_folders
 
 
 def read_corpus(path):
@@ -70,7 +70,7 @@ def text_sha256(text):
 
 
 def find_input(name):
-    """Path of a text such as 'shakespeare.txt' in io/places.py's input folders
+    """Path of a text such as 'shakespeare.txt' in io/store/places.py's input folders
     ($LITTLE_BABY_INPUTS, then ./inputs), or None where it is absent."""
     return next((folder / name for folder in input_folders() if (folder / name).is_file()),
                 None)

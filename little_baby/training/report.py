@@ -6,7 +6,7 @@ import sys
 
 import numpy
 
-from ..io.files import atomic_path
+from ..io.store.files import atomic_path
 
 
 def hardware(backend):

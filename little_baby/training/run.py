@@ -13,7 +13,7 @@ parent's float type (float16 for the age models) unless told otherwise. The batc
 the weights, AdamW's moments and the dropout generator, so a resumed run continues
 exactly as if it had never stopped.
 
-A run holds its folder for its whole life (io/claim.py): a second run into the same
+A run holds its folder for its whole life (io/store/claim.py): a second run into the same
 folder, or a resume of a run still going, is refused, naming the run that holds it.
 Before anything is claimed or allocated, the memory a step needs is compared with what
 the machine has (resources.py).
@@ -33,13 +33,14 @@ from tqdm import tqdm
 
 from ..errors import (FolderTakenError, TrainingDiverged, TrainingError, TrainingInterrupted,
                       on_cli, spelled)
-from ..io import cache as model_cache
-from ..io.claim import claimed
-from ..io.resolve import find_model
-from ..io.checkpoint import CHECKPOINT, load_checkpoint, remove_checkpoint, save_checkpoint
+from ..io.store import catalog as model_cache
+from ..io.store.checkpoint import CHECKPOINT, load_checkpoint, remove_checkpoint, save_checkpoint
+from ..io.store.claim import claimed
+from ..io.store.model_folder import (LOSS_CURVE, REPORT, ModelParts,
+                                     read_config_and_tokenizer, read_report, write_json,
+                                     write_model)
+from ..io.store.resolve import find_model
 from ..tokenizer import tokenizer_from_dict
-from ..io.store import (LOSS_CURVE, REPORT, ModelParts, read_config_and_tokenizer,
-                        read_report, write_json, write_model)
 from .data import TrainingData, encode_split, find_input, load_corpus, read_corpus, text_sha256
 from .resources import SIZES, check_training_fits
 from .report import hardware, plot_losses
@@ -106,7 +107,7 @@ def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False, guid=None):
     in `out` or cache/<guid>/ (`guid`: a fresh one unless given); its previous GUID becomes
     its parent. Symbols the vocabulary lacks are added first. Returns the report.
 
-    The folder must be new or empty; it is claimed for the run's life (io/claim.py)."""
+    The folder must be new or empty; it is claimed for the run's life (io/store/claim.py)."""
     text, path = load_corpus(corpus)
     plan = finetune_defaults(baby, plan or Plan())
     tokenizer = tokenizer_from_dict(baby.tokenizer.to_dict())  # a copy: baby's grows later

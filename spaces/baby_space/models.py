@@ -31,10 +31,11 @@ from little_baby import LittleBaby
 from little_baby.engine.backend import gpu_usable
 from little_baby.errors import (BabyError, BackendError, CacheError, HubError,
                                 ModelNotFoundError)
-from little_baby.io import resolve
-from little_baby.io.ages import AGES, DEFAULT_AGE
-from little_baby.io.hub import default_repo, hub_file_sizes
-from little_baby.io.original import original_files
+from little_baby.io.store import resolve
+from little_baby.io.store.ages import AGES, DEFAULT_AGE
+from little_baby.io.hub.client import hub_file_sizes
+from little_baby.io.hub.fetch import default_repo
+from little_baby.io.formats.original import original_files
 
 MODELS_ENV = "LITTLE_BABY_SPACE_MODELS"  # the picker's choices, separated by os.pathsep
 DEVICE_ENV = "LITTLE_BABY_SPACE_DEVICE"  # auto (the default), cpu or gpu

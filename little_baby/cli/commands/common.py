@@ -13,10 +13,10 @@ from ...config import (ATTENTION_NAMES, DEVICE, NETWORK_NAMES, TRAINING, VALUE_A
                        BabyConfig)
 from ...engine.sampling import DEFAULTS
 from ...errors import CLI_SPELLINGS, BabyError, TrainingInterrupted
-from ...io import cache as model_cache
-from ...io.claim import describe_holder, holder, run_status
-from ...io.hub import locate
-from ...io.store import write_completion
+from ...io.store import catalog as model_cache
+from ...io.store.claim import describe_holder, holder, run_status
+from ...io.hub.fetch import locate
+from ...io.store.model_folder import write_completion
 from ...training.run import kept_note
 
 # names people know from nanoGPT-style scripts, beside the config's own
@@ -134,7 +134,7 @@ def plan_arguments(args, overrides):
 
 def run_state(folder, report):
     """(status, a sentence saying what it means now) of the model in `folder`: a report's
-    'running' is 'running' only while a live process holds the folder (io/claim.py)."""
+    'running' is 'running' only while a live process holds the folder (io/store/claim.py)."""
     recorded = report.get("status", "unknown")
     status = run_status(folder, recorded)
     final, plan = report.get("final", {}), report.get("settings", {}).get("plan", {})

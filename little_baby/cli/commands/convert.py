@@ -10,8 +10,8 @@ configs/config_<guid>.json, tokenizers/tokenizer_<guid>.json, models/model_<guid
 The model goes into cache/<guid>/, where from_pretrained and every command find it by its
 GUID (or into --out DIR, which loads by its path); it is written whole or not at all.
 """
-from ...io.hub import convert
-from ...io.store import read_config_and_tokenizer, read_report
+from ...io.hub.fetch import convert
+from ...io.store.model_folder import read_config_and_tokenizer, read_report
 from .common import add_cache_argument
 
 

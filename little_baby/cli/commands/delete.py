@@ -8,9 +8,9 @@ is deleted.
 """
 import sys
 
-from ...io import cache as model_cache
+from ...io.store import catalog as model_cache
 from ...errors import BabyError
-from ...io.resolve import store_guid
+from ...io.store.resolve import store_guid
 from .common import add_cache_argument, human_size
 
 

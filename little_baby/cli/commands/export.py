@@ -10,7 +10,7 @@ whole), which transformers loads as it is:
     AutoModelForCausalLM.from_pretrained(DIR), AutoTokenizer.from_pretrained(DIR),
     pipeline("text-generation", model=DIR)
 
-with the model's own next-token distribution (little_baby/io/gpt2.py says how). Only
+with the model's own next-token distribution (little_baby/io/formats/gpt2.py says how). Only
 pre-norm mha + mlp models with head_size == n_emb, whose lm_head bias folds into the
 final LayerNorm exactly (a character vocabulary no larger than n_emb), export; anything
 else is refused with what GPT-2 cannot express. Exporting needs nothing beyond this
@@ -19,7 +19,7 @@ and tokenizers (pip install "little-baby[transformers]") and torch (its CPU buil
 install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu).
 """
 from ...baby import LittleBaby
-from ...io.gpt2 import save_transformers
+from ...io.formats.gpt2 import save_transformers
 from .common import add_cache_argument, add_repo_argument, find_or_fetch
 
 FORMATS = ("transformers",)

@@ -17,7 +17,7 @@ weights at step 0 if nothing better comes) and saves them in the parent's float 
 import argparse
 from pathlib import Path
 
-from ...io.resolve import find_model
+from ...io.store.resolve import find_model
 from ...baby import LittleBaby
 from ...config import ARCHITECTURE, BabyConfig
 from ...errors import BabyError

@@ -21,8 +21,8 @@ import sys
 from ...baby import LittleBaby
 from ...engine.sampling import DEFAULTS, OFF, check_settings, none_if_off
 from ...errors import TokenizerError
-from ...io.places import is_shipped
-from ...io.store import write_completion
+from ...io.store.places import is_shipped
+from ...io.store.model_folder import write_completion
 from ...training.resources import check_generation_fits
 from .common import (add_cache_argument, add_repo_argument, complete, find_or_fetch,
                      in_hub_cache, run_state)

@@ -14,13 +14,13 @@ import json
 
 from ...engine.transformer import check_shapes, count_params, param_shapes
 from ...errors import BabyError, WeightsError
-from ...io import cache as model_cache
-from ...io.ages import shipped_folder
-from ...io.report import model_loss
-from ...io.gpt2_checkpoint import gpt2_config_and_tokenizer, is_gpt2_folder
-from ...io.places import is_shipped
-from ...io.store import (WEIGHTS, check_model_folder, read_config_and_tokenizer, read_report,
-                         read_weights)
+from ...io.formats.gpt2_checkpoint import gpt2_config_and_tokenizer
+from ...io.store import catalog as model_cache
+from ...io.store.ages import shipped_folder
+from ...io.store.model_folder import (WEIGHTS, check_model_folder, is_gpt2_folder,
+                                      read_config_and_tokenizer, read_report, read_weights)
+from ...io.store.places import is_shipped
+from ...io.store.report import model_loss
 from .common import (add_cache_argument, add_repo_argument, find_or_fetch, human_duration,
                      human_size, run_state)
 

@@ -14,9 +14,9 @@ was measured (the age models), else the last validation loss.
 import os
 import time
 
-from ...io import cache as model_cache
-from ...io.claim import run_status
-from ...io.places import default_store
+from ...io.store import catalog as model_cache
+from ...io.store.claim import run_status
+from ...io.store.places import default_store
 from .common import add_cache_argument, human_size
 
 

@@ -11,7 +11,7 @@ only when named with --model (they go to models/<guid>/ and the Space offers the
 hidden files, caches or secrets. Prints the Space's address. Needs a token that may write
 to OWNER (`hf auth login`, $HF_TOKEN or --token), and a clone of the repository.
 """
-from ...io.space_deploy import deploy_space
+from ...io.hub.space_deploy import deploy_space
 
 
 def add_arguments(parser):

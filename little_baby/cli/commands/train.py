@@ -25,7 +25,7 @@ from pathlib import Path
 from ...baby import LittleBaby
 from ...config import BabyConfig
 from ...errors import BabyError
-from ...io.resolve import find_model
+from ...io.store.resolve import find_model
 from .common import (PLAN_KEYS, add_cache_argument, add_config_arguments, add_plan_arguments,
                      config_overrides, plan_arguments, train_and_report)
 

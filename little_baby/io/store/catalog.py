@@ -9,12 +9,12 @@ import shutil
 import uuid
 from pathlib import Path
 
-from ..errors import BabyError, CacheError, ShippedModelError
+from ...errors import BabyError, CacheError, ShippedModelError
 from . import places
 from .ages import AGES, shipped_folder
 from .claim import claimed
 from .report import model_loss
-from .store import check_model_folder, is_model_folder, read_report
+from .model_folder import check_model_folder, is_model_folder, read_report
 
 CACHE_ENV = places.STORE_ENV
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

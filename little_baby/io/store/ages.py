@@ -9,7 +9,7 @@ network from any working directory.
 from typing import NamedTuple
 
 from . import places
-from .store import is_model_folder, read_report
+from .model_folder import is_model_folder, read_report
 
 
 class Age(NamedTuple):

@@ -7,7 +7,7 @@ read: every field below, where present, has its type; a report with `final` also
 the `corpus`, `losses` and `timings` that describe that final state. Other fields are
 kept as they are (a newer writer may add some).
 """
-from ..errors import ModelFolderError
+from ...errors import ModelFolderError
 
 NUMBER, TEXT, WHOLE = (int, float), (str,), (int,)
 OPTIONAL_TEXT = (str, type(None))

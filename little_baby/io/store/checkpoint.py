@@ -10,7 +10,7 @@ import numpy
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save
 
-from ..errors import CheckpointError
+from ...errors import CheckpointError
 from .files import write_bytes_atomic
 
 CHECKPOINT = "checkpoint.safetensors"

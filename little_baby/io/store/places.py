@@ -8,16 +8,16 @@ directory and movable by one variable, as huggingface_hub keeps its cache
 that is, or lies inside, the shipped models' folder is refused, so nothing a user runs
 can delete, overwrite or train into a shipped model.
 
-Texts (training corpora, the data sets of io/datasets.py) are looked for in
+Texts (training corpora, the data sets of training/datasets.py) are looked for in
 $LITTLE_BABY_INPUTS, then ./inputs; the library knows no other folder (the tests point
 the variable at a shared copy).
 """
 import os
 from pathlib import Path
 
-from ..errors import ShippedModelError
+from ...errors import ShippedModelError
 
-SHIPPED = Path(__file__).resolve().parents[1] / "shipped"  # links to the checkout's cache/
+SHIPPED = Path(__file__).resolve().parents[2] / "shipped"  # links to the checkout's cache/
 STORE_ENV = "LITTLE_BABY_CACHE"
 INPUTS_ENV = "LITTLE_BABY_INPUTS"
 

@@ -25,11 +25,11 @@ import numpy
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save
 
-from ..config import BabyConfig
-from ..engine.backend import gpu_usable
-from ..engine.transformer import check_shapes, count_params, param_shapes
-from ..errors import ConfigError, ModelFolderError, TokenizerError, WeightsError
-from ..tokenizer import tokenizer_from_dict
+from ...config import BabyConfig
+from ...engine.backend import gpu_usable
+from ...engine.transformer import check_shapes, count_params, param_shapes
+from ...errors import ConfigError, ModelFolderError, TokenizerError, WeightsError
+from ...tokenizer import tokenizer_from_dict
 from .files import (atomic_files, committed_path, parse_json, read_limited,
                     write_text_atomic)
 from .places import refuse_shipped
@@ -62,6 +62,18 @@ class ModelParts(NamedTuple):
 def is_model_folder(folder):
     """Whether `folder` holds a model's config and tokenizer (its weights may be missing)."""
     return not _missing(folder, (CONFIG, TOKENIZER))
+
+
+def is_gpt2_folder(folder):
+    """Whether `folder` holds a GPT-2 checkpoint as transformers writes it (read by
+    formats/gpt2_checkpoint.py): a config.json (bounded) naming model_type 'gpt2'.
+    Nothing else is read."""
+    path = Path(folder) / CONFIG
+    try:
+        data = read_json(path, MAX_CONFIG_BYTES, CONFIG)
+    except ModelFolderError:  # ours to say what is wrong with it, when it is read as ours
+        return False
+    return isinstance(data, dict) and data.get("model_type") == "gpt2"
 
 
 def _missing(folder, names):

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import DatasetError
-from .files import write_bytes_atomic
-from .places import INPUTS_ENV, input_folders
+from ..io.store.files import write_bytes_atomic
+from ..io.store.places import INPUTS_ENV, input_folders
 
 DOWNLOAD_TIMEOUT = 30  # seconds without an answer before a download counts as failed
 

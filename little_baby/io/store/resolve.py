@@ -18,7 +18,7 @@ A GUID's model is looked for here in
                            ~/.cache/little_baby/models: places.py)
     2. the shipped models  the age models inside the package (ages.shipped_folder)
 and then, by from_pretrained and the commands that fetch (generate, info), in the Hub
-cache and on the Hub (hub.py). `find_model` is the lookup without the Hub.
+cache and on the Hub (hub/fetch.py). `find_model` is the lookup without the Hub.
 """
 import difflib
 import os
@@ -26,11 +26,10 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from ..errors import ModelFolderError, ModelNotFoundError, ShippedModelError, on_cli
-from . import cache as model_cache
+from ...errors import ModelFolderError, ModelNotFoundError, ShippedModelError, on_cli
+from . import catalog as model_cache
 from .ages import AGES, DEFAULT_AGE, shipped_folder
-from .gpt2_checkpoint import is_gpt2_folder
-from .store import CONFIG, TOKENIZER, is_model_folder
+from .model_folder import CONFIG, TOKENIZER, is_gpt2_folder, is_model_folder
 
 MIN_PREFIX = 4  # characters of a GUID's start that name it
 _GUID_START = re.compile(r"[0-9a-f][0-9a-f-]{0,35}")  # what could begin a GUID (lower case)

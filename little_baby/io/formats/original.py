@@ -52,12 +52,12 @@ from typing import NamedTuple
 
 import numpy
 
-from ..config import ALIASES, BabyConfig
-from ..engine.transformer import check_shapes, param_shapes
-from ..errors import ConfigError, ModelFolderError, TokenizerError, WeightsError
-from ..tokenizer import TOKENIZERS
-from .files import atomic_folder
-from .store import ModelParts, write_model
+from ...config import ALIASES, BabyConfig
+from ...engine.transformer import check_shapes, param_shapes
+from ...errors import ConfigError, ModelFolderError, TokenizerError, WeightsError
+from ...tokenizer import TOKENIZERS
+from ..store.files import atomic_folder
+from ..store.model_folder import ModelParts, write_model
 
 ORIGINAL_PROJECT = "the original project (The Little Baby, koureasstavros/TheLittleBaby)"
 # The original's variants whose parts this module knows.

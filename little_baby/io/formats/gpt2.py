@@ -67,11 +67,11 @@ from pathlib import Path
 import numpy
 from safetensors.numpy import save as safetensors_bytes
 
-from ..config import BabyConfig
-from ..errors import ConversionError
-from ..tokenizer import TOKENIZERS, CharTokenizer, WordTokenizer
-from .files import atomic_files
-from .store import CONFIG, is_model_folder
+from ...config import BabyConfig
+from ...errors import ConversionError
+from ...tokenizer import TOKENIZERS, CharTokenizer, WordTokenizer
+from ..store.files import atomic_files
+from ..store.model_folder import CONFIG, is_model_folder
 
 HEAD_BIAS_TOLERANCE = 1e-6  # largest |c W - b| (in logits) accepted for the folded bias
 LAYER_NORM_EPS = 1e-5       # engine/ops.py's layernorm

@@ -1,9 +1,9 @@
-"""Models by name, and models to the Hugging Face Hub.
+"""Models by name, fetched from the Hugging Face Hub when this machine lacks them.
 
 `from_pretrained(name)` takes what resolve.py reads as a model's name: a model folder's
 path, a GUID or a unique start of one, an age ('age-48-months') or a Hub repo id
 ('someone/baby-sophocles'). A GUID is looked for in
-    1. cache/<guid>/     the local model store (cache.py)
+    1. cache/<guid>/     the local model store (catalog.py)
     2. the package       the age models shipped inside it (ages.py)
     3. the Hub cache     files downloaded before, without asking the network
     4. the Hub           the repo in $LITTLE_BABY_REPO (default koureasstavros/TheLittleBaby)
@@ -25,10 +25,8 @@ A repo id is read from the repo's root through the Hub cache (online, the client
 for a newer commit). Offline (HF_HUB_OFFLINE=1, local_files_only=True, or no network)
 whatever is on this machine loads, and anything else is a NotCachedError that says what
 to download or where to put it. "No network" is found out in at most PROBE_TIMEOUT
-seconds, and the client's retries and their log lines are kept out of it (_Hub.get).
-
-`save_pretrained` writes a model folder and its card (README.md); `push_to_hub` saves into
-a temporary folder and uploads that in one commit, so a failed upload changes nothing here.
+seconds, and the client's retries and their log lines are kept out of it
+(sources.HubRepo.get).
 
 This uses huggingface_hub's functions (hf_hub_download, HfApi, ModelCard), not its
 ModelHubMixin: the mixin's from_pretrained knows folders and repo ids only (no GUIDs, ages
@@ -37,28 +35,23 @@ old README.md, and its push_to_hub raises the client's own errors; with all thre
 overridden it would have nothing left to do. The methods keep the mixin's names and
 keywords (revision, token, cache_dir, force_download, local_files_only, private, branch).
 """
-import contextlib
 import hashlib
-import logging
 import os
-import tempfile
-import warnings
 from pathlib import Path
 
-from . import cache as model_cache
-from . import resolve
-from .card import model_card
-from .claim import claimed
-from ..errors import HubError, ModelFolderError, ModelNotFoundError, NotCachedError, on_cli
-from .files import write_bytes_atomic, write_text_atomic
-from .gpt2_checkpoint import WEIGHTS as GPT2_WEIGHTS, is_gpt2_folder
-from .original import convert_original, original_files
-from .store import (CARD, CONFIG, LOSS_CURVE, REPORT, TOKENIZER, WEIGHTS, is_model_folder,
-                    read_report, save_model)
+from ...errors import ModelFolderError, ModelNotFoundError, NotCachedError, on_cli
+from ..formats.gpt2_checkpoint import WEIGHTS as GPT2_WEIGHTS
+from ..formats.original import convert_original, original_files
+from ..store import catalog as model_cache
+from ..store import resolve
+from ..store.claim import claimed
+from ..store.model_folder import (CONFIG, LOSS_CURVE, REPORT, TOKENIZER, WEIGHTS,
+                                  is_gpt2_folder, is_model_folder, read_report)
+from .client import check_repo_id
+from .sources import HubCache, HubRepo, RepoFolder
 
 REPO_ENV = "LITTLE_BABY_REPO"
 DEFAULT_REPO = "koureasstavros/TheLittleBaby"
-PROBE_TIMEOUT = 3.0  # seconds the Hub has to answer before it counts as unreachable
 MODEL_FILES = (CONFIG, TOKENIZER, WEIGHTS)  # what loading needs
 CONVERT_WAIT = 60.0  # seconds from_pretrained waits for another process converting the model
 EXTRA_FILES = (REPORT, LOSS_CURVE)  # fetched beside them when there
@@ -147,14 +140,14 @@ def _find_guid(name, repo, cache, hub, offline, pinned=False):
     shipped = " or among the age models shipped with the package" if name.age else ""
     where = f"{stored}/{shipped}, nor in the Hub cache of {repo}"
     if os.path.isdir(repo):
-        found = _in_repo(guid, _Folder(repo), stored)
+        found = _in_repo(guid, RepoFolder(repo), stored)
         if found is None:
             raise ModelNotFoundError(f"no model {guid} in {stored}/ or in the folder {repo} "
                                      f"({_layouts(guid)}).")
         return found, None
-    _check_repo_id(repo)
+    check_repo_id(repo)
     if not hub["force_download"]:
-        found = _in_repo(guid, _HubCache(repo, hub), stored)
+        found = _in_repo(guid, HubCache(repo, hub), stored)
         if found is not None:
             return found, repo
     fetch = (f"`little-baby info {guid} --repo {repo}`" if on_cli() else
@@ -164,7 +157,7 @@ def _find_guid(name, repo, cache, hub, offline, pinned=False):
               f"tokenizer.json, model.safetensors) at {stored}/.")
     if offline:
         raise NotCachedError(f"model {name.label} is not in {where}, and {offline}. {advice}")
-    found = _in_repo(guid, _Hub(repo, hub, f"model {name.label} is not in {where}, and the "
+    found = _in_repo(guid, HubRepo(repo, hub, f"model {name.label} is not in {where}, and the "
                                            f"Hub cannot be reached. {advice}"), stored)
     if found is None:
         raise ModelNotFoundError(f"no model {guid} in {stored}/ or in the Hub repo {repo} "
@@ -175,7 +168,7 @@ def _find_guid(name, repo, cache, hub, offline, pinned=False):
 
 def _find_repo_model(repo_id, hub, offline):
     """The folder of the model at the root of Hub repo `repo_id` (downloaded if need be)."""
-    source = _Hub(repo_id, hub, (
+    source = HubRepo(repo_id, hub, (
         f"the Hub repo {repo_id!r} is not in the Hub cache, and "
         f"{offline or 'the Hub cannot be reached'}. "
         f"Download it while online — "
@@ -209,16 +202,6 @@ def _get_gpt2(source, config):
     return config.parent
 
 
-def _check_repo_id(repo):
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-    try:
-        validate_repo_id(repo)
-    except HFValidationError as e:
-        given = f"--repo {repo}" if on_cli() else f"repo={repo!r}"
-        raise ModelNotFoundError(f"{given} is neither a folder nor a Hub repo id "
-                                 f"(namespace/name).") from e
-
 
 def _in_repo(guid, source, stored):
     """The folder of `guid` in one of the three layouts of `source`, or None."""
@@ -248,12 +231,12 @@ def convert(repo, guid, out=None, cache=None, revision=None, token=None, cache_d
     _check_absent(folder, guid)
     names, repo = original_files(guid), str(repo)
     if os.path.isdir(repo):
-        sources = [_Folder(repo)]
+        sources = [RepoFolder(repo)]
     else:
-        _check_repo_id(repo)
+        check_repo_id(repo)
         hub, offline = _hub_options(revision, token, cache_dir, force_download, local_files_only)
-        sources = [] if force_download else [_HubCache(repo, hub)]
-        sources.append(_Hub(repo, hub, (
+        sources = [] if force_download else [HubCache(repo, hub)]
+        sources.append(HubRepo(repo, hub, (
             f"the original files of model {guid} are not in the Hub cache of {repo}, and "
             f"{offline or 'the Hub cannot be reached'}. Download them while online "
             f"(`hf download {repo} --include '*_{guid}.json'`), or put them in a folder laid "
@@ -289,255 +272,3 @@ def _layouts(guid):
             f"root naming it")
 
 
-class _Source:
-    """Where repo files are read from: get(path) -> local Path, or None if it is absent."""
-
-    strict = True  # a model with some files but not others is an error (else: not found)
-    where = ""
-
-    def get_all(self, paths):
-        """Local paths of all `paths`, or None when the first is absent."""
-        first = self.get(paths[0])
-        if first is None:
-            return None
-        rest = [self.get(p) for p in paths[1:]]
-        if None in rest:
-            if not self.strict:
-                return None
-            missing = [p for p, f in zip(paths[1:], rest) if f is None]
-            raise ModelNotFoundError(f"{self.where} has {paths[0]} but not {missing}: "
-                                     f"the model there is incomplete.")
-        return [first, *rest]
-
-
-class _Folder(_Source):
-    """A local folder laid out like a repo."""
-
-    def __init__(self, root):
-        self.root, self.where = Path(root), f"the folder {root}"
-
-    def get(self, path, optional=False):
-        file = self.root / path
-        return file if file.is_file() else None
-
-    def origin(self, path):
-        """Where `path` came from, for a converted model's report."""
-        return {"folder": str(self.root.resolve())}
-
-
-class _HubCache(_Source):
-    """What the Hub cache holds of a repo, read without the network."""
-
-    strict = False
-
-    def __init__(self, repo_id, hub):
-        self.repo_id, self.hub = repo_id, hub
-        self.where = f"the Hub cache of {repo_id}"
-
-    def get(self, path, optional=False):
-        from huggingface_hub import try_to_load_from_cache
-        found = try_to_load_from_cache(self.repo_id, path, cache_dir=self.hub["cache_dir"],
-                                       revision=self.hub["revision"])
-        return Path(found) if isinstance(found, str) else None
-
-    def origin(self, path):
-        """Where `path` came from: the repo, the revision asked for and the commit (the
-        Hub cache keeps each commit's files under snapshots/<commit>/)."""
-        parts = Path(path).parts
-        commit = parts[parts.index("snapshots") + 1] if "snapshots" in parts else None
-        return {k: v for k, v in (("repo", self.repo_id), ("revision", self.hub["revision"]),
-                                  ("commit", commit)) if v}
-
-
-class _Hub(_Source):
-    """A Hub repo's files, downloaded into the Hub cache (or found there when offline).
-
-    Before its first download it asks whether the Hub answers at all (_hub_reachable):
-    when it does not, only the Hub cache is read. Without that, hf_hub_download retries a
-    file the Hub cache lacks five times with backoff (1 + 2 + 4 + 8 + 8 s, each attempt
-    logging a warning; huggingface_hub's file_download.py and utils/_http.py) before it
-    gives up. Its log lines and warnings are kept out of these calls: the errors below
-    say what happened."""
-
-    origin = _HubCache.origin
-
-    def __init__(self, repo_id, hub, not_cached):
-        self.repo_id, self.hub, self.not_cached = repo_id, hub, not_cached
-        self.where = f"the Hub repo {repo_id}"
-        self.reachable = None  # asked once, at the first download
-
-    def get(self, path, optional=False):
-        from huggingface_hub import hf_hub_download
-        from huggingface_hub.errors import (HFValidationError, LocalEntryNotFoundError,
-                                            RemoteEntryNotFoundError)
-        hub = self.hub
-        if not hub["local_files_only"]:
-            if self.reachable is None:
-                self.reachable = _hub_reachable()
-            if not self.reachable:
-                if hub["force_download"]:  # the Hub cache is not to be used
-                    raise NotCachedError(self.not_cached)
-                hub = {**hub, "local_files_only": True}
-        with _hub_answers(self.repo_id, self.hub["revision"],
-                          f"download {path} from the Hub repo {self.repo_id!r}"):
-            try:  # these first: some are HTTP errors too, which _hub_answers words
-                with _quiet_client():
-                    return Path(hf_hub_download(self.repo_id, path, **hub))
-            except RemoteEntryNotFoundError:
-                return None
-            except LocalEntryNotFoundError as e:
-                if optional:
-                    return None
-                raise NotCachedError(self.not_cached) from e
-            except HFValidationError as e:
-                raise ModelNotFoundError(resolve.unknown_name(self.repo_id)) from e
-
-
-def hub_file_sizes(repo_id, paths, revision=None, token=None, timeout=10.0, repo_type=None):
-    """{path: size in bytes, or None when the repo has no such file} of files of Hub repo
-    `repo_id`, from the Hub's file metadata (one HEAD request each, no retries, nothing
-    downloaded), so that a file too big can be refused before it is fetched. A HubError
-    says what the Hub answered; a ModelNotFoundError, that there is no such repo or
-    revision."""
-    from huggingface_hub import get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.errors import RemoteEntryNotFoundError
-    _check_repo_id(repo_id)
-    sizes = {}
-    for path in paths:
-        with _hub_answers(repo_id, revision, f"ask the Hub repo {repo_id!r} about {path}"):
-            try:  # first: a missing file is an HTTP error too, which _hub_answers words
-                with _quiet_client():
-                    meta = get_hf_file_metadata(hf_hub_url(repo_id, path, revision=revision,
-                                                           repo_type=repo_type),
-                                                token=token, timeout=timeout)
-            except RemoteEntryNotFoundError:
-                sizes[path] = None
-                continue
-        if meta.size is None:
-            raise HubError(f"the Hub gave no size for {path} in {repo_id!r}.")
-        sizes[path] = meta.size
-    return sizes
-
-
-@contextlib.contextmanager
-def _hub_answers(repo_id, revision, doing):
-    """The client's errors about a repo as ours: no such repo (or one the token cannot
-    read), no such revision, or what the Hub or the network answered while `doing`."""
-    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
-    try:
-        yield
-    except RepositoryNotFoundError as e:
-        raise ModelNotFoundError(f"there is no Hub repo {repo_id!r} (or it is private and the "
-                                 f"token cannot read it: log in or pass token=).") from e
-    except RevisionNotFoundError as e:
-        raise ModelNotFoundError(f"the Hub repo {repo_id!r} has no revision {revision!r}.") from e
-    except _network_errors() as e:
-        raise HubError(f"could not {doing}: {_describe(e)}.") from e
-
-
-def _hub_reachable():
-    """Whether the Hub's endpoint gives any HTTP answer within PROBE_TIMEOUT seconds,
-    through the client's own session (so its proxy settings apply)."""
-    from huggingface_hub import constants, get_session
-    try:
-        with _quiet_client():
-            get_session().head(constants.ENDPOINT, timeout=PROBE_TIMEOUT)
-    except _network_errors():
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def _quiet_client():
-    """huggingface_hub's log lines (its retries' "Retrying in 1s ...") and warnings
-    silenced for one call; they are restored afterwards."""
-    client_log = logging.getLogger("huggingface_hub")
-    level = client_log.level
-    client_log.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        client_log.setLevel(level)
-
-
-# ---- save_pretrained and push_to_hub ---------------------------------------------------------
-def save_pretrained(baby, folder, repo_id=None, metadata=None):
-    """Write `baby`'s folder: config, tokenizer, weights, report, its loss curve (when its
-    own folder has one) and its card, README.md. Returns the folder's Path."""
-    folder = Path(folder)
-    save_model(baby, folder, getattr(baby, "weights_dtype", None))  # as loaded: float16 stays
-    curve = _loss_curve(baby)
-    if curve is not None and curve.resolve() != (folder / LOSS_CURVE).resolve():
-        write_bytes_atomic(folder / LOSS_CURVE, curve.read_bytes())
-    card = model_card(baby, repo_id, LOSS_CURVE if curve else None, metadata)
-    write_text_atomic(folder / CARD, card)
-    return folder
-
-
-def push_to_hub(baby, repo_id, token=None, private=None, commit_message=None, branch=None,
-                create_pr=False, metadata=None):
-    """Create the repo if need be and upload `baby`'s folder to its root in one commit;
-    returns the commit URL (a huggingface_hub CommitInfo). A failure is a HubError that
-    says what happened; nothing local changes, and pushing again retries."""
-    from huggingface_hub import HfApi
-
-    api = HfApi(token=token)
-    with _upload_errors(repo_id), tempfile.TemporaryDirectory(prefix="little-baby-") as tmp:
-        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
-        save_pretrained(baby, tmp, repo_id, metadata)
-        message = commit_message or f"Upload little_baby model {baby.guid or ''}".rstrip()
-        return api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=message,
-                                 revision=branch, create_pr=create_pr)
-
-
-def _loss_curve(baby):
-    """The loss-curve image its report names, in the folder `baby` was loaded from or
-    trained into (cache/<guid>/); None if there is none."""
-    source = baby.source or {}
-    if not baby.report.get("loss_curve"):
-        return None
-    if source.get("folder") is not None and source.get("guid") == baby.guid:
-        curve = Path(source["folder"]) / LOSS_CURVE
-    elif model_cache.is_guid(baby.guid):
-        curve = model_cache.model_dir(baby.guid) / LOSS_CURVE
-    else:
-        return None
-    return curve if curve.is_file() else None
-
-
-@contextlib.contextmanager
-def _upload_errors(repo_id):
-    from huggingface_hub.errors import HFValidationError
-    try:
-        yield
-    except HFValidationError as e:
-        raise HubError(f"{repo_id!r} is not a valid Hub repo id ({e}).") from e
-    except _network_errors() as e:
-        raise HubError(f"push_to_hub to {repo_id!r} failed: {_describe(e)}. The local model is "
-                       f"unchanged; push_to_hub again to retry.") from e
-
-
-def _network_errors():
-    """The exceptions a Hub request raises: HTTP answers, transport failures, offline mode."""
-    from huggingface_hub.errors import HfHubHTTPError
-    from huggingface_hub.utils import httpx  # the HTTP client huggingface_hub uses
-    return (HfHubHTTPError, httpx.HTTPError, ConnectionError)
-
-
-def _describe(error):
-    """What went wrong with a Hub request, for a person."""
-    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
-    if isinstance(error, OfflineModeIsEnabled):
-        return "HF_HUB_OFFLINE is set (unset it to reach the Hub)"
-    response = getattr(error, "response", None) if isinstance(error, HfHubHTTPError) else None
-    if response is None:
-        return f"the Hub could not be reached ({error})"
-    status, said = response.status_code, getattr(error, "server_message", None) or error
-    if status == 401:
-        return (f"the Hub answered 401 Unauthorized ({said}): no token, or one it does not "
-                f"accept. Log in with `hf auth login`, set HF_TOKEN, or pass token=")
-    if status == 403:
-        return f"the Hub answered 403 Forbidden ({said}): the token may not write to this repo"
-    return f"the Hub answered {status} ({said})"

@@ -20,10 +20,11 @@ from huggingface_hub 2).
 from pathlib import Path
 from typing import NamedTuple
 
-from ..errors import BabyError
-from .ages import AGES
-from .hub import _describe, _network_errors, locate
-from .store import read_report
+from ...errors import BabyError
+from ..store.ages import AGES
+from .client import describe_failure, network_errors
+from .fetch import locate
+from ..store.model_folder import read_report
 
 SPACE_TOP = ("app.py", "requirements.txt", "README.md")  # spaces/<these>
 OWNED = ("little_baby/", "baby_space/", "models/")  # what a new deploy replaces whole
@@ -45,7 +46,7 @@ class Deployment(NamedTuple):
 
 def checkout():
     """The repository the package was imported from (spaces/ beside little_baby/)."""
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]
 
 
 def space_files(source=None, models=(), ages=True):
@@ -116,7 +117,7 @@ def deploy_space(repo_id, private=None, hardware=None, token=None, models=(), ag
         return Deployment(url, sizes, None, True)
 
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
-    from ..errors import HubError
+    from ...errors import HubError
     api = HfApi(token=token)
     try:
         existed = api.repo_exists(repo_id, repo_type="space")
@@ -131,7 +132,7 @@ def deploy_space(repo_id, private=None, hardware=None, token=None, models=(), ag
                                    commit_message=commit_message or "Deploy The Little Baby")
         if existed and hardware is not None:
             api.request_space_hardware(repo_id, hardware)
-    except _network_errors() as e:
-        raise HubError(f"deploying the Space {repo_id!r} failed: {_describe(e)}. Nothing "
+    except network_errors() as e:
+        raise HubError(f"deploying the Space {repo_id!r} failed: {describe_failure(e)}. Nothing "
                        f"changed if the commit was not made; deploy again to retry.") from e
     return Deployment(url, sizes, commit.commit_url, False, not existed)

@@ -20,9 +20,9 @@ from types import SimpleNamespace
 
 import numpy
 
-from ..bpe import BPETokenizer
-from ..errors import ConversionError, ModelFolderError, TokenizerError
-from .files import parse_json, read_limited
+from ...bpe import BPETokenizer
+from ...errors import ConversionError, ModelFolderError, TokenizerError
+from ..store.files import parse_json, read_limited
 from .gpt2 import config_from_gpt2, fold_score_scale, key_pairs
 
 WEIGHTS = "model.safetensors"
@@ -42,17 +42,6 @@ def _json(path):
         return parse_json(read_limited(path, MAX_JSON_BYTES, "GPT-2 JSON file"), path)
     except ModelFolderError as e:
         raise ConversionError(str(e)) from e
-
-
-def is_gpt2_folder(folder):
-    """Whether `folder` holds a GPT-2 checkpoint: a config.json (bounded) naming
-    model_type 'gpt2'. Nothing else is read."""
-    path = Path(folder) / "config.json"
-    try:
-        data = parse_json(read_limited(path, MAX_JSON_BYTES, "config.json"), path)
-    except ModelFolderError:  # ours to say what is wrong with it, when it is read as ours
-        return False
-    return isinstance(data, dict) and data.get("model_type") == "gpt2"
 
 
 def gpt2_settings(folder):
@@ -104,7 +93,7 @@ def gpt2_params(folder, hf, cfg):
             raise ConversionError(f"{path}: {key!r} is {array.dtype}, not floats.")
         return array.astype(numpy.float32)
 
-    from ..engine.transformer import param_shapes
+    from ...engine.transformer import param_shapes
     shapes = param_shapes(cfg, hf.vocab_size)
     params = {ours: get(theirs[len("transformer."):], shapes[ours])
               for ours, theirs in key_pairs(cfg.n_layers)}

@@ -24,7 +24,7 @@ import tempfile
 from glob import escape as glob_escape
 from pathlib import Path
 
-from ..errors import ModelFolderError
+from ...errors import ModelFolderError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

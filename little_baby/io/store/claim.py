@@ -28,7 +28,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import FolderTakenError
+from ...errors import FolderTakenError
 from .places import refuse_shipped
 
 RETRY_SECONDS = 0.5  # how long a claimant retries a lock another process may only be probing

@@ -1,0 +1,113 @@
+"""Where a repo's files are read from: a local folder laid out like a repo, the Hub cache
+(no network), or the Hub itself (downloaded into the Hub cache). Each answers get(path)
+with a local Path, or None when the file is not there."""
+from pathlib import Path
+
+from ...errors import ModelNotFoundError, NotCachedError
+from ..store import resolve
+from .client import hub_answers, hub_reachable, quiet_client
+
+
+class Source:
+    """Where repo files are read from: get(path) -> local Path, or None if it is absent."""
+
+    strict = True  # a model with some files but not others is an error (else: not found)
+    where = ""
+
+    def get_all(self, paths):
+        """Local paths of all `paths`, or None when the first is absent."""
+        first = self.get(paths[0])
+        if first is None:
+            return None
+        rest = [self.get(p) for p in paths[1:]]
+        if None in rest:
+            if not self.strict:
+                return None
+            missing = [p for p, f in zip(paths[1:], rest) if f is None]
+            raise ModelNotFoundError(f"{self.where} has {paths[0]} but not {missing}: "
+                                     f"the model there is incomplete.")
+        return [first, *rest]
+
+
+class RepoFolder(Source):
+    """A local folder laid out like a repo."""
+
+    def __init__(self, root):
+        self.root, self.where = Path(root), f"the folder {root}"
+
+    def get(self, path, optional=False):
+        file = self.root / path
+        return file if file.is_file() else None
+
+    def origin(self, path):
+        """Where `path` came from, for a converted model's report."""
+        return {"folder": str(self.root.resolve())}
+
+
+class HubCache(Source):
+    """What the Hub cache holds of a repo, read without the network."""
+
+    strict = False
+
+    def __init__(self, repo_id, hub):
+        self.repo_id, self.hub = repo_id, hub
+        self.where = f"the Hub cache of {repo_id}"
+
+    def get(self, path, optional=False):
+        from huggingface_hub import try_to_load_from_cache
+        found = try_to_load_from_cache(self.repo_id, path, cache_dir=self.hub["cache_dir"],
+                                       revision=self.hub["revision"])
+        return Path(found) if isinstance(found, str) else None
+
+    def origin(self, path):
+        """Where `path` came from: the repo, the revision asked for and the commit (the
+        Hub cache keeps each commit's files under snapshots/<commit>/)."""
+        parts = Path(path).parts
+        commit = parts[parts.index("snapshots") + 1] if "snapshots" in parts else None
+        return {k: v for k, v in (("repo", self.repo_id), ("revision", self.hub["revision"]),
+                                  ("commit", commit)) if v}
+
+
+class HubRepo(Source):
+    """A Hub repo's files, downloaded into the Hub cache (or found there when offline).
+
+    Before its first download it asks whether the Hub answers at all (hub_reachable):
+    when it does not, only the Hub cache is read. Without that, hf_hub_download retries a
+    file the Hub cache lacks five times with backoff (1 + 2 + 4 + 8 + 8 s, each attempt
+    logging a warning; huggingface_hub's file_download.py and utils/_http.py) before it
+    gives up. Its log lines and warnings are kept out of these calls: the errors below
+    say what happened."""
+
+    origin = HubCache.origin
+
+    def __init__(self, repo_id, hub, not_cached):
+        self.repo_id, self.hub, self.not_cached = repo_id, hub, not_cached
+        self.where = f"the Hub repo {repo_id}"
+        self.reachable = None  # asked once, at the first download
+
+    def get(self, path, optional=False):
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import (HFValidationError, LocalEntryNotFoundError,
+                                            RemoteEntryNotFoundError)
+        hub = self.hub
+        if not hub["local_files_only"]:
+            if self.reachable is None:
+                self.reachable = hub_reachable()
+            if not self.reachable:
+                if hub["force_download"]:  # the Hub cache is not to be used
+                    raise NotCachedError(self.not_cached)
+                hub = {**hub, "local_files_only": True}
+        with hub_answers(self.repo_id, self.hub["revision"],
+                          f"download {path} from the Hub repo {self.repo_id!r}"):
+            try:  # these first: some are HTTP errors too, which hub_answers words
+                with quiet_client():
+                    return Path(hf_hub_download(self.repo_id, path, **hub))
+            except RemoteEntryNotFoundError:
+                return None
+            except LocalEntryNotFoundError as e:
+                if optional:
+                    return None
+                raise NotCachedError(self.not_cached) from e
+            except HFValidationError as e:
+                raise ModelNotFoundError(resolve.unknown_name(self.repo_id)) from e
+
