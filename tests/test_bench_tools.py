@@ -34,11 +34,30 @@ def test_bench_profile_prints_the_table(capsys):
                            "https://download.pytorch.org/whl/cpu")
 def test_bench_against_torch_gives_ratios(capsys):
     assert main(["bench", "--against", "torch", "--shape", "baby", "--rounds", "1",
-                 "--steps", "1", "--no-compile", "--json"]) == 0
+                 "--steps", "1", "--no-compile", "--gen-tokens", "80", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert set(result["ratios"]) == {"torch eager"}
     assert result["ratios"]["torch eager"] == pytest.approx(
         result["median_ms"]["torch eager"] / result["median_ms"]["ours"])
+    gen = result["generation"]  # 80 tokens: past the baby's n_ctx 64, so a window restarts
+    assert set(gen["ours_over"]) == {"torch, no cache", "torch, KV cache"}
+    assert gen["ours_over"]["torch, KV cache"] == pytest.approx(
+        gen["median_tokens_per_s"]["ours, KV cache"] / gen["median_tokens_per_s"]["torch, KV cache"])
+
+
+def test_torchs_kv_cache_loop_gives_the_whole_windows_logits():
+    """The torch side's cached generation is a fair peer: its one-position steps after a
+    prefill give the logits of the whole window, as ours do."""
+    torch = pytest.importorskip("torch")
+    from little_baby.tools.torch_gpt import GPT
+    torch.manual_seed(0)
+    model = GPT(16, 32, 4, 2, 0.0).eval()
+    idx = torch.randint(0, 65, (1, 12))
+    with torch.no_grad():
+        caches = [[] for _ in model.blocks]
+        model(idx[:, :5], caches=caches)
+        steps = torch.stack([model.step(idx[:, i:i + 1], i, caches)[0] for i in range(5, 12)])
+        torch.testing.assert_close(steps, model(idx)[0, 5:], rtol=0, atol=1e-5)
 
 
 def test_the_torch_side_without_torch_says_how_to_install_it():

@@ -10,7 +10,8 @@ the 'baby' and 'age-48-months' shapes, and generation speed with and without the
 Each shape runs in a fresh process so its peak memory is its own. --against torch runs
 ours, torch eager and torch.compile (tools/torch_side.py) each in its own process, in
 turn, for --rounds rounds (these machines' speed drifts: alternating spreads the drift
-over all three), and prints each one's median and the ratios.
+over all three), and prints each one's median and the ratios; at the baby shape also
+generation: ours with the KV cache against torch's loop without one (nanoGPT's) and with one.
 """
 import argparse
 import json
@@ -171,7 +172,9 @@ def run(args):
 
 def against_torch(shapes, args, overrides):
     """Ours, torch eager and torch.compile at each shape, `args.rounds` alternating rounds of
-    separate processes; the medians and torch's time over ours (above 1: ours is faster)."""
+    separate processes; the medians and torch's time over ours (above 1: ours is faster).
+    At the baby shape also generation (--gen-tokens): ours with the KV cache against torch's
+    loop without one (nanoGPT's) and with one (tools/torch_gpt.py)."""
     import importlib.util
     import subprocess
     if importlib.util.find_spec("torch") is None:
@@ -179,19 +182,36 @@ def against_torch(shapes, args, overrides):
     sides = ["torch eager"] + ([] if args.no_compile else ["torch.compile"])
     threads = usable_cores()
     for shape in shapes:
+        generate = shape == "baby" and args.gen_tokens > 0
         times = {"ours": [], **{side: [] for side in sides}}
+        rates = {"ours, KV cache": [], "torch, no cache": [], "torch, KV cache": []}
         for _ in range(args.rounds):
             times["ours"].append(run_isolated(("train", (shape, args.steps, overrides)))["ms_per_step"])
+            if generate:
+                g = run_isolated(("generate", (shape, args.gen_tokens, overrides)))
+                rates["ours, KV cache"].append(g["cache"])
             for side in sides:
                 command = [sys.executable, "-m", "little_baby.tools.torch_side", "--shape", shape,
                            "--steps", str(args.steps), "--threads", str(threads), "--json",
                            "--dropout", str(args.dropout)] + (["--compile"] if side != "torch eager" else [])
-                out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-                times[side].append(json.loads(out.splitlines()[-1])["ms_per_step"])
+                if generate and side == "torch eager":
+                    command += ["--gen-tokens", str(args.gen_tokens)]
+                out = json.loads(subprocess.run(command, capture_output=True, text=True,
+                                                check=True).stdout.splitlines()[-1])
+                times[side].append(out["ms_per_step"])
+                if "generation_cache_tokens_per_s" in out:
+                    rates["torch, no cache"].append(out["generation_no_cache_tokens_per_s"])
+                    rates["torch, KV cache"].append(out["generation_cache_tokens_per_s"])
         medians = {side: statistics.median(t) for side, t in times.items()}
         result = {"shape": shape, "rounds": args.rounds, "threads": threads,
                   "ms_per_step": times, "median_ms": medians,
                   "ratios": {side: medians[side] / medians["ours"] for side in sides}}
+        if generate:
+            gen = {side: statistics.median(r) for side, r in rates.items()}
+            result["generation"] = {"tokens": args.gen_tokens, "tokens_per_s": rates,
+                                    "median_tokens_per_s": gen,
+                                    "ours_over": {side: gen["ours, KV cache"] / gen[side]
+                                                  for side in gen if side.startswith("torch")}}
         if args.json:
             print(json.dumps(result))
             continue
@@ -200,6 +220,12 @@ def against_torch(shapes, args, overrides):
         for side, t in times.items():
             ratio = "" if side == "ours" else f"   {medians[side] / medians['ours']:.2f}x ours"
             print(f"  {side:14} {medians[side]:8.1f}  ({', '.join(f'{x:.1f}' for x in t)}){ratio}")
+        if generate:
+            print(f"  generation, {args.gen_tokens} tokens, median tokens/s:")
+            for side, r in rates.items():
+                ratio = "" if side.startswith("ours") else \
+                    f"   ours is {result['generation']['ours_over'][side]:.1f}x"
+                print(f"  {side:16} {gen[side]:8,.0f}  ({', '.join(f'{x:,.0f}' for x in r)}){ratio}")
     return 0
 
 

@@ -20,14 +20,30 @@ class Block(nn.Module):
         self.up, self.down = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x):
+    def forward(self, x, cache=None):
+        """x (B, T, C) -> (B, T, C); a list `cache` receives the keys and values."""
         B, T, C = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
         q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))
+        if cache is not None:
+            cache[:] = [k, v]
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
                                            dropout_p=self.dropout if self.training else 0.0)
         x = x + self.drop(self.proj(y.transpose(1, 2).reshape(B, T, C)))
         return x + self.drop(self.down(F.gelu(self.up(self.ln2(x)), approximate="tanh")))
+
+    def step(self, x, cache):
+        """One new position x (B, 1, C) after those whose keys and values `cache` holds
+        ([k, v], each (B, heads, t, d), or empty): HF transformers' past_key_values, by hand."""
+        B, _, C = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
+        q, k, v = (t.view(B, 1, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))
+        if cache:
+            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+        cache[:] = [k, v]
+        y = F.scaled_dot_product_attention(q, k, v)  # the one query sees every cached key
+        x = x + self.proj(y.transpose(1, 2).reshape(B, 1, C))
+        return x + self.down(F.gelu(self.up(self.ln2(x)), approximate="tanh"))
 
 
 class GPT(nn.Module):
@@ -38,14 +54,21 @@ class GPT(nn.Module):
         self.ln_f, self.head = nn.LayerNorm(n_emb), nn.Linear(n_emb, VOCAB)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, idx, targets=None):
+    def forward(self, idx, targets=None, caches=None):
         x = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.shape[1])))
-        for block in self.blocks:
-            x = block(x)
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if caches is None else caches[i])
         logits = self.head(self.ln_f(x))
         if targets is None:
             return logits
         return F.cross_entropy(logits.view(-1, VOCAB), targets.reshape(-1))
+
+    def step(self, token, position, caches):
+        """Logits (B, V) of one new token (B, 1) at `position`, with a KV cache per block."""
+        x = self.wte(token) + self.wpe(torch.tensor([position]))
+        for block, cache in zip(self.blocks, caches):
+            x = block.step(x, cache)
+        return self.head(self.ln_f(x))[:, -1, :]
 
 
 @torch.no_grad()
@@ -58,6 +81,28 @@ def generate_tokens_per_s(model, n_ctx, n_tokens):
     for _ in range(n_tokens):
         logits = model(idx[:, -n_ctx:])[:, -1, :]
         idx = torch.cat([idx, torch.multinomial(F.softmax(logits, dim=-1), 1)], dim=1)
+    return n_tokens / (time.perf_counter() - start)
+
+
+@torch.no_grad()
+def generate_cached_tokens_per_s(model, n_ctx, n_tokens):
+    """The same with a KV cache (transformers' generate(use_cache=True) in miniature): each
+    new token runs one position against the cached keys and values. When the window is
+    full it restarts from its last n_ctx/2 tokens, its cache refilled by one forward pass,
+    as little_baby's cached generation does (engine/sampling.py)."""
+    model.eval()
+    ids, caches, position = [0], None, 0
+    start = time.perf_counter()
+    for _ in range(n_tokens):
+        if caches is None or position == n_ctx:  # a new window: one pass fills its cache
+            window = ids[-max(1, n_ctx // 2):] if caches is not None else ids
+            caches = [[] for _ in model.blocks]
+            logits = model(torch.tensor([window]), caches=caches)[:, -1, :]
+            position = len(window)
+        else:
+            logits = model.step(torch.tensor([[ids[-1]]]), position, caches)
+            position += 1
+        ids.append(int(torch.multinomial(F.softmax(logits, dim=-1), 1)))
     return n_tokens / (time.perf_counter() - start)
 
 
