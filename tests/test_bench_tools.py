@@ -27,6 +27,8 @@ def test_bench_profile_prints_the_table(capsys):
     assert main(["bench", "--profile", "--shape", "baby", "--steps", "1"]) == 0
     out = capsys.readouterr().out
     assert "ops.linear_backward" in out and "(outside the engine)" in out
+    # the roofline's floor: the baby's 3.96 GFLOP of matmuls a step (issue 26's figure)
+    assert "floor: 3.96 GFLOP of matmuls" in out
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None,

@@ -61,6 +61,15 @@ def step_flops(cfg, baby):
     return 3 * per_token * tokens
 
 
+def print_floor(shape, overrides, peak):
+    """The least a step could take here: its matmul FLOPs at this machine's matmul peak,
+    every other operation free (a roofline's flat part)."""
+    baby = fresh_baby(shape, overrides)
+    gflop = step_flops(baby.config, baby) / 1e9
+    print(f"  floor: {gflop:.2f} GFLOP of matmuls at this machine's float32 peak of {peak:.0f} "
+          f"GFLOP/s take {gflop / peak * 1e3:.1f} ms, with nothing else costing anything")
+
+
 def measure_training(shape, steps, overrides):
     """Median ms per training step (forward, backward, AdamW) and derived figures."""
 
@@ -140,8 +149,10 @@ def run(args):
     overrides = dict(c_attention=args.attention, c_network=args.network, r_dropout=args.dropout)
     shapes = list(SHAPES) if args.shape == "all" else [args.shape]
     if args.profile:
+        peak = matmul_peak()
         for shape in shapes:
             print_profile(profile_training(shape, args.steps, overrides=overrides))
+            print_floor(shape, overrides, peak)
         return 0
     if args.against:
         return against_torch(shapes, args, overrides)
