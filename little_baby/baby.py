@@ -10,8 +10,9 @@ from .engine.transformer import Transformer, check_shapes, init_params, param_sh
 from .errors import BabyError, ConfigError
 from .io.formats import gpt2, gpt2_checkpoint
 from .io.hub import fetch, publish
-from .io.store.resolve import find_model
+from .io.store.identity import found_at, identify
 from .io.store.model_folder import is_gpt2_folder, read_model, save_model
+from .io.store.resolve import find_model
 from .tokenizer import tokenizer_for_text, tokenizer_from_dict
 from .training import run
 from .training.data import load_corpus
@@ -38,10 +39,11 @@ class LittleBaby:
         self.backend = Backend(self.config.c_device, self.config.d_type,
                                self.config.c_device_gpu_core, self.config.c_device_cpu_cores)
         self.train_rng = self.backend.rng(self.config.seed + 1)  # dropout draws
-        self.guid = guid  # the model's GUID (its folder name in cache/), once it has one
+        # who it is and where it lives: io/store/identity.py sets these
+        self.guid = guid  # the model's GUID (its folder's name in the store), once it has one
         self.parent_guid = parent_guid  # the model it was finetuned from
-        self.report = {}  # training figures, saved as report.json
-        self.source = None  # where from_pretrained found it: {guid, folder, repo_id}
+        self.report = {}  # its identity and training figures, saved as report.json
+        self.source = None  # where it was read from or trained into: {guid, folder, repo_id}
         self.weights_dtype = None  # the float type its weights file holds (load sets it)
         if params is None:
             check_model_fits(self.config, tokenizer.vocab_size, self.backend.device)
@@ -199,13 +201,10 @@ class LittleBaby:
         if is_gpt2_folder(folder):  # transformers' GPT-2 files, read without torch
             return cls.from_gpt2(folder, **config_overrides)
         parts = read_model(folder, **config_overrides)
-        report = parts.report
-        baby = cls(parts.config, parts.tokenizer, params=parts.params,
-                   guid=report.get("guid") or None, parent_guid=report.get("parent_guid") or None)
-        baby.report = report
+        baby = identify(cls(parts.config, parts.tokenizer, params=parts.params), parts.report)
         floats = [a.dtype.name for a in parts.params.values() if a.dtype.kind == "f"]
         baby.weights_dtype = max(floats, key=lambda n: int(n[5:])) if floats else None
-        return baby
+        return found_at(baby, folder)
 
     # ---- the Hugging Face Hub -----------------------------------------------------------------
     @classmethod

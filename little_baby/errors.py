@@ -61,7 +61,7 @@ class GenerationError(BabyError, ValueError):
     """Generation settings that cannot be used."""
 
 
-# ---- files, the cache and the Hub ---------------------------------------------------------
+# ---- files, the model store and the Hub --------------------------------------------------
 class ModelFolderError(BabyError, FileNotFoundError):
     """A folder that is not (or not all of) a saved model."""
 
@@ -71,11 +71,14 @@ class FolderTakenError(BabyError, FileExistsError):
     conversion) holds it, named in the message, or it holds files that are not a model."""
 
 
-class CacheError(BabyError, LookupError):
-    """A GUID that is malformed, or a model that is not in the cache."""
+class StoreError(BabyError, LookupError):
+    """A GUID that is malformed, or a model that is not in the model store."""
 
 
-class ShippedModelError(CacheError, PermissionError):
+CacheError = StoreError  # its name before the model store was called the store
+
+
+class ShippedModelError(StoreError, PermissionError):
     """A write, deletion or training aimed at a model shipped with the package (read-only
     to the library), or a model store that would be the shipped models' folder."""
 
@@ -92,9 +95,9 @@ class NotCachedError(HubError):
     """Offline (or no network), and the model is not on this machine."""
 
 
-class ModelNotFoundError(CacheError):
+class ModelNotFoundError(StoreError):
     """A name that is no model folder, GUID, age or repo id; or a model that is nowhere
-    (a CacheError too: code that catches "not in the cache" keeps working)."""
+    (a StoreError too: code that catches "not in the store" keeps working)."""
 
 
 class DatasetError(BabyError, RuntimeError):

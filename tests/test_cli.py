@@ -75,7 +75,7 @@ def test_info_list_and_generate(trained):
     cache, guid, _ = trained
     info = cli("info", guid[:8], "--cache", cache)
     assert info.returncode == 0, info.stderr
-    for expected in (guid, "parameters", "n_layers=1", "validation", "trained from scratch",
+    for expected in (guid, "parameters", "n_layers=1", "validation", "origin     Trained from scratch",
                      "loss_curve.png"):
         assert expected in info.stdout
     as_json = json.loads(cli("info", guid, "--json", "--cache", cache).stdout)

@@ -12,7 +12,8 @@ from safetensors.numpy import load
 
 from little_baby import LittleBaby
 from little_baby.errors import WeightsError
-from little_baby.io.store.catalog import new_guid
+from little_baby.io.store import identity
+from little_baby.io.store.identity import new_guid
 from little_baby.errors import HubError, ModelNotFoundError, NotCachedError
 from little_baby.io.store.ages import AGES, shipped_folder
 from little_baby.io.hub.fetch import REPO_ENV
@@ -148,11 +149,12 @@ def test_original_layout_on_the_hub_is_converted_once(hub_env, tmp_path, model_s
     np.testing.assert_array_equal(converted.logits(x), baby.logits(x))
     assert converted.tokenizer == baby.tokenizer and converted.guid == guid
     assert {f.name for f in (model_store / guid).iterdir()} == MODEL_FILES - {"README.md"}
-    original = converted.report["original"]
-    assert (original["repo"], original["commit"]) == (repo_id, commit)
-    assert original["files"] == {name: hashlib.sha256((tmp_path / "original" / name).read_bytes())
-                                 .hexdigest() for name in original_files(guid)}
-    assert f"in the Hub repo {repo_id}" in converted.report["converted_from"]
+    origin = identity.origin(converted.report)
+    assert (origin["kind"], origin["repo"], origin["commit"]) == ("converted", repo_id, commit)
+    assert converted.report["original"]["files"] == {
+        name: hashlib.sha256((tmp_path / "original" / name).read_bytes()).hexdigest()
+        for name in original_files(guid)}
+    assert f"in the Hub repo {repo_id}" in identity.describe(converted.report)
 
     hub_env.server.requests.clear()
     hub_env.setenv("HF_HUB_OFFLINE", "1")
@@ -313,8 +315,8 @@ def test_model_card_numbers_come_from_the_report(tmp_path, model_store):
     parent.guid = GUID
     parent.source = {"guid": GUID, "folder": None, "repo_id": "koureasstavros/TheLittleBaby"}
     child = parent  # finetuned: a new GUID, the old one its parent, the report of its run
-    child.guid, child.parent_guid = new_guid(), GUID
-    child.report = {**REPORT, "guid": child.guid, "parent_guid": GUID, "lineage": [GUID]}
+    identity.identify(child, {**REPORT, **identity.for_training(parent)})
+    assert child.parent_guid == GUID and child.report["lineage"] == [GUID]
     (model_store / child.guid).mkdir(parents=True)
     (model_store / child.guid / "loss_curve.png").write_bytes(b"\x89PNG fake")
 

@@ -22,7 +22,7 @@ import pytest
 from little_baby import LittleBaby
 from little_baby.cli.main import main
 from little_baby.errors import ConfigError, ModelFolderError, TokenizerError, WeightsError
-from little_baby.io.store.catalog import new_guid
+from little_baby.io.store.identity import new_guid
 from little_baby.io.formats.original import original_files
 from tests.gradcheck import tiny_baby
 
@@ -198,11 +198,11 @@ def test_the_originals_model_gives_its_logits_by_guid_then_from_the_cache(fixtur
     assert sorted(f.name for f in folder.iterdir()) == [
         "config.json", "model.safetensors", "report.json", "tokenizer.json"]
     report = json.loads((folder / "report.json").read_text())
-    assert report["original"]["folder"] == str(repo.resolve())
+    assert report["origin"] == {"kind": "converted", "folder": str(repo.resolve())}
     assert report["original"]["files"] == {
         name: hashlib.sha256((repo / name).read_bytes()).hexdigest()
         for name in original_files(FIXTURE_GUID)}
-    assert "original project" in report["converted_from"] and report["n_params"] == baby.n_params
+    assert report["lineage"] == [] and report["n_params"] == baby.n_params
 
     shutil.rmtree(repo)  # the second load cannot have read the original's files
     again = LittleBaby.from_pretrained(FIXTURE_GUID, repo=repo, cache=cache, d_type="fp64")
@@ -400,8 +400,8 @@ def test_convert_and_info_on_the_command_line(tmp_path, capsys):
 
     assert main(["info", guid, "--cache", cache]) == 0
     out = capsys.readouterr().out
-    assert "(converted from the original project)" in out
-    assert "converted  from the JSON files of the original project" in out and str(repo) in out
+    assert "origin     Converted from the JSON files of the original project" in out
+    assert str(repo) in out and "lineage" not in out
 
     assert main(["convert", str(repo), guid, "--cache", cache]) == 2  # there already
     assert "already exists" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from little_baby.engine.memory import training_bytes
 from little_baby.errors import (CorpusError, FolderTakenError, NotEnoughMemoryError,
                                 TrainingError, TrainingInterrupted, WeightsError)
 from little_baby.io.store import claim
-from little_baby.io.store.catalog import is_guid, new_guid
+from little_baby.io.store.identity import is_guid, new_guid
 from little_baby.io.store.checkpoint import CHECKPOINT, FORMAT, load_checkpoint
 from little_baby.io.store.model_folder import read_report
 from little_baby.training import resources

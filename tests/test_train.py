@@ -10,7 +10,8 @@ import pytest
 
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
 from little_baby.errors import CacheError
-from little_baby.io.store.catalog import delete_model, list_models, model_dir
+from little_baby.io.store.catalog import delete_model, list_models
+from little_baby.io.store.identity import model_dir
 from little_baby.io.store.resolve import find_model
 from little_baby.io.store.checkpoint import CHECKPOINT, load_checkpoint
 from little_baby.errors import CorpusError

@@ -33,12 +33,12 @@ from tqdm import tqdm
 
 from ..errors import (FolderTakenError, TrainingDiverged, TrainingError, TrainingInterrupted,
                       on_cli, spelled)
-from ..io.store import catalog as model_cache
 from ..io.store.checkpoint import CHECKPOINT, load_checkpoint, remove_checkpoint, save_checkpoint
 from ..io.store.claim import claimed
-from ..io.store.model_folder import (LOSS_CURVE, REPORT, ModelParts,
-                                     read_config_and_tokenizer, read_report, write_json,
-                                     write_model)
+from ..io.store.identity import for_training, found_at, identify, model_dir
+from ..io.store.model_folder import (LOSS_CURVE, REPORT, ModelParts, is_model_folder,
+                                     model_report, read_config_and_tokenizer, read_report,
+                                     write_json, write_model)
 from ..io.store.resolve import find_model
 from ..tokenizer import tokenizer_from_dict
 from .data import TrainingData, encode_split, find_input, load_corpus, read_corpus, text_sha256
@@ -118,12 +118,12 @@ def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False, guid=None):
     data = TrainingData(ids, cfg.n_ctx, cfg.batch_size, cfg.r_split, cfg.c_shuffle, cfg.seed,
                         n_ctx_fixed=finetune, split=split)
     plan = plan.resolve(cfg, data)
-    guid = model_cache.check_guid(guid) if guid is not None else model_cache.new_guid()
-    folder = Path(out) if out is not None else model_cache.model_dir(guid, cache)
+    identity = for_training(baby, guid)  # baby takes it once the run begins
+    folder = Path(out) if out is not None else model_dir(identity["guid"], cache)
     _check_fits(baby, tokenizer.vocab_size, ("batch_size",) if finetune else SIZES)
     with claimed(folder, "a training run"):  # refused, naming it, if another run holds it
         _check_free(folder)  # now that no other run can write it
-        return _fit_claimed(baby, text, path, data, plan, folder, quiet, guid, new_symbols)
+        return _fit_claimed(baby, text, path, data, plan, folder, quiet, identity, new_symbols)
 
 
 def finetune_defaults(baby, plan):
@@ -135,17 +135,13 @@ def finetune_defaults(baby, plan):
                                weights_dtype=plan.weights_dtype or getattr(baby, "weights_dtype", None))
 
 
-def _fit_claimed(baby, text, path, data, plan, folder, quiet, guid, new_symbols):
+def _fit_claimed(baby, text, path, data, plan, folder, quiet, identity, new_symbols):
     """fit, once every check has passed and `folder` is claimed: from here on the model
-    changes and files are written."""
+    changes and files are written. `identity`: the new model's (io/store/identity.py)."""
     cfg = baby.config
     baby.expand_vocab(text)
-    parent = baby.guid
-    lineage = [parent, *baby.report.get("lineage", [])] if parent else []
-    baby.guid, baby.parent_guid = guid, parent
-    baby.report = {
-        "guid": guid, "parent_guid": parent, "lineage": lineage, "status": "running",
-        "started": _now(),
+    identify(baby, {
+        **identity, "status": "running", "started": _now(),
         # the file's name and sha256, what a reader can use; where it was on this machine
         # goes into the checkpoint only (TrainingRun.state["corpus_path"])
         "corpus": {"file": path.name if path else None, "sha256": text_sha256(text),
@@ -157,7 +153,7 @@ def _fit_claimed(baby, text, path, data, plan, folder, quiet, guid, new_symbols)
         "settings": {"config": cfg.to_dict(), "plan": dataclasses.asdict(plan)},
         "hardware": hardware(baby.backend),
         "losses": {"evals": [], "epochs": []},
-    }
+    })
     run = TrainingRun(baby, data, plan, folder, quiet)
     run.state["corpus_path"] = str(path.resolve()) if path else None
     return run.run()
@@ -179,9 +175,7 @@ def resume(cls, name, cache=None, corpus=None, quiet=False):
         text, path = _resume_corpus(report["corpus"], state["run"], corpus)
         config, tokenizer = read_config_and_tokenizer(folder)
         params = {k[len("params."):]: v for k, v in arrays.items() if k.startswith("params.")}
-        baby = cls(config, tokenizer, params=params, guid=report["guid"],
-                   parent_guid=report["parent_guid"])
-        baby.report = report
+        baby = identify(cls(config, tokenizer, params=params), report)
         _check_fits(baby, tokenizer.vocab_size, ())
         ids, split = encode_split(tokenizer, text, config.r_split)
         data = TrainingData(ids, config.n_ctx, config.batch_size, config.r_split,
@@ -248,7 +242,7 @@ def _check_free(folder):
         raise TrainingError(f"{folder} is a file, not a folder for the model.")
     if not folder.is_dir():
         return
-    if model_cache.is_model_folder(folder) or (folder / CHECKPOINT).exists():
+    if is_model_folder(folder) or (folder / CHECKPOINT).exists():
         raise TrainingError(f"{folder} already holds a model: choose another folder, delete "
                             f"that one, or continue its run with --resume.")
     present = sorted(p.name for p in folder.iterdir())
@@ -390,10 +384,8 @@ class TrainingRun:
         in the plan's float type."""
         baby, to_numpy = self.baby, self.baby.backend.to_numpy
         arrays = {k: to_numpy(v) for k, v in self._kept_params().items()}
-        report = {**baby.report, "guid": baby.guid, "parent_guid": baby.parent_guid,
-                  "n_params": baby.n_params}
-        write_model(self.folder, ModelParts(baby.config, baby.tokenizer, arrays, report),
-                    self.plan.weights_dtype)
+        write_model(self.folder, ModelParts(baby.config, baby.tokenizer, arrays,
+                                            model_report(baby)), self.plan.weights_dtype)
 
     def _checkpoint(self, status="running"):
         """Save the run's state, and the kept weights as a usable model. A write the system
@@ -458,7 +450,7 @@ class TrainingRun:
             self._say(report["notes"][0])
         self._save_model()
         remove_checkpoint(self.folder)
-        self.baby.source = {"guid": self.baby.guid, "folder": self.folder, "repo_id": None}
+        found_at(self.baby, self.folder)
         return report
 
     def _say(self, message):

@@ -29,13 +29,14 @@ from typing import NamedTuple
 
 from little_baby import LittleBaby
 from little_baby.engine.backend import gpu_usable
-from little_baby.errors import (BabyError, BackendError, CacheError, HubError,
-                                ModelNotFoundError)
-from little_baby.io.store import resolve
-from little_baby.io.store.ages import AGES, DEFAULT_AGE
+from little_baby.errors import (BabyError, BackendError, HubError, ModelNotFoundError,
+                                StoreError)
+from little_baby.io.formats.original import original_files
 from little_baby.io.hub.client import hub_file_sizes
 from little_baby.io.hub.fetch import default_repo
-from little_baby.io.formats.original import original_files
+from little_baby.io.store import resolve
+from little_baby.io.store.ages import AGES, DEFAULT_AGE
+from little_baby.io.store.report import corpus_name
 
 MODELS_ENV = "LITTLE_BABY_SPACE_MODELS"  # the picker's choices, separated by os.pathsep
 DEVICE_ENV = "LITTLE_BABY_SPACE_DEVICE"  # auto (the default), cpu or gpu
@@ -361,7 +362,7 @@ class Shelf:
                 except BackendError:  # CuPy there but unusable for this model: stay on the CPU
                     self.device = "cpu"
             return LittleBaby.from_pretrained(name, repo=repo)
-        except (CacheError, ModelNotFoundError) as e:
+        except (StoreError, ModelNotFoundError) as e:
             raise ModelUnavailable(f"Cannot open {key}: {public(e)}") from e
         except HubError as e:  # the Hub failed or cannot be reached: worth a new try later
             raise _Transient(f"Cannot open {key}: {public(e)}") from e
@@ -443,9 +444,9 @@ def _training(report):
     final, timings = report.get("final") or {}, report.get("timings") or {}
     hardware = report.get("hardware") or {}
     parts = []
-    if corpus.get("path"):
+    if corpus_name(corpus):
         size = f" ({corpus['n_chars']:,} characters)" if corpus.get("n_chars") else ""
-        parts.append(f"on {Path(corpus['path']).name}{size}")
+        parts.append(f"on {corpus_name(corpus)}{size}")
     if plan.get("n_epochs") and not plan.get("max_iters"):
         parts.append(f"{plan['n_epochs']} epoch{'s' if plan['n_epochs'] != 1 else ''}")
     if final.get("step"):

@@ -13,9 +13,9 @@ from ...config import (ATTENTION_NAMES, DEVICE, NETWORK_NAMES, TRAINING, VALUE_A
                        BabyConfig)
 from ...engine.sampling import DEFAULTS
 from ...errors import CLI_SPELLINGS, BabyError, TrainingInterrupted
-from ...io.store import catalog as model_cache
-from ...io.store.claim import describe_holder, holder, run_status
 from ...io.hub.fetch import locate
+from ...io.store.claim import describe_holder, holder, run_status
+from ...io.store.identity import home
 from ...io.store.model_folder import write_completion
 from ...training.run import kept_note
 
@@ -185,16 +185,16 @@ def sample_settings(baby, n_tokens):
             "unknown": "error"}
 
 
-def train_and_report(train, args, folder=None):
-    """Run `train()` (which returns the model, saved in `folder`, else in --out or the
-    cache); then print a summary and write a sample to completion.json. Ctrl-C or SIGTERM
+def train_and_report(train, args):
+    """Run `train()` (which returns the model, saved in its folder: identity.home); then
+    print a summary and write a sample to completion.json. Ctrl-C or SIGTERM
     (after the run's checkpoint) is exit code 128 + the signal's number: 130 or 143."""
     try:
         baby = train()
     except TrainingInterrupted as e:
         print(f"little-baby {args.command}: {e}", file=sys.stderr)
         return 128 + e.signum
-    folder = folder or Path(args.out or model_cache.model_dir(baby.guid, args.cache))
+    folder = home(baby)
     if args.generate_tokens > 0:
         record = complete(baby, "", sample_settings(baby, args.generate_tokens))
         write_completion(folder, record)

@@ -11,6 +11,7 @@ The model goes into cache/<guid>/, where from_pretrained and every command find 
 GUID (or into --out DIR, which loads by its path); it is written whole or not at all.
 """
 from ...io.hub.fetch import convert
+from ...io.store.identity import describe
 from ...io.store.model_folder import read_config_and_tokenizer, read_report
 from .common import add_cache_argument
 
@@ -30,6 +31,6 @@ def run(args):
     report = read_report(folder)
     print(f"converted {report['guid']} ({config.c_sequence}/{config.c_attention}/"
           f"{config.c_network}, {report['n_params']:,} parameters, {tokenizer.vocab_size} "
-          f"symbols) from {report['converted_from']}")
+          f"symbols): {describe(report)}")
     print(folder)
     return 0

@@ -8,8 +8,9 @@ is deleted.
 """
 import sys
 
-from ...io.store import catalog as model_cache
 from ...errors import BabyError
+from ...io.store import catalog as model_cache
+from ...io.store.identity import model_dir
 from ...io.store.resolve import store_guid
 from .common import add_cache_argument, human_size
 
@@ -22,7 +23,7 @@ def add_arguments(parser):
 
 def run(args):
     guid = store_guid(args.model, args.cache)  # a GUID or its start, any case; never a path
-    folder = model_cache.model_dir(guid, args.cache)
+    folder = model_dir(guid, args.cache)
     files = model_cache.folder_files(folder)
     size = human_size(sum(st.st_size for _, st in files))
     if not args.yes:

@@ -17,10 +17,11 @@ from ...errors import BabyError, WeightsError
 from ...io.formats.gpt2_checkpoint import gpt2_config_and_tokenizer
 from ...io.store import catalog as model_cache
 from ...io.store.ages import shipped_folder
+from ...io.store.identity import describe
 from ...io.store.model_folder import (WEIGHTS, check_model_folder, is_gpt2_folder,
                                       read_config_and_tokenizer, read_report, read_weights)
 from ...io.store.places import is_shipped
-from ...io.store.report import model_loss
+from ...io.store.report import corpus_name, model_loss
 from .common import (add_cache_argument, add_repo_argument, find_or_fetch, human_duration,
                      human_size, run_state)
 
@@ -59,9 +60,11 @@ def run(args):
     print(f"folder     {folder}" + ("  (shipped with the package: read-only)"
                                      if is_shipped(folder) else ""))
     print(f"status     {'damaged weights (see below)' if damage else explained}")
-    print(f"lineage    {lineage(report, args.cache)}")
-    if report.get("original"):  # converted by `little-baby convert` or from_pretrained
-        print(f"converted  from {report['converted_from']}")
+    origin = describe(report)
+    if origin:
+        print(f"origin     {origin}")
+    if report.get("lineage"):
+        print(f"lineage    {lineage(report, args.cache)}")
     if report.get("n_params"):
         print(f"parameters {report['n_params']:,}")
     print(f"size       {human_size(sum(st.st_size for _, st in files))} on disk: "
@@ -70,7 +73,7 @@ def run(args):
     print("config     " + _columns([f"{k}={v}" for k, v in config.to_dict().items()]))
     if "final" in report:
         final, timings, corpus = report["final"], report["timings"], report["corpus"]
-        source = corpus.get("file") or corpus.get("path") or "text given in Python"
+        source = corpus_name(corpus) or "text given in Python"
         print(f"training   {final['step']:,} steps on {source} ({corpus['n_tokens']:,} tokens) in "
               f"{human_duration(timings['seconds'])}, {timings['tokens_per_s']:,} tokens/s")
         print(f"losses     train {final['train_loss']:.4f}, validation {final['val_loss']:.4f} "
@@ -130,11 +133,9 @@ def weights_damage(folder, config, vocab_size):
 
 
 def lineage(report, cache):
-    """'guid <- parent <- grandparent', each marked when it is not in the cache."""
+    """'guid <- parent <- grandparent', each marked when it is not in the store."""
     chain = [report.get("guid") or "?", *report.get("lineage", [])]
-    return " <- ".join([chain[0], *(_where(g, cache) for g in chain[1:])]) + (
-        "" if len(chain) > 1 else " (converted from the original project)"
-        if report.get("original") else " (trained from scratch)")
+    return " <- ".join([chain[0], *(_where(g, cache) for g in chain[1:])])
 
 
 def _where(guid, cache):

@@ -54,7 +54,7 @@ def run(args):
         folder = find_model(args.resume, args.cache)
         corpus = Path(args.corpus) if args.corpus else None
         return train_and_report(lambda: LittleBaby.resume(folder, corpus=corpus, quiet=args.quiet),
-                                args, folder)
+                                args)
     if not args.corpus:
         raise BabyError("train needs --corpus FILE (or --resume MODEL to continue a run).")
     config = (BabyConfig.from_json(args.config, **overrides) if args.config

@@ -14,7 +14,6 @@ A checkpoint with tie_word_embeddings false and an lm_head.weight of its own loa
 untied: that weight transposed, a zero bias. Nothing is ever unpickled: a folder with
 only pytorch_model.bin is refused.
 """
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,6 +22,7 @@ import numpy
 from ...bpe import BPETokenizer
 from ...errors import ConversionError, ModelFolderError, TokenizerError
 from ..store.files import parse_json, read_limited
+from ..store.identity import found_at, identify, imported_gpt2
 from .gpt2 import config_from_gpt2, fold_score_scale, key_pairs
 
 WEIGHTS = "model.safetensors"
@@ -118,22 +118,14 @@ def _has_own_head(folder):
 
 
 def from_gpt2_folder(cls, folder, **config_overrides):
-    """A `cls` (LittleBaby) with a GPT-2 folder's weights and byte-level BPE, no torch.
-    `config_overrides` (d_type='fp64', c_device='gpu' ...) as for LittleBaby.load."""
+    """A `cls` (LittleBaby) with a GPT-2 folder's weights and byte-level BPE, no torch;
+    its GUID is the checkpoint's own (identity.imported_gpt2), so a finetune names it as
+    its parent. `config_overrides` (d_type='fp64', c_device='gpu' ...) as for
+    LittleBaby.load."""
     hf, cfg, tokenizer = gpt2_config_and_tokenizer(folder, **config_overrides)
     baby = cls(cfg, tokenizer, params=gpt2_params(Path(folder), hf, cfg))
-    baby.guid = gpt2_guid(folder)  # a finetune names it as its parent
-    return baby
-
-
-def gpt2_guid(folder):
-    """A GUID for a GPT-2 checkpoint, the same each time these files are read: a UUID5 of
-    the folder's real path (a Hub cache's is its commit's snapshot) and its weights
-    file's size and time, so a finetune's lineage and card name the checkpoint it began
-    from."""
-    folder = Path(folder).resolve()
-    st = (folder / WEIGHTS).stat()
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"gpt2:{folder}:{st.st_size}:{st.st_mtime_ns}"))
+    identify(baby, imported_gpt2(Path(folder) / WEIGHTS))
+    return found_at(baby, folder)
 
 
 def gpt2_config_and_tokenizer(folder, **config_overrides):

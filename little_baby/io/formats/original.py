@@ -57,9 +57,9 @@ from ...engine.transformer import check_shapes, param_shapes
 from ...errors import ConfigError, ModelFolderError, TokenizerError, WeightsError
 from ...tokenizer import TOKENIZERS
 from ..store.files import atomic_folder
+from ..store.identity import converted
 from ..store.model_folder import ModelParts, write_model
 
-ORIGINAL_PROJECT = "the original project (The Little Baby, koureasstavros/TheLittleBaby)"
 # The original's variants whose parts this module knows.
 ATTENTIONS, NETWORKS = ("mha", "moh"), ("mlp", "moe")
 # Settings the original's config keeps beside the model's that do not change it.
@@ -93,7 +93,8 @@ def convert_original(paths, guid, folder, origin=None):
 
 def read_original(config_path, tokenizer_path, model_path, guid=None, origin=None):
     """The ModelParts of the original's config, tokenizer and model JSON files; the report
-    says where they came from: `origin`, each file's repo-relative name and sha256."""
+    says where they came from (`origin`: identity.converted) and each file's repo-relative
+    name and sha256."""
     paths = (config_path, tokenizer_path, model_path)
     raw = [_read_bytes(p) for p in paths]
     config, given, vocab_size = original_config(_parse(raw[0], config_path, ConfigError),
@@ -107,19 +108,11 @@ def read_original(config_path, tokenizer_path, model_path, guid=None, origin=Non
     config = with_layer_settings(config, given, entries, model_path)
     params = original_params(entries, config, tokenizer.vocab_size, model_path)
     names = original_files(guid) if guid else [Path(p).name for p in paths]
-    report = {"guid": guid, "parent_guid": None, "status": "complete",
+    report = {**converted(guid, origin or {}), "status": "complete",
               "n_params": sum(int(v.size) for v in params.values()),
-              "converted_from": f"the JSON files of {ORIGINAL_PROJECT}{_where(origin or {})}",
-              "original": {**(origin or {}),
-                           "files": {n: hashlib.sha256(b).hexdigest() for n, b in zip(names, raw)}}}
+              "original": {"files": {n: hashlib.sha256(b).hexdigest()
+                                     for n, b in zip(names, raw)}}}
     return ModelParts(config, tokenizer, params, report)
-
-
-def _where(origin):
-    if origin.get("repo"):
-        commit = f" (commit {origin['commit'][:12]})" if origin.get("commit") else ""
-        return f" in the Hub repo {origin['repo']}{commit}"
-    return f" in the folder {origin['folder']}" if origin.get("folder") else ""
 
 
 # ---- config and tokenizer --------------------------------------------------------------------

@@ -5,7 +5,9 @@ made up; the sample is generated from the model itself, with the settings it nam
 """
 import re
 from importlib import resources
-from pathlib import Path
+
+from ..store import identity
+from ..store.report import corpus_name
 
 TEMPLATE = "model_cards/model_card.md"
 SAMPLE = {"prompt": "", "max_new_tokens": 200, "temperature": 0.8, "top_k": 40, "seed": 0}
@@ -34,23 +36,22 @@ def model_card(baby, repo_id=None, loss_curve=None, metadata=None):
     (e.g. {"datasets": ["karpathy/tiny_shakespeare"], "language": "en"})."""
     from huggingface_hub import ModelCard, ModelCardData
 
-    report, cfg = baby.report or {}, baby.config
+    report, cfg = identity.recorded(baby), baby.config
     title = repo_id.split("/")[-1] if repo_id else (f"The Little Baby {baby.guid}" if baby.guid
                                                     else "The Little Baby")
     data = {"library_name": "little_baby", "license": "apache-2.0",
             "pipeline_tag": "text-generation", "model_name": title, "tags": _tags(cfg),
-            "base_model": _base_model(baby), "eval_results": _eval_results(report)}
+            "base_model": identity.base_model(report), "eval_results": _eval_results(report)}
     card_data = ModelCardData(**{k: v for k, v in {**data, **(metadata or {})}.items()
                                  if v is not None})
-    lineage = report.get("lineage") or ([baby.parent_guid] if baby.parent_guid else [])
     template = resources.files("little_baby").joinpath(TEMPLATE).read_text(encoding="utf-8")
     card = ModelCard.from_template(
         card_data, template_str=template, title=title, guid=baby.guid,
-        converted_from=report.get("converted_from"), about=report.get("card", {}).get("about"),
+        origin=_origin(report), about=report.get("card", {}).get("about"),
         architecture=_architecture(baby),
         training=_training(report), results=_results(report), evals=_evals(report),
         loss_curve=loss_curve, hardware=_rows(report.get("hardware", {}), HARDWARE),
-        sample=_sample(baby), lineage=lineage, how_to_load=_how_to_load(baby, repo_id))
+        sample=_sample(baby), lineage=identity.lineage(baby), how_to_load=_how_to_load(baby, repo_id))
     return str(card)
 
 
@@ -60,13 +61,13 @@ def _tags(cfg):
             f"attention-{cfg.c_attention}", f"network-{cfg.c_network}"]
 
 
-def _base_model(baby):
-    """The Hub repo the parent was loaded from, when this model was finetuned from a model
-    that from_pretrained fetched from the Hub (the Hub wants a repo id here, not a GUID)."""
-    source = baby.source or {}
-    if baby.parent_guid and source.get("guid") == baby.parent_guid:
-        return source.get("repo_id")
-    return None
+def _origin(report):
+    """Where the model came from, in a sentence (identity.describe), for a model that was
+    not trained here: a finetune's parents are the Lineage section's, a training's the
+    card itself."""
+    if identity.origin(report)["kind"] in ("trained", "finetuned"):
+        return None
+    return identity.describe(report)
 
 
 def _eval_results(report):
@@ -77,7 +78,7 @@ def _eval_results(report):
     if val_loss is None:
         return None
     corpus = report.get("corpus", {})
-    name = _corpus_name(corpus) or "training text"
+    name = corpus_name(corpus) or "training text"
     what = ("every full window of the held-out text" if heldout else "a fixed sample of "
             "held-out windows")
     return [EvalResult(task_type="text-generation", dataset_type="text", dataset_name=name,
@@ -120,18 +121,13 @@ def _training(report):
     rows += _rows(plan, [("total steps", "total_steps"),
                          ("evaluated every (steps)", "eval_interval")])
     rows += _rows(settings.get("config", {}), TRAINING)
-    if _corpus_name(corpus):
-        rows.append(("text", f"`{_corpus_name(corpus)}`"))
+    if corpus_name(corpus):
+        rows.append(("text", f"`{corpus_name(corpus)}`"))
     rows += _rows(corpus, [("characters", "n_chars"), ("training tokens", "n_train"),
                            ("validation tokens", "n_val")])
     if corpus.get("sha256"):
         rows.append(("text sha256", f"`{corpus['sha256']}`"))
     return rows
-
-
-def _corpus_name(corpus):
-    """The training text's file name: a report's "file" (an older one's "path")."""
-    return corpus.get("file") or (Path(corpus["path"]).name if corpus.get("path") else None)
 
 
 def _results(report):

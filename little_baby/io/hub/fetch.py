@@ -45,6 +45,7 @@ from ..formats.original import convert_original, original_files
 from ..store import catalog as model_cache
 from ..store import resolve
 from ..store.claim import claimed
+from ..store.identity import check_guid, found_at, model_dir, origin
 from ..store.model_folder import (CONFIG, LOSS_CURVE, REPORT, TOKENIZER, WEIGHTS,
                                   is_gpt2_folder, is_model_folder, read_report)
 from .client import check_repo_id
@@ -71,10 +72,7 @@ def from_pretrained(cls, name, repo=None, revision=None, token=None, cache=None,
     Hub repo (None if local)."""
     folder, guid, repo_id = locate(name, repo, revision, token, cache, cache_dir,
                                    force_download, local_files_only)
-    baby = cls.load(folder, **config_overrides)
-    baby.guid = baby.guid or guid
-    baby.source = {"guid": baby.guid, "folder": folder, "repo_id": repo_id}
-    return baby
+    return found_at(cls.load(folder, **config_overrides), folder, repo_id, guid)
 
 
 def locate(name, repo=None, revision=None, token=None, cache=None, cache_dir=None,
@@ -108,8 +106,8 @@ def _hub_options(revision, token, cache_dir, force_download, local_files_only):
 
 def came_from(folder, repo):
     """Whether the model folder `folder` was converted from Hub repo or folder `repo`."""
-    origin = read_report(folder).get("original") or {}
-    return origin.get("repo") == repo or origin.get("folder") == str(Path(repo).resolve())
+    where = origin(read_report(folder))
+    return where.get("repo") == repo or where.get("folder") == str(Path(repo).resolve())
 
 
 def repo_folder(guid, repo, cache=None):
@@ -132,7 +130,7 @@ def _find_guid(name, repo, cache, hub, offline, pinned=False):
     local = resolve.local_folder(name, cache)
     if local is not None and (not pinned or came_from(local, repo)):
         return local, None
-    guid, stored = name.guid, model_cache.model_dir(name.guid, cache)
+    guid, stored = name.guid, model_dir(name.guid, cache)
     if pinned and is_model_folder(stored):  # another model's: convert beside it, not over it
         stored = repo_folder(guid, repo, cache)
         if is_model_folder(stored):
@@ -226,8 +224,8 @@ def convert(repo, guid, out=None, cache=None, revision=None, token=None, cache_d
     folder laid out like one) into the model folder `out` (default cache/<guid>/), which
     must not exist yet; returns its Path. A Hub repo's files come from the Hub cache when
     they are there, else are downloaded into it. Nothing is written when anything fails."""
-    guid = model_cache.check_guid(str(guid).lower())
-    folder = Path(out) if out is not None else model_cache.model_dir(guid, cache)
+    guid = check_guid(str(guid).lower())
+    folder = Path(out) if out is not None else model_dir(guid, cache)
     _check_absent(folder, guid)
     names, repo = original_files(guid), str(repo)
     if os.path.isdir(repo):

@@ -5,8 +5,8 @@ import tempfile
 from pathlib import Path
 
 from ...errors import HubError
-from ..store import catalog as model_cache
 from ..store.files import write_bytes_atomic, write_text_atomic
+from ..store.identity import home
 from ..store.model_folder import CARD, LOSS_CURVE, save_model
 from .card import model_card
 from .client import describe_failure, network_errors
@@ -42,18 +42,12 @@ def push_to_hub(baby, repo_id, token=None, private=None, commit_message=None, br
 
 
 def _loss_curve(baby):
-    """The loss-curve image its report names, in the folder `baby` was loaded from or
-    trained into (cache/<guid>/); None if there is none."""
-    source = baby.source or {}
-    if not baby.report.get("loss_curve"):
+    """The loss-curve image its report names, in the folder `baby` lives in (identity.home);
+    None if there is none."""
+    folder = home(baby)
+    if not baby.report.get("loss_curve") or folder is None:
         return None
-    if source.get("folder") is not None and source.get("guid") == baby.guid:
-        curve = Path(source["folder"]) / LOSS_CURVE
-    elif model_cache.is_guid(baby.guid):
-        curve = model_cache.model_dir(baby.guid) / LOSS_CURVE
-    else:
-        return None
-    return curve if curve.is_file() else None
+    return folder / LOSS_CURVE if (folder / LOSS_CURVE).is_file() else None
 
 
 @contextlib.contextmanager

@@ -4,48 +4,24 @@ A GUID must be a canonical UUID, so no name can reach outside the store. What a 
 means (a GUID's start, an age, a folder) is resolve.py's to say. The models shipped with
 the package are listed beside the store's, marked as shipped, and are never deleted.
 """
-import re
 import shutil
-import uuid
 from pathlib import Path
 
-from ...errors import BabyError, CacheError, ShippedModelError
+from ...errors import BabyError, ShippedModelError, StoreError
 from . import places
 from .ages import AGES, shipped_folder
 from .claim import claimed
-from .report import model_loss
+from .identity import is_guid, model_dir
 from .model_folder import check_model_folder, is_model_folder, read_report
+from .report import model_loss
 
 CACHE_ENV = places.STORE_ENV
-_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def cache_dir(cache=None):
     """The model store (places.store_dir): `cache`, else $LITTLE_BABY_CACHE, else
     ~/.cache/little_baby/models."""
     return places.store_dir(cache)
-
-
-def new_guid():
-    """A fresh random GUID (uuid4) for a new model."""
-    return str(uuid.uuid4())
-
-
-def is_guid(name):
-    return isinstance(name, str) and _GUID.fullmatch(name) is not None
-
-
-def check_guid(guid):
-    """`guid` itself if it is a canonical lower-case UUID, else a CacheError."""
-    if not is_guid(guid):
-        raise CacheError(f"{guid!r} is not a model GUID (expected the form "
-                         f"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, lower-case hex).")
-    return guid
-
-
-def model_dir(guid, cache=None):
-    """The folder of model `guid` in the cache (it need not exist yet)."""
-    return cache_dir(cache) / check_guid(guid)
 
 
 def stored_guids(cache=None):
@@ -109,7 +85,7 @@ def delete_model(guid, cache=None):
     path = model_dir(guid, cache)
     places.refuse_shipped(path, "deleted")
     if path.is_symlink() or not is_model_folder(path):
-        raise CacheError(f"no model {guid!r} in {cache_dir(cache)}; nothing was deleted.")
+        raise StoreError(f"no model {guid!r} in {cache_dir(cache)}; nothing was deleted.")
     with claimed(path, "a deletion"):
         shutil.rmtree(path)
     return path

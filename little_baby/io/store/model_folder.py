@@ -32,6 +32,7 @@ from ...errors import ConfigError, ModelFolderError, TokenizerError, WeightsErro
 from ...tokenizer import tokenizer_from_dict
 from .files import (atomic_files, committed_path, parse_json, read_limited,
                     write_text_atomic)
+from .identity import recorded
 from .places import refuse_shipped
 from .report import check_report
 
@@ -92,10 +93,14 @@ def _missing(folder, names):
 def save_model(baby, folder, weights_dtype=None):
     """Write a model's (a LittleBaby's) files into `folder`; returns its Path."""
     arrays = {k: baby.backend.to_numpy(v) for k, v in baby.params.items()}
-    report = {**baby.report, "guid": baby.guid, "parent_guid": baby.parent_guid,
-              "n_params": baby.n_params}
-    return write_model(folder, ModelParts(baby.config, baby.tokenizer, arrays, report),
-                       weights_dtype)
+    return write_model(folder, ModelParts(baby.config, baby.tokenizer, arrays,
+                                          model_report(baby)), weights_dtype)
+
+
+def model_report(baby):
+    """The report.json of a model (a LittleBaby): its report, with its identity as it
+    holds it now (identity.recorded) and its parameter count."""
+    return {**recorded(baby), "n_params": baby.n_params}
 
 
 def write_model(folder, parts, weights_dtype=None):

@@ -1,12 +1,15 @@
 """report.json: what a model folder records about how the model came to be (its GUID and
 lineage, the corpus, the settings, the losses, the timings, the held-out measurement).
 
-This module is its schema. A report is informative (a model loads without one), but
+This module is its schema; who the model is (guid, parent_guid, lineage, origin) is
+identity.py's to write and to read. A report is informative (a model loads without one), but
 when present it is read by `info`, `list`, the cards and the Space, so it is checked on
 read: every field below, where present, has its type; a report with `final` also has
 the `corpus`, `losses` and `timings` that describe that final state. Other fields are
 kept as they are (a newer writer may add some).
 """
+from pathlib import Path
+
 from ...errors import ModelFolderError
 
 NUMBER, TEXT, WHOLE = (int, float), (str,), (int,)
@@ -17,6 +20,8 @@ FIELDS = {  # field: its type, or for a dict, {key: type}
     "status": TEXT, "started": TEXT, "finished": TEXT, "n_params": WHOLE,
     "loss_curve": OPTIONAL_TEXT, "notes": list, "settings": dict, "hardware": dict,
     "card": dict, "original": (bool, dict), "converted_from": (str, dict),
+    "origin": {"kind": TEXT, "base_model": TEXT, "repo": TEXT, "revision": TEXT,
+               "commit": TEXT, "folder": TEXT},
     "corpus": {"sha256": TEXT, "n_chars": WHOLE, "n_tokens": WHOLE, "n_train": WHOLE,
                "n_val": WHOLE, "new_symbols": list, "file": OPTIONAL_TEXT},
     "losses": {"evals": list, "epochs": list},
@@ -82,6 +87,12 @@ def _is(value, kind):
 
 def _name(value):
     return f"{type(value).__name__} {str(value)[:40]!r}"
+
+
+def corpus_name(corpus):
+    """The training text's file name: a report's corpus "file" (an older one's "path");
+    None for text given in Python."""
+    return corpus.get("file") or (Path(corpus["path"]).name if corpus.get("path") else None)
 
 
 def model_loss(report):

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from ...errors import ModelFolderError, ModelNotFoundError, ShippedModelError, on_cli
 from . import catalog as model_cache
+from .identity import check_guid, is_guid
 from .ages import AGES, DEFAULT_AGE, shipped_folder
 from .model_folder import CONFIG, TOKENIZER, is_gpt2_folder, is_model_folder
 
@@ -93,7 +94,7 @@ def _guid_name(name, cache):
     lower = name.lower()
     if lower in AGES:
         return Name(name, "guid", guid=AGES[lower].guid)
-    if model_cache.is_guid(lower):
+    if is_guid(lower):
         return Name(name, "guid", guid=lower)
     if _GUID_START.fullmatch(lower):
         return Name(name, "guid", guid=_whole_guid(name, lower, cache))
@@ -135,9 +136,9 @@ def store_guid(name, cache=None):
     if age is not None and not is_model_folder(model_cache.cache_dir(cache) / age.guid):
         raise ShippedModelError(f"{age.name} (GUID {age.guid}) ships with the package: shipped "
                                 f"models are read-only, nothing was changed.")
-    if not (model_cache.is_guid(lower) or _GUID_START.fullmatch(lower)):
-        model_cache.check_guid(name)  # "not a model GUID": never a path
-    guid = lower if model_cache.is_guid(lower) else _whole_guid(name, lower, cache, ages=False)
+    if not (is_guid(lower) or _GUID_START.fullmatch(lower)):
+        check_guid(name)  # "not a model GUID": never a path
+    guid = lower if is_guid(lower) else _whole_guid(name, lower, cache, ages=False)
     if not is_model_folder(model_cache.cache_dir(cache) / guid):
         raise ModelNotFoundError(f"no model {guid} in {_store(cache)}; nothing was changed.")
     return guid
