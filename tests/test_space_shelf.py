@@ -4,6 +4,7 @@ loads, Hub failures said as the Hub said them, no server path in any message. Th
 the loopback stand-in (tests/hub_server.py); nothing leaves 127.0.0.1."""
 import gc
 import json
+import re
 import sys
 import threading
 import time
@@ -20,6 +21,7 @@ from tests.little_texts import english
 gr = pytest.importorskip("gradio", reason='the Space needs it: pip install -e ".[dev]"')
 pytest.importorskip("plotly", reason='the Space needs it: pip install -e ".[dev]"')
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "spaces"))
+from baby_space.fetch import GRACE, remove_partial_downloads  # noqa: E402
 from baby_space.handlers import Handlers, Limits  # noqa: E402
 from baby_space.models import (ModelUnavailable, Shelf, ShelfLimits, choice_for,  # noqa: E402
                                choices_from_env, public)
@@ -288,7 +290,79 @@ def test_a_load_has_a_deadline_and_goes_on_meanwhile(slow_hub, counted):
     assert baby.config.n_layers == 1 and counted == [repo]  # the one load finished meanwhile
 
 
+def fetch_children():
+    """The pids of this process's children that are Hub downloads (baby_space.fetch)."""
+    pids = [int(p) for task in Path("/proc/self/task").iterdir()
+            for p in (task / "children").read_text().split()]
+    return [p for p in pids if b"baby_space.fetch" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads Linux's /proc")
+def test_a_download_past_its_deadline_is_ended_and_leaves_nothing(slow_hub, counted):
+    hub_env, repo = slow_hub
+    shelf = Shelf([], device="cpu", limits=ShelfLimits(download_seconds=2.5))
+    start = time.monotonic()
+    said = (f"Cannot open {repo}: it took more than 2.5 s to download, so the download was "
+            f"stopped. Try again later.")
+    with pytest.raises(ModelUnavailable, match=f"^{re.escape(said)}$"):
+        shelf.get(repo)
+    assert time.monotonic() - start < 2.5 + GRACE
+    assert fetch_children() == [] and not shelf._loading  # no process, no load goes on
+    assert not list(hub_env.cache_dir.glob("models--*/blobs/*.incomplete"))  # no partial file
+    asked = hub_env.server.count()
+    with pytest.raises(ModelUnavailable, match=f"^{re.escape(said)}$"):  # for retry_seconds
+        shelf.get(repo)
+    assert hub_env.server.count() == asked and counted == []
+
+
+def test_partial_downloads_are_removed_unless_a_download_writes_them(hub_env):
+    from filelock import FileLock
+    blobs = hub_env.cache_dir / "models--tester--x" / "blobs"
+    locks = hub_env.cache_dir / ".locks" / "models--tester--x"
+    blobs.mkdir(parents=True)
+    locks.mkdir(parents=True)
+    left, live, whole = (blobs / "aaaa.1234abcd.incomplete", blobs / "bbbb.5678abcd.incomplete",
+                         blobs / "cccc")
+    for path in (left, live, whole):
+        path.write_bytes(b"bytes")
+    with FileLock(locks / "bbbb.lock"):  # as huggingface_hub holds it while it downloads
+        remove_partial_downloads("tester/x")
+    assert not left.exists() and live.exists() and whole.exists()
+
+
 # ---- messages --------------------------------------------------------------------------------
+# the library's advice to whoever runs it: a command, a Python argument, a variable to set
+NOT_FOR_VISITORS = ("little-baby", "`", "from_pretrained", "repo=", "token=", "$", "--",
+                    "hf download", "pip install", "HF_TOKEN", "LITTLE_BABY")
+CHOOSE = "Choose a model from the list, or type a GUID or a Hub repo id."
+
+
+def test_a_visitor_gets_advice_that_makes_sense_in_the_space(hub_env, monkeypatch):
+    """The library's messages pass through, its advice to whoever runs it does not: the
+    Space says what a visitor can do."""
+    from huggingface_hub import HfApi
+
+    def said(shelf, name, advice):
+        with pytest.raises(ModelUnavailable) as caught:
+            shelf.get(name)
+        message = str(caught.value)
+        assert message.startswith(f"Cannot open {name}: ") and message.endswith(advice), message
+        assert not [a for a in NOT_FOR_VISITORS if a in message], message
+
+    for repo in ("babies", "empty"):
+        HfApi().create_repo(f"tester/{repo}")
+    monkeypatch.setenv("LITTLE_BABY_REPO", "tester/babies")
+    guid = "00000000-0000-4000-8000-000000000000"
+    for name in ("no such model!", "abcd1234", guid, "nobody/nothing", "tester/empty"):
+        said(Shelf([], device="cpu"), name, CHOOSE)
+    hub_env.setenv("HF_TOKEN", "hf_not_a_token")  # the server's own token, refused
+    said(Shelf([], device="cpu"), "tester/empty", "does not accept. Try again later.")
+    hub_env.setenv("HF_HUB_OFFLINE", "1")
+    for name in (guid, "someone/thing"):
+        said(Shelf([], device="cpu"), name, "This Space cannot download it now: choose a "
+                                            "model from the list.")
+
+
 def test_no_message_shows_a_server_path(tmp_path):
     assert public("no model at /srv/app/cache/1234/ (see ~/x)") == \
         "no model at (server folder) (see (server folder))"

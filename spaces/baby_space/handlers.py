@@ -21,7 +21,7 @@ import numpy as np
 from little_baby.engine.sampling import OFF, check_settings, none_if_off
 from little_baby.errors import BabyError, GenerationError, TokenizerError
 
-from .models import ModelUnavailable, model_card, model_summary, public
+from .models import ModelUnavailable, for_visitor, model_card, model_summary, public
 from .pictures import (attention_heatmap, attention_overview, message_figure, overview_geometry,
                        probability_bars, tile_at)
 
@@ -197,8 +197,8 @@ class Handlers:
             yield text, failed(e.message)
             raise
         except BabyError as e:
-            yield text, failed(f"after {n} tokens: {e}")
-            raise error(str(e)) from e
+            yield text, failed(f"after {n} tokens: {for_visitor(e)}")
+            raise error(for_visitor(e)) from e
         seconds = max(time.perf_counter() - start, 1e-9)
         why = f" (stopped at the {self.limits.time_limit:g} s limit)" if stopped_at_limit else ""
         yield text, (f"**{n} tokens in {seconds:.2f} s · {n / seconds:.1f} tokens/s**{why} · "
@@ -288,8 +288,8 @@ class Handlers:
             yield (*empty[:4], gr.update(), gr.update(), empty[4], "", failed(e.message))
             raise
         except BabyError as e:
-            yield (*empty[:4], gr.update(), gr.update(), empty[4], "", failed(str(e)))
-            raise error(str(e)) from e
+            yield (*empty[:4], gr.update(), gr.update(), empty[4], "", failed(for_visitor(e)))
+            raise error(for_visitor(e)) from e
         note = self._note(baby, n_symbols, state, seen)
         n_layers, n_heads = (len(state["attention"]), state["attention"][0].shape[0]) \
             if state["attention"] else (1, 1)

@@ -13,7 +13,13 @@ file metadata) or read; the models kept loaded hold at most so many bytes of par
 (the least recently used goes first, and its memory is given back); a model refused is
 refused again at once for a while, without a second try; each model loads under its own
 lock (one model loading never blocks using or loading another, and two visitors asking
-for one model load it once) and a visitor waits for a load at most `load_seconds`.
+for one model load it once) and a visitor waits for a load at most `load_seconds`; a Hub
+download runs in a process of its own (fetch.py), ended after `download_seconds` with its
+partial files removed.
+
+A library error reaches a visitor without its advice to whoever runs the library (a
+command to type, a Python argument, an environment variable), with what a visitor can do
+instead (`for_visitor`).
 """
 import gc
 import os
@@ -30,13 +36,15 @@ from typing import NamedTuple
 from little_baby import LittleBaby
 from little_baby.engine.backend import gpu_usable
 from little_baby.errors import (BabyError, BackendError, HubError, ModelNotFoundError,
-                                StoreError)
+                                NotCachedError, StoreError)
 from little_baby.io.formats.original import original_files
 from little_baby.io.hub.client import hub_file_sizes
 from little_baby.io.hub.fetch import default_repo
 from little_baby.io.store import resolve
 from little_baby.io.store.ages import AGES, DEFAULT_AGE
 from little_baby.io.store.report import corpus_name
+
+from .fetch import DownloadFailed, fetch
 
 MODELS_ENV = "LITTLE_BABY_SPACE_MODELS"  # the picker's choices, separated by os.pathsep
 DEVICE_ENV = "LITTLE_BABY_SPACE_DEVICE"  # auto (the default), cpu or gpu
@@ -102,6 +110,37 @@ def public(message):
     return _PATH.sub("(server folder)", str(message))
 
 
+# the library's advice to whoever runs it, as the library words it, and what is kept of it
+_ADVICE = [(re.compile(pattern), kept) for pattern, kept in (
+    # a parenthesis holding a `command` or a call(...)
+    (r"\s*\((?:[^()]|\([^()]*\))*?(?:`|\w\([^()]*\))(?:[^()]|\([^()]*\))*\)", ""),
+    (r"\s*Download it while online\b.*", ""),               # what to download, to the end
+    (r";\s*another repo: .*", "."),                          # repo=... or $LITTLE_BABY_REPO
+    (r":\s*log in or pass token=", ""),                      # a repo it cannot see
+    (r"\.?\s*Log in with `hf auth login`.*?token=", ""),     # a token the Hub refused
+)]
+
+
+def for_visitor(error):
+    """A library error's message as a visitor of the Space reads it: no server path, none
+    of the library's advice to whoever runs it, and what a visitor can do instead."""
+    message = public(error)
+    for pattern, kept in _ADVICE:
+        message = pattern.sub(kept, message)
+    if isinstance(error, NotCachedError):
+        return f"{message} This Space cannot download it now: choose a model from the list."
+    if isinstance(error, HubError):
+        return f"{message} Try again later."
+    if isinstance(error, StoreError):
+        return f"{message} Choose a model from the list, or type a GUID or a Hub repo id."
+    return message
+
+
+def cannot_open(key, error):
+    """'Cannot open KEY: why', for a library error."""
+    return f"Cannot open {key}: {for_visitor(error)}"
+
+
 # ---- the limits ------------------------------------------------------------------------------
 def _bytes(text, name):
     """A size from the environment: a whole number of bytes, or with K, M, G (binary)."""
@@ -132,6 +171,7 @@ class ShelfLimits:
     max_loaded_bytes: int = 1024 * MiB   # the parameters of every model kept loaded
     max_forward_bytes: int = 512 * MiB   # what one pass over a whole context may hold
     load_seconds: float = 120.0          # a visitor waits at most this for a load
+    download_seconds: float = 300.0      # a Hub download is ended after this
     refusal_seconds: float = 600.0       # a refused model stays refused this long
     retry_seconds: float = 30.0          # ... one the Hub failed on, or that took too long
 
@@ -250,8 +290,7 @@ class Shelf:
         try:
             name = self._named[key].name if key in self._named else key
             repo = None if key in self._named else self._hub_only(name)
-            self._check_sizes(key, name, repo)
-            baby = self._load(key, name, repo)
+            baby = self._load(key, name, repo, self._check_sizes(key, name, repo))
             nbytes = sum(int(a.nbytes) for a in baby.params.values())
             cfg, need = baby.config, forward_bytes(baby.config)
             if need > self.limits.max_forward_bytes:
@@ -314,16 +353,18 @@ class Shelf:
     def _check_sizes(self, key, name, repo=None):
         """Refuse `name` when its weights file (or a JSON file) is over the limits: from
         the disk for a folder on this machine, else from the Hub's file metadata, before
-        anything is downloaded. `repo`: a GUID is looked for there only."""
+        anything is downloaded. `repo`: a GUID is looked for there only. Returns the Hub
+        repo the model is to be downloaded from, or None (on this machine, or offline)."""
         try:
             parsed = resolve.parse(name)
         except BabyError as e:
-            raise ModelUnavailable(f"Cannot open {key}: {public(e)}") from e
+            raise ModelUnavailable(cannot_open(key, e)) from e
         folder = None if repo is not None else resolve.local_folder(parsed)
         if folder is not None:
             sizes = {p: (Path(folder) / p).stat().st_size if (Path(folder) / p).is_file()
                      else None for p in WEIGHTS_FILES + JSON_FILES}
-            return self._within(key, sizes)
+            self._within(key, sizes)
+            return None
         from huggingface_hub import constants
         if constants.HF_HUB_OFFLINE:  # nothing can be downloaded: the Hub cache only
             return None
@@ -338,10 +379,11 @@ class Shelf:
         try:
             sizes = hub_file_sizes(repo, paths, timeout=min(10.0, self.limits.load_seconds))
         except ModelNotFoundError as e:
-            raise ModelUnavailable(f"Cannot open {key}: {public(e)}") from e
+            raise ModelUnavailable(cannot_open(key, e)) from e
         except HubError as e:
-            raise _Transient(f"Cannot open {key}: {public(e)} Try again later.") from e
-        return self._within(key, sizes)
+            raise _Transient(cannot_open(key, e)) from e
+        self._within(key, sizes)
+        return repo
 
     def _within(self, key, sizes):
         for path, size in sizes.items():
@@ -354,20 +396,25 @@ class Shelf:
                     f"{mib(size)}, and this Space takes at most {mib(limit)} "
                     f"(nothing was downloaded).")
 
-    def _load(self, key, name, repo=None):
+    def _load(self, key, name, repo=None, hub_repo=None):
+        """`name` as a LittleBaby, downloaded from `hub_repo` first (in a process ended
+        after limits.download_seconds) when that is not None."""
         try:
+            if hub_repo is not None:
+                fetch(name, repo, hub_repo, self.limits.download_seconds)
+            on_hand = {"repo": repo, "local_files_only": hub_repo is not None}
             if self.device == "gpu":
                 try:
-                    return LittleBaby.from_pretrained(name, repo=repo, c_device="gpu")
+                    return LittleBaby.from_pretrained(name, **on_hand, c_device="gpu")
                 except BackendError:  # CuPy there but unusable for this model: stay on the CPU
                     self.device = "cpu"
-            return LittleBaby.from_pretrained(name, repo=repo)
-        except (StoreError, ModelNotFoundError) as e:
-            raise ModelUnavailable(f"Cannot open {key}: {public(e)}") from e
+            return LittleBaby.from_pretrained(name, **on_hand)
         except HubError as e:  # the Hub failed or cannot be reached: worth a new try later
-            raise _Transient(f"Cannot open {key}: {public(e)}") from e
+            raise _Transient(cannot_open(key, e)) from e
         except BabyError as e:
-            raise ModelUnavailable(f"Cannot open {key}: {public(e)}") from e
+            raise ModelUnavailable(cannot_open(key, e)) from e
+        except DownloadFailed as e:
+            raise _Transient(f"Cannot open {key}: {e}. Try again later.") from e
         except MemoryError as e:
             raise ModelUnavailable(f"Cannot open {key}: it needs more memory than this Space "
                                    f"has.") from e

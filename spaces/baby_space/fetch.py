@@ -1,0 +1,113 @@
+"""A Hub download the Space can end. huggingface_hub's download cannot be cancelled from
+another thread, so the shelf runs each in a process of its own (`python -m
+baby_space.fetch NAME REPO SECONDS`: the files fetched into the Hub cache, an original
+model converted into the store, as from_pretrained does, but nothing loaded) and ends it
+at its deadline: SIGTERM, on which the download's own clean-up removes its partial file,
+then SIGKILL if it has not ended within GRACE seconds, after which the partial files it
+may have left are removed here. The child also ends itself GRACE seconds after the
+deadline, so a download outlives a Space that died by no more than that.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import little_baby
+from little_baby import errors
+
+GRACE = 5.0  # seconds a download has to end by itself once told to
+# where the child finds baby_space and little_baby (beside app.py on a Space)
+PLACES = [str(Path(__file__).resolve().parents[1]),
+          str(Path(little_baby.__file__).resolve().parents[1])]
+
+
+class DownloadFailed(Exception):
+    """A download that failed or was ended; the message says why, as a clause."""
+
+
+def fetch(name, repo, hub_repo, seconds, grace=GRACE):
+    """Download the model `name` (`repo`: from_pretrained's repo=, None for its default)
+    from Hub repo `hub_repo` into this machine's caches, in a child process ended after
+    `seconds`. Raises the library's own error (rebuilt from its class and message) or
+    DownloadFailed."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        PLACES + [os.environ.get("PYTHONPATH", "")]))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "baby_space.fetch", name, repo or "", str(seconds + grace)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        out, _ = child.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        end(child, grace)
+        remove_partial_downloads(hub_repo)
+        raise DownloadFailed(f"it took more than {seconds:g} s to download, so the download "
+                             f"was stopped") from None
+    if child.returncode:
+        raise _rebuilt(out, child.returncode)
+
+
+def end(child, grace):
+    """Ask `child` to end (SIGTERM), and kill it if it is still there after `grace` s."""
+    child.terminate()
+    try:
+        child.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+
+
+def remove_partial_downloads(repo_id):
+    """Remove the partial files downloads from `repo_id` left in the Hub cache
+    (blobs/<etag>*.incomplete), but not one a live download writes: huggingface_hub holds
+    .locks/<repo folder>/<etag>.lock while it does."""
+    from filelock import FileLock, Timeout
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import repo_folder_name
+    folder = repo_folder_name(repo_id=repo_id, repo_type="model")
+    cache = Path(constants.HF_HUB_CACHE)
+    for part in (cache / folder / "blobs").glob("*.incomplete"):
+        etag = part.name.split(".", 1)[0]
+        try:
+            with FileLock(cache / ".locks" / folder / f"{etag}.lock", timeout=0):
+                part.unlink(missing_ok=True)
+        except Timeout:
+            pass  # a download of that file is under way
+
+
+def _rebuilt(out, code):
+    """The error the child reported on its last line of output, as an exception."""
+    try:
+        said = json.loads(out.strip().splitlines()[-1])
+        kind, message = said["error"], said["message"]
+    except (ValueError, IndexError, KeyError, TypeError):
+        return DownloadFailed(f"the download ended with exit code {code}")
+    cls = getattr(errors, kind, None)
+    if isinstance(cls, type) and issubclass(cls, errors.BabyError):
+        return cls(message)
+    return DownloadFailed(f"{kind}: {message}")
+
+
+def _stop(signum, frame):
+    raise SystemExit(f"the download was ended (signal {signum})")
+
+
+def main(argv):
+    """The child: NAME REPO ('' for the default) SECONDS (after which it ends itself).
+    Prints one line of JSON, {"error", "message"}, when it fails."""
+    name, repo, seconds = argv
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGALRM, _stop)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    from little_baby.io.hub.fetch import locate
+    try:
+        locate(name, repo=repo or None)
+    except Exception as e:  # noqa: BLE001 - said to the parent, which raises it there
+        print(json.dumps({"error": type(e).__name__, "message": str(e)}), flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
