@@ -85,11 +85,13 @@ class LittleBaby:
         return float(self.backend.to_numpy(loss))  # explicit: the one transfer to the host
 
     def fit(self, corpus, max_iters=None, n_epochs=None, eval_interval=None, eval_iters=10,
-            checkpoint_interval=None, out=None, cache=None, quiet=False, guid=None, keep=None,
-            weights_dtype=None):
+            checkpoint_interval=None, out=None, store=None, quiet=False, guid=None, keep=None,
+            weights_dtype=None, cache=None):
         """Train on `corpus` (a text file's path or the text itself) and save the result
         as a new model: a new GUID (`guid`, else a fresh one), the previous one recorded as
-        its parent, in `out` or cache/<guid>/. Symbols the vocabulary lacks are added first (expand_vocab).
+        its parent, in `out` or <store>/<guid>/ (`store`: the model store, io/store/places.py;
+        `cache` is its older name). Symbols the vocabulary lacks are added first
+        (expand_vocab).
 
         max_iters steps of random windows, or n_epochs (default: the config's) epochs of
         shuffled stride-n_ctx windows; train/validation loss on fixed samples every
@@ -104,7 +106,7 @@ class LittleBaby:
         """
         plan = run.Plan(max_iters, n_epochs, eval_interval, eval_iters, checkpoint_interval,
                         keep, weights_dtype)
-        return run.fit(self, corpus, plan, out, cache, quiet, guid)
+        return run.fit(self, corpus, plan, out, _store(store, cache), quiet, guid)
 
     @classmethod
     def train_new(cls, config, corpus, vocab_size=None, **fit_args):
@@ -122,11 +124,11 @@ class LittleBaby:
         return baby
 
     @classmethod
-    def resume(cls, name, cache=None, corpus=None, quiet=False):
+    def resume(cls, name, store=None, corpus=None, quiet=False, cache=None):
         """Continue the stopped training run of model folder or GUID (or unique start of
-        one) `name` from its last checkpoint, exactly as if it had not stopped; returns
-        the trained model."""
-        return run.resume(cls, name, cache, corpus, quiet)
+        one) `name` in the model `store` (`cache`: its older name) from its last
+        checkpoint, exactly as if it had not stopped; returns the trained model."""
+        return run.resume(cls, name, _store(store, cache), corpus, quiet)
 
     def expand_vocab(self, text):
         """Add the symbols of `text` the tokenizer lacks, after the existing ones (whose
@@ -191,13 +193,14 @@ class LittleBaby:
         return save_model(self, folder, self.weights_dtype)
 
     @classmethod
-    def load(cls, name, cache=None, **config_overrides):
+    def load(cls, name, store=None, cache=None, **config_overrides):
         """Load a model on this machine: a folder written by `save`, or a GUID (a unique
-        start of one), an age, in the cache (`cache`) or shipped with the package
-        (io/store/resolve.py; from_pretrained also fetches from the Hub), or a GPT-2 folder as
-        transformers writes it (from_gpt2). `config_overrides`
-        (e.g. c_device='gpu') change settings that keep the weights' shapes."""
-        folder = find_model(name, cache)
+        start of one), an age, in the model store (`store`; `cache` is its older name) or
+        shipped with the package (io/store/resolve.py; from_pretrained also fetches from
+        the Hub), or a GPT-2 folder as transformers writes it (from_gpt2).
+        `config_overrides` (e.g. c_device='gpu') change settings that keep the weights'
+        shapes. Its `source` says where it was read from (io/store/identity.py)."""
+        folder = find_model(name, _store(store, cache))
         if is_gpt2_folder(folder):  # transformers' GPT-2 files, read without torch
             return cls.from_gpt2(folder, **config_overrides)
         parts = read_model(folder, **config_overrides)
@@ -208,23 +211,25 @@ class LittleBaby:
 
     # ---- the Hugging Face Hub -----------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, name, repo=None, revision=None, token=None, cache=None,
+    def from_pretrained(cls, name, repo=None, revision=None, token=None, store=None,
                         cache_dir=None, force_download=False, local_files_only=False,
-                        **config_overrides):
+                        cache=None, **config_overrides):
         """A model by GUID (or a unique start of one, 4+ characters, any case), age
         ('age-48-months'), folder path or Hub repo id (owner/name): io/store/resolve.py.
 
-        A GUID is looked for in cache/<guid>/ (`cache`: the model store), then among the
-        age models shipped with the package, then in the Hub cache (`cache_dir`), then in
-        the Hub repo `repo` (default $LITTLE_BABY_REPO, else
-        koureasstavros/TheLittleBaby; a local folder laid out like a repo also works),
-        in our layout or the original project's (converted once into cache/<guid>/).
+        A GUID is looked for in <store>/<guid>/ (`store`: the model store; `cache` is its
+        older name), then among the age models shipped with the package, then in the Hub
+        cache (`cache_dir`, huggingface_hub's), then in the Hub repo `repo` (default
+        $LITTLE_BABY_REPO, else koureasstavros/TheLittleBaby; a local folder laid out like
+        a repo also works), in our layout or the original project's (converted once into
+        <store>/<guid>/).
         Offline (HF_HUB_OFFLINE=1 or local_files_only=True) only what is on this machine
         loads. `revision`, `token`, `force_download` as for huggingface_hub.
         """
-        return fetch.from_pretrained(cls, name, repo=repo, revision=revision, token=token, cache=cache,
-                                   cache_dir=cache_dir, force_download=force_download,
-                                   local_files_only=local_files_only, **config_overrides)
+        return fetch.from_pretrained(cls, name, repo=repo, revision=revision, token=token,
+                                     store=_store(store, cache), cache_dir=cache_dir,
+                                     force_download=force_download,
+                                     local_files_only=local_files_only, **config_overrides)
 
     def save_pretrained(self, save_directory, metadata=None):
         """Write the model folder with its model card (README.md); returns its Path.
@@ -272,3 +277,11 @@ class LittleBaby:
         c = self.config
         return (f"LittleBaby({c.c_attention}/{c.c_network}, {c.n_layers} layers, n_emb {c.n_emb}, "
                 f"n_ctx {c.n_ctx}, vocab {self.tokenizer.vocab_size}, {self.n_params:,} params)")
+
+
+def _store(store, cache):
+    """The model store a call names: `store`, or `cache`, the older name it still takes."""
+    if store is not None and cache is not None and store != cache:
+        raise BabyError(f"store={str(store)!r} and cache={str(cache)!r} (its older name) name "
+                        f"two folders: give store= alone.")
+    return cache if store is None else store

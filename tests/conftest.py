@@ -16,7 +16,7 @@ def pytest_configure(config):
     shared = Path(__file__).resolve().parents[2] / "shared" / "inputs"
     if shared.is_dir() and not os.environ.get("LITTLE_BABY_INPUTS"):
         os.environ["LITTLE_BABY_INPUTS"] = str(shared)
-    os.environ["LITTLE_BABY_CACHE"] = tempfile.mkdtemp(prefix="little-baby-store-")
+    os.environ["LITTLE_BABY_STORE"] = tempfile.mkdtemp(prefix="little-baby-store-")
     os.environ.setdefault("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="little-baby-xdg-"))
 
     from little_baby.training.data import find_input

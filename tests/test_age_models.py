@@ -35,7 +35,7 @@ def offline_elsewhere(tmp_path, monkeypatch):
     cache/ of its own."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-    monkeypatch.setenv("LITTLE_BABY_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("LITTLE_BABY_STORE", str(tmp_path / "empty-cache"))
     monkeypatch.chdir(tmp_path)
 
 
@@ -94,7 +94,7 @@ def test_a_wheel_ships_the_age_models(tmp_path):
         f"assert str(SHIPPED).startswith({str(site)!r}), SHIPPED\n"
         "refused = 0\n"
         f"for act in (lambda: delete_model({age.guid!r}),\n"
-        f"            lambda: delete_model({age.guid!r}, cache=SHIPPED),\n"
+        f"            lambda: delete_model({age.guid!r}, store=SHIPPED),\n"
         f"            lambda: LittleBaby.load({age.name!r}).save(SHIPPED / {age.guid!r})):\n"
         "    try:\n        act()\n    except PermissionError:\n        refused += 1\n"
         "print(refused)\n")

@@ -28,7 +28,7 @@ def command(*args):
 
 
 def cli(*args, stdin=subprocess.DEVNULL):
-    env = {k: v for k, v in os.environ.items() if k != "LITTLE_BABY_CACHE"}
+    env = {k: v for k, v in os.environ.items() if k != "LITTLE_BABY_STORE"}
     return subprocess.run(command(*args), cwd=ROOT, env=env, stdin=stdin, capture_output=True,
                           text=True, timeout=120)
 
@@ -52,7 +52,7 @@ def trained(tmp_path_factory):
     corpus = tmp / "english.txt"
     corpus.write_text(english(), encoding="utf-8")
     cache = tmp / "cache"
-    r = cli("train", "--corpus", corpus, "--cache", cache, *TINY_FLAGS, "--n-epochs", 1,
+    r = cli("train", "--corpus", corpus, "--store", cache, *TINY_FLAGS, "--n-epochs", 1,
             "--generate-tokens", 20, "--quiet")
     assert r.returncode == 0, r.stderr
     folder = Path(r.stdout.strip())
@@ -73,23 +73,23 @@ def test_train_writes_the_model_folder_with_a_sample(trained):
 
 def test_info_list_and_generate(trained):
     cache, guid, _ = trained
-    info = cli("info", guid[:8], "--cache", cache)
+    info = cli("info", guid[:8], "--store", cache)
     assert info.returncode == 0, info.stderr
     for expected in (guid, "parameters", "n_layers=1", "validation", "origin     Trained from scratch",
                      "loss_curve.png"):
         assert expected in info.stdout
-    as_json = json.loads(cli("info", guid, "--json", "--cache", cache).stdout)
+    as_json = json.loads(cli("info", guid, "--json", "--store", cache).stdout)
     assert as_json["report"]["guid"] == guid
-    listed = cli("list", "--cache", cache)
+    listed = cli("list", "--store", cache)
     assert listed.returncode == 0 and guid in listed.stdout and "complete" in listed.stdout
     runs = [cli("generate", guid, "--prompt", "The baby", "--max-tokens", 30, "--seed", 7,
-                "--cache", cache) for _ in range(2)]
+                "--store", cache) for _ in range(2)]
     assert runs[0].returncode == 0, runs[0].stderr
     assert runs[0].stdout.startswith("The baby") and runs[0].stdout == runs[1].stdout
     completion = json.loads((cache / guid / "completion.json").read_text())
     assert completion["prompt"] == "The baby" and completion["settings"]["seed"] == 7
     assert runs[0].stdout == "The baby" + completion["text"] + "\n"
-    unknown = cli("generate", guid, "--prompt", "Ωμέγα", "--cache", cache)
+    unknown = cli("generate", guid, "--prompt", "Ωμέγα", "--store", cache)
     assert unknown.returncode == 2 and "not in this model's vocabulary" in unknown.stderr
 
 
@@ -99,15 +99,15 @@ def test_finetune_on_greek_records_the_parent(trained, tmp_path):
     greek.write_text(GREEK, encoding="utf-8")
     parent_files = snapshot(cache / guid)
     r = cli("finetune", guid, "--corpus", greek, "--max-iters", 10, "--r-learn", 3e-3,
-            "--cache", cache, "--quiet", "--generate-tokens", 0)
+            "--store", cache, "--quiet", "--generate-tokens", 0)
     assert r.returncode == 0, r.stderr
     child = Path(r.stdout.strip()).name
     report = json.loads((cache / child / "report.json").read_text())
     assert report["parent_guid"] == guid and report["settings"]["config"]["r_learn"] == 3e-3
     assert "Ι" in report["corpus"]["new_symbols"]
-    assert f"{child} <- {guid}" in cli("info", child, "--cache", cache).stdout
+    assert f"{child} <- {guid}" in cli("info", child, "--store", cache).stdout
     assert snapshot(cache / guid) == parent_files
-    arch = cli("finetune", guid, "--corpus", greek, "--n-layers", 2, "--cache", cache)
+    arch = cli("finetune", guid, "--corpus", greek, "--n-layers", 2, "--store", cache)
     assert arch.returncode == 2 and arch.stderr.count("\n") == 1
     assert "keeps its parent's architecture, so --n-layers 2 cannot change" in arch.stderr
     assert "`little-baby train --corpus FILE --n-layers 2`" in arch.stderr
@@ -127,24 +127,24 @@ def with_a_terminal(answer, *args):
 
 def test_delete_asks_and_refuses_without_a_terminal(trained, capsys):
     cache, _, corpus = trained
-    guids = [LittleBaby.train_new(TINY, corpus, max_iters=2, cache=cache, quiet=True).guid
+    guids = [LittleBaby.train_new(TINY, corpus, max_iters=2, store=cache, quiet=True).guid
              for _ in range(2)]
     before = snapshot(cache)
-    refused = cli("delete", guids[0], "--cache", cache)
+    refused = cli("delete", guids[0], "--store", cache)
     assert refused.returncode == 2 and "stdin is not a terminal" in refused.stderr
     assert "--yes" in refused.stderr and snapshot(cache) == before
     for bad, message in [("../english.txt", "not a model GUID"),
                          ("00000000-0000-4000-8000-000000000000", "no model")]:
-        code, _, err = in_process(capsys, "delete", bad, "--yes", "--cache", cache)
+        code, _, err = in_process(capsys, "delete", bad, "--yes", "--store", cache)
         assert code == 2 and message in err and snapshot(cache) == before
-    code, out, _ = with_a_terminal("n\n", "delete", guids[0], "--cache", cache)
+    code, out, _ = with_a_terminal("n\n", "delete", guids[0], "--store", cache)
     assert code == 1 and f"delete model {guids[0]}" in out and "nothing deleted" in out
     assert snapshot(cache) == before
-    code, out, _ = with_a_terminal("y\n", "delete", guids[0][:8], "--cache", cache)
+    code, out, _ = with_a_terminal("y\n", "delete", guids[0][:8], "--store", cache)
     assert code == 0 and f"deleted {guids[0]}" in out and not (cache / guids[0]).exists()
-    code, out, _ = in_process(capsys, "delete", guids[1], "--yes", "--cache", cache)
+    code, out, _ = in_process(capsys, "delete", guids[1], "--yes", "--store", cache)
     assert code == 0 and f"deleted {guids[1]}" in out and not (cache / guids[1]).exists()
-    listed = cli("list", "--cache", cache).stdout
+    listed = cli("list", "--store", cache).stdout
     assert guids[0] not in listed and guids[1] not in listed
 
 
@@ -171,7 +171,7 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(trained, tmp_path, caps
         (tmp_path / "c.txt").write_bytes(english().encode() if setup == "text" else setup)
     args = [a.replace("{tmp}", str(tmp_path)).replace("{model}", str(cache / guid)) for a in args]
     before = snapshot(cache)
-    code, out, err = in_process(capsys, "train", *args, "--cache", cache,
+    code, out, err = in_process(capsys, "train", *args, "--store", cache,
                                 *([] if "--resume" in args else TINY_FLAGS[:3]))
     assert code == 2, err
     assert err.startswith("little-baby train: error:") and err.count("\n") == 1
@@ -242,7 +242,7 @@ def test_generate_with_the_shipped_default_model(tmp_path):
         pytest.skip(f"{DEFAULT_AGE} is not trained yet (python -m little_baby.tools.train_ages)")
     files = snapshot(folder)
     r = cli("generate", "--prompt", "ROMEO:", "--max-tokens", 40, "--seed", 1,
-            "--cache", tmp_path / "empty")
+            "--store", tmp_path / "empty")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("ROMEO:") and len(r.stdout) == len("ROMEO:") + 40 + 1
     assert snapshot(folder) == files  # no completion.json inside the package

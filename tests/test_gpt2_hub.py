@@ -25,7 +25,7 @@ SHAPE = {"vocab_size": 300, "n_positions": 32, "n_embd": 16, "n_layer": 2, "n_he
 
 @pytest.fixture(autouse=True)
 def model_store(tmp_path, monkeypatch):
-    monkeypatch.setenv("LITTLE_BABY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LITTLE_BABY_STORE", str(tmp_path / "cache"))
     monkeypatch.delenv(REPO_ENV, raising=False)
     return tmp_path / "cache"
 

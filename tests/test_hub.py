@@ -30,7 +30,7 @@ MODEL_FILES = {"config.json", "tokenizer.json", "model.safetensors", "report.jso
 @pytest.fixture(autouse=True)
 def model_store(tmp_path, monkeypatch):
     """Every test gets its own cache/ (the local model store) and no default repo."""
-    monkeypatch.setenv("LITTLE_BABY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LITTLE_BABY_STORE", str(tmp_path / "cache"))
     monkeypatch.delenv(REPO_ENV, raising=False)
     return tmp_path / "cache"
 

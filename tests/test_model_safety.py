@@ -13,7 +13,7 @@ import pytest
 
 from little_baby import LittleBaby
 from little_baby.errors import BabyError, ShippedModelError
-from little_baby.io.store import catalog as model_cache
+from little_baby.io.store import catalog
 from little_baby.io.store import places
 from little_baby.io.store.ages import AGES, shipped_folder
 from little_baby.io.store.files import JOURNAL
@@ -53,9 +53,9 @@ def test_the_default_store_is_never_the_package(monkeypatch, tmp_path):
 def test_no_api_deletes_or_writes_a_shipped_model(shipped_before, tmp_path):
     for age in AGES.values():
         with pytest.raises(ShippedModelError):
-            model_cache.delete_model(age.guid)  # the default store, as the README's snippet
+            catalog.delete_model(age.guid)  # the default store, as the README's snippet
         with pytest.raises(ShippedModelError):
-            model_cache.delete_model(age.guid, cache=ROOT / "cache")  # the checkout's folder
+            catalog.delete_model(age.guid, store=ROOT / "cache")  # the checkout's folder
     baby = LittleBaby.load(AGE3.name)
     for folder in (shipped_folder(AGE3.guid), ROOT / "cache" / AGE3.guid, places.SHIPPED / AGE3.guid):
         with pytest.raises(ShippedModelError):
@@ -73,7 +73,7 @@ def test_no_command_deletes_or_trains_into_a_shipped_model(shipped_before, tmp_p
     for cwd in (ROOT, tmp_path):  # from the checkout and from elsewhere
         r = cli("delete", AGE3.guid, "--yes", cwd=cwd, env=env)
         assert r.returncode == 2 and "read-only" in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
-        r = cli("delete", AGE3.guid, "--yes", "--cache", ROOT / "cache", cwd=cwd, env=env)
+        r = cli("delete", AGE3.guid, "--yes", "--store", ROOT / "cache", cwd=cwd, env=env)
         assert r.returncode == 2 and "read-only" in r.stderr, r.stderr
     r = cli("finetune", AGE3.name, "--corpus", corpus, "--out", places.SHIPPED / AGE3.guid,
             "--max-iters", 1, env=env)
@@ -82,7 +82,7 @@ def test_no_command_deletes_or_trains_into_a_shipped_model(shipped_before, tmp_p
 
 
 def test_list_shows_the_shipped_models_and_the_measured_loss(tmp_path):
-    r = cli("list", "--cache", tmp_path / "empty")
+    r = cli("list", "--store", tmp_path / "empty")
     assert r.returncode == 0, r.stderr
     for age in AGES.values():
         line = next(l for l in r.stdout.splitlines() if l.startswith(age.guid))
@@ -130,7 +130,7 @@ def test_a_save_killed_at_any_rename_leaves_the_old_model_or_the_new(tmp_path, k
     if kill_at == 0:
         assert (folder / JOURNAL).exists() is False
         assert {n: b for n, b in snapshot(folder).items() if not n.startswith(".")} == before
-    listed = model_cache.list_models(tmp_path)
+    listed = catalog.list_models(tmp_path)
     assert [m["guid"] for m in listed] == []  # "model" is no GUID: leftovers never list
     loaded.save(folder)  # the next write finishes the commit and clears what the kill left
     assert sorted(p.name for p in folder.iterdir()) == sorted(
@@ -262,13 +262,13 @@ def test_a_spoiled_folder_gets_one_clear_line(spoiled_store, what):
 
 def test_list_shows_spoiled_models_and_lists_the_rest(spoiled_store):
     store, folders = spoiled_store
-    r = cli("list", "--cache", store)
+    r = cli("list", "--store", store)
     assert r.returncode == 0, r.stderr
     assert AGE3.guid in r.stdout
     for what, folder in folders.items():
         line = next(l for l in r.stdout.splitlines() if l.startswith(folder.name))
         assert "spoiled" in line, (what, line)
-    listed = model_cache.list_models(store)
+    listed = catalog.list_models(store)
     assert sum(m["spoiled"] is None for m in listed) == 1
     assert all(isinstance(m["spoiled"], str) for m in listed if m["guid"] != AGE3.guid)
 
@@ -373,6 +373,6 @@ def test_a_killed_conversions_half_made_folder_is_removed_by_the_next(tmp_path):
             (tmp / "x").write_text("whole")
         assert not dead.exists() and live.exists() and other.exists()
         assert (tmp_path / "model" / "x").read_text() == "whole"
-        assert [m["guid"] for m in model_cache.list_models(tmp_path)] == []
+        assert [m["guid"] for m in catalog.list_models(tmp_path)] == []
     finally:
         os.close(fd)

@@ -136,7 +136,7 @@ def test_the_notebook_gets_the_text_trains_generates_and_pushes_on_the_cpu(
         pytest.skip("shakespeare.txt not found: python -m little_baby.tools.datasets shakespeare")
     (tmp_path / "inputs").mkdir()      # as the data command leaves it: it checks, no download
     (tmp_path / "inputs" / "shakespeare.txt").symlink_to(shakespeare.resolve())
-    monkeypatch.delenv("LITTLE_BABY_CACHE", raising=False)    # models go under the cwd
+    monkeypatch.delenv("LITTLE_BABY_STORE", raising=False)    # models go under the cwd
     monkeypatch.delenv("LITTLE_BABY_INPUTS", raising=False)
     repo = f"{hub_env.server.user}/notebook-baby"
 
@@ -154,7 +154,7 @@ def test_the_notebook_gets_the_text_trains_generates_and_pushes_on_the_cpu(
     assert "20/20" in stderr  # the progress bar got to the end
 
     guid = re.search(r"Model ([0-9a-f-]{36}): validation loss \d+\.\d{3}", stdout)[1]
-    folder = tmp_path / "cache" / guid                        # under the working folder
+    folder = tmp_path / "models" / guid                       # under the working folder
     report = json.loads((folder / "report.json").read_text())
     assert report["final"]["step"] == 20 and (folder / "model.safetensors").is_file()
     if shipped_folder(AGES[AGE].guid) is not None:

@@ -198,8 +198,8 @@ def machine(tmp_path, monkeypatch):
     """No GPU, no CUDA, no platform markers, no CuPy: a blank machine to add fakes to."""
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     for name in ("CUDA_PATH", "CUDA_HOME", "KAGGLE_KERNEL_RUN_TYPE", "COLAB_RELEASE_TAG",
-                 "LITTLE_BABY_CACHE", "LITTLE_BABY_INPUTS", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
-                 "HF_OIDC_RESOURCE"):
+                 "LITTLE_BABY_STORE", "LITTLE_BABY_STORE", "LITTLE_BABY_INPUTS", "HF_TOKEN",
+                 "HUGGING_FACE_HUB_TOKEN", "HF_OIDC_RESOURCE"):
         monkeypatch.delenv(name, raising=False)
     absent = tmp_path / "absent"
     monkeypatch.setattr(platforms.cuda, "CUDA_DEFAULT_ROOT", absent / "usr-local-cuda")
@@ -538,7 +538,7 @@ def test_kaggle_reads_read_only_inputs_and_writes_under_working(machine, tmp_pat
     read_only_mount(machine.mp, kaggle_input)
     assert not platforms.is_writable(kaggle_input / "tiny-shakespeare")
     paths = platforms.platform_paths()
-    assert paths.work == working and paths.models == working / "cache"
+    assert paths.work == working and paths.models == working / "models"
     assert platforms.is_writable(paths.models)
     assert paths.read_only == (kaggle_input,)
     found = platforms.find_text("input.txt", paths)
@@ -568,17 +568,20 @@ def test_a_folder_without_write_permission_is_not_writable(tmp_path):
         folder.chmod(0o755)
 
 
-def test_local_paths_follow_the_cache_and_inputs_variables(machine, tmp_path):
+def test_local_paths_follow_the_store_and_inputs_variables(machine, tmp_path):
     """A script's models go where the library puts them (io/store/places.py), a notebook's
-    beside it; both read texts from $LITTLE_BABY_INPUTS, then ./inputs."""
+    beside it (an older notebook's ./cache while it is there); both read texts from
+    $LITTLE_BABY_INPUTS, then ./inputs."""
     machine.mp.chdir(tmp_path)
     assert platforms.platform_paths("script").models == default_store()
-    assert platforms.platform_paths("jupyter").models == tmp_path / "cache"
-    machine.mp.setenv("LITTLE_BABY_CACHE", str(tmp_path / "models"))
-    machine.mp.setenv("LITTLE_BABY_INPUTS", str(tmp_path / "texts"))
     assert platforms.platform_paths("jupyter").models == tmp_path / "models"
+    (tmp_path / "cache").mkdir()
+    assert platforms.platform_paths("jupyter").models == tmp_path / "cache"
+    machine.mp.setenv("LITTLE_BABY_STORE", str(tmp_path / "mine"))
+    machine.mp.setenv("LITTLE_BABY_INPUTS", str(tmp_path / "texts"))
+    assert platforms.platform_paths("jupyter").models == tmp_path / "mine"
     paths = platforms.platform_paths("script")
-    assert paths.models == tmp_path / "models"
+    assert paths.models == tmp_path / "mine"
     assert paths.inputs == (tmp_path / "texts", tmp_path / "inputs")
     with pytest.raises(CorpusError, match=r"no text 'missing.txt'.*texts"):
         platforms.find_text("missing.txt", paths)
@@ -590,7 +593,7 @@ def test_colab_uses_a_drive_folder_once_it_is_mounted(machine, tmp_path):
     machine.mp.setattr(platforms.detect, "COLAB_CONTENT", content)
     machine.mp.setattr(platforms.detect, "COLAB_DRIVE", content / "drive")
     paths = platforms.platform_paths("colab", drive="babies")
-    assert paths.models == content / "cache" and "not mounted" in paths.notes[0]
+    assert paths.models == content / "models" and "not mounted" in paths.notes[0]
 
     mounted = []
     drive = types.SimpleNamespace(mount=lambda where: (mounted.append(where),
@@ -599,7 +602,7 @@ def test_colab_uses_a_drive_folder_once_it_is_mounted(machine, tmp_path):
     assert platforms.mount_drive("babies") == content / "drive" / "MyDrive" / "babies"
     assert mounted == [str(content / "drive")]
     assert platforms.platform_paths("colab", drive="babies").models == (
-        content / "drive" / "MyDrive" / "babies" / "cache")
+        content / "drive" / "MyDrive" / "babies" / "models")
 
 
 def test_mounting_drive_outside_colab_is_a_clear_error(machine):
@@ -652,7 +655,8 @@ def test_elsewhere_the_token_is_huggingface_hubs(no_token):
 # ---- little-baby doctor --------------------------------------------------------------------
 def test_doctor_json_runs_here_and_says_numpy_on_the_cpu(tmp_path):
     """The real command on this machine (CI has no GPU): nothing to install, NumPy."""
-    env = {k: v for k, v in os.environ.items() if k not in ("LITTLE_BABY_CACHE", "LITTLE_BABY_INPUTS")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LITTLE_BABY_STORE", "LITTLE_BABY_STORE", "LITTLE_BABY_INPUTS")}
     done = subprocess.run([sys.executable, "-m", "little_baby", "doctor", "--json"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr

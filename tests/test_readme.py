@@ -11,7 +11,7 @@ process, with
     tiny stand-ins for the repos the README names (the age model in
     koureasstavros/TheLittleBaby, someone/baby-sophocles, someone/babies) and the token
     "hf_..." for the user "me"; nothing reaches the internet,
-  - the package's own shipped models, no $LITTLE_BABY_CACHE, and $XDG_CACHE_HOME in the
+  - the package's own shipped models, no $LITTLE_BABY_STORE, and $XDG_CACHE_HOME in the
     folder, so the default model store (io/store/places.py) is the session's own.
 
 Marker convention: a block whose fence reads ```bash skip-test: WHY (or ```python

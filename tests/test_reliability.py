@@ -103,11 +103,11 @@ def test_a_conversion_waits_for_or_names_the_run_that_holds_its_folder(tmp_path,
     repo = write_original(baby, tmp_path / "repo", guid)
     cache = tmp_path / "cache"
     held = claim.claim(cache / guid, "a test")
-    code, _, err = in_process(capsys, "convert", repo, guid, "--cache", cache)
+    code, _, err = in_process(capsys, "convert", repo, guid, "--store", cache)
     assert code == 2 and f"is held by a test (pid {os.getpid()} since " in err
     assert not (cache / guid).exists()
     threading.Timer(0.3, held.release).start()  # from_pretrained waits for it to let go
-    converted = LittleBaby.from_pretrained(guid, repo=repo, cache=cache, d_type="fp64")
+    converted = LittleBaby.from_pretrained(guid, repo=repo, store=cache, d_type="fp64")
     np.testing.assert_array_equal(converted.logits(x), baby.logits(x))
     assert not claim.lock_path(cache / guid).exists()
 
@@ -115,21 +115,21 @@ def test_a_conversion_waits_for_or_names_the_run_that_holds_its_folder(tmp_path,
 def test_delete_refuses_the_folder_of_a_live_run(tmp_path, capsys):
     cache = tmp_path / "cache"
     guid = LittleBaby.train_new(TINY, write_corpus(tmp_path / "english.txt"), max_iters=2,
-                                cache=cache, quiet=True).guid
+                                store=cache, quiet=True).guid
     held = claim.claim(cache / guid, "a training run")
     before = snapshot(cache)
-    code, out, err = in_process(capsys, "delete", guid, "--yes", "--cache", cache)
+    code, out, err = in_process(capsys, "delete", guid, "--yes", "--store", cache)
     assert code == 2 and out == "" and f"is held by a training run (pid {os.getpid()}" in err
     assert "Nothing was changed." in err and snapshot(cache) == before
     held.release()
-    code, out, _ = in_process(capsys, "delete", guid, "--yes", "--cache", cache)
+    code, out, _ = in_process(capsys, "delete", guid, "--yes", "--store", cache)
     assert code == 0 and not (cache / guid).exists() and not claim.lock_path(cache / guid).exists()
 
 
 # ---- a killed run ---------------------------------------------------------------------------
 def test_a_killed_run_is_stopped_not_running_and_says_how_to_resume(tmp_path, capsys):
     corpus, cache = write_corpus(tmp_path / "english.txt"), tmp_path / "cache"
-    proc = popen("train", "--corpus", corpus, "--cache", cache, "--device", "cpu", *TINY_FLAGS,
+    proc = popen("train", "--corpus", corpus, "--store", cache, "--device", "cpu", *TINY_FLAGS,
                  "--max-iters", 100_000, "--checkpoint-interval", 20, "--eval-interval", 100_000,
                  "--generate-tokens", 0, "--quiet")
     try:
@@ -140,11 +140,11 @@ def test_a_killed_run_is_stopped_not_running_and_says_how_to_resume(tmp_path, ca
         guid = next(p.name for p in cache.iterdir() if is_guid(p.name))
         folder = cache / guid
         wait_for_checkpoint(folder, proc, min_step=20)
-        code, out, _ = in_process(capsys, "list", "--cache", cache)
+        code, out, _ = in_process(capsys, "list", "--store", cache)
         assert code == 0 and f"{guid}  running " in out
-        code, out, _ = in_process(capsys, "info", guid, "--cache", cache)
+        code, out, _ = in_process(capsys, "info", guid, "--store", cache)
         assert code == 0 and f"a training run (pid {proc.pid} since" in out
-        code, out, err = in_process(capsys, "train", "--resume", guid, "--cache", cache)
+        code, out, err = in_process(capsys, "train", "--resume", guid, "--store", cache)
         assert code == 2 and f"is held by a training run (pid {proc.pid} since" in err
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -153,13 +153,13 @@ def test_a_killed_run_is_stopped_not_running_and_says_how_to_resume(tmp_path, ca
     report = read_report(folder)  # as the library reads it: a kill mid-save leaves a journal
     assert report["status"] == "running" and report["hardware"]["device"] == "cpu"
     before = snapshot(folder)
-    code, out, _ = in_process(capsys, "list", "--cache", cache)
+    code, out, _ = in_process(capsys, "list", "--store", cache)
     assert code == 0 and f"{guid}  stopped " in out and f"--resume {guid[:8]}" in out
-    code, out, _ = in_process(capsys, "info", guid, "--cache", cache)
+    code, out, _ = in_process(capsys, "info", guid, "--store", cache)
     step = report["final"]["step"]
     assert code == 0 and f"status     stopped at step {step:,} of 100,000 without finishing" in out
     assert f"little-baby train --resume {folder}" in out
-    code, out, err = in_process(capsys, "generate", guid, "--cache", cache, "--max-tokens", 5)
+    code, out, err = in_process(capsys, "generate", guid, "--store", cache, "--max-tokens", 5)
     assert code == 0 and len(out) == 5 + 1 and err.count("\n") == 1
     assert err.startswith(f"little-baby generate: note: {guid} is an unfinished run (stopped at")
     assert err.rstrip().endswith(f"its weights are those of step {step:,}.")
@@ -187,7 +187,7 @@ def test_train_device_gpu_without_cupy_is_one_clear_line(tmp_path, capsys):
         pytest.skip("CuPy is installed here")
     corpus = write_corpus(tmp_path / "english.txt")
     code, out, err = in_process(capsys, "train", "--corpus", corpus, "--device", "gpu",
-                                "--cache", tmp_path / "cache", *TINY_FLAGS, "--max-iters", 2)
+                                "--store", tmp_path / "cache", *TINY_FLAGS, "--max-iters", 2)
     assert code == 2 and "c_device='gpu' needs CuPy" in err and out == ""
     assert not (tmp_path / "cache").exists()
 
@@ -230,7 +230,7 @@ def test_info_reads_the_weights_instead_of_calling_a_truncated_model_complete(tm
 # ---- sizes that cannot fit --------------------------------------------------------------------
 def test_an_impossible_size_is_refused_before_anything_is_allocated(tmp_path, capsys):
     corpus = write_corpus(tmp_path / "big.txt", n_lines=5000)  # ~230 KB: room for 20k windows
-    code, out, err = in_process(capsys, "train", "--corpus", corpus, "--cache", tmp_path / "cache",
+    code, out, err = in_process(capsys, "train", "--corpus", corpus, "--store", tmp_path / "cache",
                                 "--n-ctx", 20_000, "--quiet")
     assert code == 2 and out == "" and err.count("\n") == 1
     assert ("a training step of n_ctx=20000, batch_size=16, n_emb=128, n_layers=4 (mha/mlp) "

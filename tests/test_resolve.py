@@ -61,13 +61,13 @@ def store(tmp_path, monkeypatch):
 
 # every entry point, as a function of (name, store) that returns the model's folder
 def by_from_pretrained(name, store):
-    return Path(LittleBaby.from_pretrained(name, cache=store, local_files_only=True)
+    return Path(LittleBaby.from_pretrained(name, store=store, local_files_only=True)
                 .source["folder"])
 
 
 def by_load(name, store):
     """load gives a model, not a folder: the folder whose model has the same weights."""
-    flat = LittleBaby.load(name, cache=store).flat
+    flat = LittleBaby.load(name, store=store).flat
     candidates = [*store.iterdir(), Path("folder-model").resolve()]
     return next(f for f in candidates if np.array_equal(LittleBaby.load(f).flat, flat))
 
@@ -75,7 +75,7 @@ def by_load(name, store):
 def by_resume(name, store):
     """resume finds the folder, then refuses a complete run: the message names it."""
     with pytest.raises(TrainingError, match="complete: nothing to resume") as e:
-        LittleBaby.resume(name, cache=store)
+        LittleBaby.resume(name, store=store)
     return Path(str(e.value).split("the run in ")[1].split(" is complete")[0])
 
 
@@ -87,7 +87,7 @@ def by_cli_info(name, store):
     """The command itself: `little-baby info NAME --json` prints the folder."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["info", str(name), "--json", "--cache", str(store)])
+        code = main(["info", str(name), "--json", "--store", str(store)])
     if code != 0:  # the one line the command printed, as the error it reports
         assert code == 2 and out.getvalue() == "" and err.getvalue().count("\n") == 1
         raise CommandError(err.getvalue())
@@ -156,19 +156,19 @@ def test_a_prefix_never_becomes_a_repo_id_and_a_repo_id_is_owner_slash_name(stor
     assert [parse(n, store).guid for n in ("b71f", "B71F", LONER.upper())] == [LONER] * 3
     assert parse("someone/baby", store).repo_id == "someone/baby"
     with pytest.raises(ModelNotFoundError, match="is a Hub repo id, not a model on this machine"):
-        LittleBaby.load("someone/baby", cache=store)  # load never goes to the Hub
+        LittleBaby.load("someone/baby", store=store)  # load never goes to the Hub
     with pytest.raises(NotCachedError, match="the Hub repo 'someone/baby' is not in the Hub cache"):
-        LittleBaby.from_pretrained("someone/baby", cache=store, local_files_only=True)
+        LittleBaby.from_pretrained("someone/baby", store=store, local_files_only=True)
     with pytest.raises(CacheError):  # what code that caught "not in the cache" keeps catching
         find_model("ffff", store)
 
 
 def test_delete_takes_a_guid_or_its_start_in_any_case(store, tmp_path, capsys):
-    assert main(["delete", "B71F", "--yes", "--cache", str(store)]) == 0
+    assert main(["delete", "B71F", "--yes", "--store", str(store)]) == 0
     assert not (store / LONER).exists() and f"deleted {LONER}" in capsys.readouterr().out
     for name, message in [("folder-model", "not a model GUID"), ("ABCD", "start of 2 GUIDs"),
                           ("age-6-months", "not a model GUID")]:
-        assert main(["delete", name, "--yes", "--cache", str(store)]) == 2
+        assert main(["delete", name, "--yes", "--store", str(store)]) == 2
         assert message in capsys.readouterr().err
     assert (tmp_path / "folder-model").is_dir() and (store / AGE.guid).is_dir()
 
@@ -197,17 +197,17 @@ def test_a_shipped_age_model_loads_with_no_store_and_no_network(shipped, name, m
     x = np.array([[1, 2, 3, 4]])
     for entry in (find_model, by_cli_helper):
         assert entry(name, store) == folder
-    loaded = LittleBaby.from_pretrained(name, cache=store)
+    loaded = LittleBaby.from_pretrained(name, store=store)
     assert loaded.source == {"guid": AGE.guid, "folder": folder, "repo_id": None}
     np.testing.assert_array_equal(loaded.logits(x), baby.logits(x))
-    np.testing.assert_array_equal(LittleBaby.load(name, cache=store).logits(x), baby.logits(x))
+    np.testing.assert_array_equal(LittleBaby.load(name, store=store).logits(x), baby.logits(x))
 
 
 def test_the_store_comes_before_the_shipped_model_and_an_unfinished_one_is_not_shipped(shipped):
     _, folder, store = shipped
     mine = save_model(store / AGE.guid, AGE.guid, seed=8)
     assert find_model("age-6-months", store) == store / AGE.guid
-    np.testing.assert_array_equal(LittleBaby.load("age-6-months", cache=store).flat, mine.flat)
+    np.testing.assert_array_equal(LittleBaby.load("age-6-months", store=store).flat, mine.flat)
     report = json.loads((folder / "report.json").read_text())
     (folder / "report.json").write_text(json.dumps({**report, "status": "running"}))
     assert ages.shipped_folder(AGE.guid) is None
@@ -224,10 +224,10 @@ def test_order_store_then_shipped_then_hub(hub_env, shipped, monkeypatch):
     HfApi().upload_folder(repo_id=repo_id, folder_path=store.parent / "up", path_in_repo=AGE.guid)
     monkeypatch.setenv(REPO_ENV, repo_id)
     hub_env.server.requests.clear()
-    assert LittleBaby.from_pretrained("age-6-months", cache=store).source["folder"] == folder
+    assert LittleBaby.from_pretrained("age-6-months", store=store).source["folder"] == folder
     assert hub_env.server.requests == []
     monkeypatch.setattr(places, "SHIPPED", store.parent / "nothing")
-    fetched = LittleBaby.from_pretrained("age-6-months", cache=store)
+    fetched = LittleBaby.from_pretrained("age-6-months", store=store)
     assert fetched.source["repo_id"] == repo_id
     np.testing.assert_array_equal(fetched.flat, on_hub.flat)
     assert hub_env.server.requests
@@ -245,7 +245,7 @@ def run_offline(tmp_path, *args):
     every connection, HF_HUB_OFFLINE unset, and nothing in any cache."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "LITTLE_BABY_"))}
     env.update(HF_ENDPOINT=closed_port_endpoint(), HF_HOME=str(tmp_path / "hf"),
-               LITTLE_BABY_CACHE=str(tmp_path / "cache"), NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+               LITTLE_BABY_STORE=str(tmp_path / "cache"), NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
     start = time.perf_counter()
     r = subprocess.run([sys.executable, *args], cwd=tmp_path, env=env, capture_output=True,
                        text=True, timeout=120)

@@ -72,7 +72,7 @@ def final(updates):
 def offline(hub_env, tmp_path, monkeypatch):
     """No network for the Hub client and an empty model store: nothing but the tiny model."""
     hub_env.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("LITTLE_BABY_CACHE", str(tmp_path / "store"))
+    monkeypatch.setenv("LITTLE_BABY_STORE", str(tmp_path / "store"))
 
 
 # ---- the sampling cut: the bars must show what sample() does ---------------------------------

@@ -122,7 +122,7 @@ def test_deploy_uploads_exactly_what_the_space_needs_and_it_starts(hub_env, sour
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LITTLE_BABY_SPACE",
                                                                    "PYTHON"))}
     env.update(HF_HUB_OFFLINE="1", GRADIO_SERVER_NAME="127.0.0.1", LITTLE_BABY_SPACE_DEVICE="cpu",
-               GRADIO_SERVER_PORT=str(port), LITTLE_BABY_CACHE=str(tmp_path / "store"))
+               GRADIO_SERVER_PORT=str(port), LITTLE_BABY_STORE=str(tmp_path / "store"))
     with open(tmp_path / "app.log", "w") as log:
         app = subprocess.Popen([sys.executable, "-I", "app.py"], cwd=fresh, env=env,
                                stdout=log, stderr=subprocess.STDOUT)

@@ -448,12 +448,12 @@ def final(updates):
 def test_a_visitors_guid_never_opens_the_servers_own_store(hub_env, tmp_path, monkeypatch):
     """The server's store may hold its owner's private models: a GUID a visitor types is
     fetched from the Hub repo, as a choice would be, never read from that store."""
-    from little_baby.io.store.catalog import cache_dir
+    from little_baby.io.store.places import store_dir
     private = tiny_model()
     private.guid = "5ca1ab1e-0000-4000-8000-000000000001"
-    private.save(cache_dir() / private.guid)  # the server's store ($LITTLE_BABY_CACHE)
+    private.save(store_dir() / private.guid)  # the server's store ($LITTLE_BABY_STORE)
     shelf = Shelf([], device="cpu")
     with pytest.raises(ModelUnavailable) as caught:
         shelf.get(private.guid)
-    assert "Cannot open" in str(caught.value) and str(cache_dir()) not in str(caught.value)
+    assert "Cannot open" in str(caught.value) and str(store_dir()) not in str(caught.value)
     assert LittleBaby.load(private.guid).config.n_layers == 1  # it is there, for the owner

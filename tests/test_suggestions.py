@@ -136,7 +136,7 @@ def tiny(tmp_path_factory):
     text = english() + "ROMEO: The baby sat by the window.\n" * 3  # the examples' prompt
     corpus = cache.parent / "text.txt"
     corpus.write_text(text, encoding="utf-8")
-    baby = LittleBaby.train_new(TINY, corpus, max_iters=5, cache=cache, quiet=True)
+    baby = LittleBaby.train_new(TINY, corpus, max_iters=5, store=cache, quiet=True)
     return cache, cache / baby.guid, corpus
 
 
@@ -153,7 +153,7 @@ def stopped_run(cache, corpus):
 
     baby.loss_and_grads = with_ctrl_c
     with pytest.raises(TrainingInterrupted):
-        baby.fit(corpus, max_iters=20, cache=cache, quiet=True)
+        baby.fit(corpus, max_iters=20, store=cache, quiet=True)
     return cache / baby.guid
 
 
@@ -178,10 +178,10 @@ def test_every_suggested_command_that_runs_cheaply_runs_on_a_tiny_model(command,
     words = [str(corpus) if FILES.match(w) else str(model) if MODEL_NAMES.match(w) else w
              for w in words]
     words = [str(model) if w == "placeholder" else w for w in filled(words, build_parser())]
-    if "--cache" in words:
-        words[words.index("--cache") + 1] = str(cache)
+    if "--store" in words:
+        words[words.index("--store") + 1] = str(cache)
     else:
-        words += ["--cache", str(cache)]
+        words += ["--store", str(cache)]
     if words[0] == "generate":
         words += ["--max-tokens", "5"]
     if words[0] == "finetune":  # a new folder of its own, a short run
@@ -203,7 +203,7 @@ def test_a_command_line_error_names_options_and_python_names_arguments(tiny, cap
     """The same mistakes, made on the command line and in Python, are told in each one's
     words."""
     cache, folder, _ = tiny
-    code = main(["generate", str(folder), "--prompt", "Ωμέγα", "--cache", str(cache)])
+    code = main(["generate", str(folder), "--prompt", "Ωμέγα", "--store", str(cache)])
     err = capsys.readouterr().err
     assert code == 2 and "--drop-unknown" in err and "unknown=" not in err
     with pytest.raises(ValueError, match="unknown='drop'"):
@@ -221,12 +221,12 @@ def test_a_command_line_error_names_options_and_python_names_arguments(tiny, cap
     assert code == 2 and "a smaller --n-ctx, or another --r-split" in err
     with pytest.raises(ValueError, match="a smaller n_ctx, or another r_split"):
         LittleBaby.train_new(TINY, short, out=folder.parent / "new", quiet=True)
-    code = main(["finetune", "someone/baby", "--corpus", str(short), "--cache", str(cache)])
+    code = main(["finetune", "someone/baby", "--corpus", str(short), "--store", str(cache)])
     err = capsys.readouterr().err
     assert code == 2 and "`little-baby info someone/baby` fetches it" in err
     assert "from_pretrained" not in err
     with pytest.raises(LookupError, match=r"LittleBaby.from_pretrained\('someone/baby'\)"):
-        LittleBaby.load("someone/baby", cache=cache)
+        LittleBaby.load("someone/baby", store=cache)
 
 
 def test_choice_flags_list_their_choices_and_the_device_has_one_spelling(capsys):

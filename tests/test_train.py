@@ -31,7 +31,7 @@ def fresh_baby(text, **changes):
 
 
 def test_epochs_write_a_complete_model_folder(tmp_path):
-    baby = LittleBaby.train_new({**TINY, "n_epochs": 2}, english(), cache=tmp_path, quiet=True)
+    baby = LittleBaby.train_new({**TINY, "n_epochs": 2}, english(), store=tmp_path, quiet=True)
     assert uuid.UUID(baby.guid).version == 4
     folder = tmp_path / baby.guid
     assert sorted(p.name for p in folder.iterdir()) == [
@@ -52,7 +52,7 @@ def test_epochs_write_a_complete_model_folder(tmp_path):
 
 
 def test_max_iters_walks_random_windows_and_evaluates_every_interval(tmp_path):
-    report = fresh_baby(english()).fit(english(), max_iters=30, eval_interval=10, cache=tmp_path,
+    report = fresh_baby(english()).fit(english(), max_iters=30, eval_interval=10, store=tmp_path,
                                        quiet=True)
     assert [e["step"] for e in report["losses"]["evals"]] == [0, 10, 20, 30]
     assert report["losses"]["epochs"] == [] and report["settings"]["plan"]["total_steps"] == 30
@@ -88,16 +88,16 @@ def test_bad_corpus_is_a_clear_error_before_any_file(tmp_path, write, message):
     if write is not None:
         corpus.write_bytes(write)
     with pytest.raises(CorpusError, match=message):
-        LittleBaby.train_new(TINY, corpus, cache=tmp_path / "cache", quiet=True)
+        LittleBaby.train_new(TINY, corpus, store=tmp_path / "cache", quiet=True)
     assert not (tmp_path / "cache").exists()
 
 
 def test_impossible_plans_and_taken_folders_are_refused_unchanged(tmp_path):
     baby = fresh_baby(english())
     with pytest.raises(TrainingError, match="not both"):
-        baby.fit(english(), max_iters=5, n_epochs=1, cache=tmp_path, quiet=True)
+        baby.fit(english(), max_iters=5, n_epochs=1, store=tmp_path, quiet=True)
     with pytest.raises(TrainingError, match="at least 1"):
-        baby.fit(english(), max_iters=0, cache=tmp_path, quiet=True)
+        baby.fit(english(), max_iters=0, store=tmp_path, quiet=True)
     baby.fit(english(), max_iters=3, out=tmp_path / "model", quiet=True)
     before = snapshot(tmp_path)
     with pytest.raises(TrainingError, match="already holds a model"):
@@ -106,7 +106,7 @@ def test_impossible_plans_and_taken_folders_are_refused_unchanged(tmp_path):
 
 
 def test_finetune_grows_the_vocabulary_and_records_its_parent(tmp_path):
-    parent = LittleBaby.train_new(TINY, english(), max_iters=20, cache=tmp_path, quiet=True)
+    parent = LittleBaby.train_new(TINY, english(), max_iters=20, store=tmp_path, quiet=True)
     parent_folder = tmp_path / parent.guid
     parent_files = snapshot(parent_folder)
     V, symbols = parent.tokenizer.vocab_size, list(parent.tokenizer.symbols)
@@ -124,7 +124,7 @@ def test_finetune_grows_the_vocabulary_and_records_its_parent(tmp_path):
     assert 0.005 < p["wte.weight"][V:].std() < 0.05 and not p["lm_head.bias"][V:].any()
 
     child = LittleBaby.load(parent_folder)
-    report = child.fit(GREEK, max_iters=20, cache=tmp_path, quiet=True)
+    report = child.fit(GREEK, max_iters=20, store=tmp_path, quiet=True)
     assert child.parent_guid == parent.guid != child.guid
     assert report["lineage"] == [parent.guid] and report["corpus"]["new_symbols"] == new
     saved = LittleBaby.load(tmp_path / child.guid)
@@ -141,8 +141,8 @@ SHAKESPEARE, SOPHOCLES = find_input("shakespeare.txt"), find_input("sophocles.tx
     how_to_get("sophocles")))
 def test_finetune_a_shakespeare_model_on_sophocles(tmp_path):
     shakespeare = read_corpus(SHAKESPEARE)[:20_000]
-    parent = LittleBaby.train_new(TINY, shakespeare, max_iters=5, cache=tmp_path, quiet=True)
-    report = parent.fit(SOPHOCLES, max_iters=5, eval_iters=2, cache=tmp_path, quiet=True)
+    parent = LittleBaby.train_new(TINY, shakespeare, max_iters=5, store=tmp_path, quiet=True)
+    report = parent.fit(SOPHOCLES, max_iters=5, eval_iters=2, store=tmp_path, quiet=True)
     assert "α" in report["corpus"]["new_symbols"] and report["status"] == "complete"
     assert report["parent_guid"] == report["lineage"][0]
 
@@ -160,7 +160,7 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, bad_loss,
     baby.loss_and_grads = poisoned
     with pytest.raises(TrainingDiverged, match=f"diverged at step 25: the training loss became "
                                                f"{what}.*last good checkpoint \\(step 20\\) is"):
-        baby.fit(english(), max_iters=50, checkpoint_interval=10, eval_interval=10, cache=tmp_path,
+        baby.fit(english(), max_iters=50, checkpoint_interval=10, eval_interval=10, store=tmp_path,
                  quiet=True)
     folder = tmp_path / baby.guid
     report = json.loads((folder / "report.json").read_text())
@@ -229,8 +229,8 @@ def test_cache_guids_cannot_escape_and_models_can_be_listed_and_deleted(tmp_path
         with pytest.raises(CacheError):
             delete_model(bad, tmp_path)
     assert list_models(tmp_path) == []
-    a = LittleBaby.train_new(TINY, english(), max_iters=2, cache=tmp_path, quiet=True)
-    b = LittleBaby.train_new(TINY, english(), max_iters=2, cache=tmp_path, quiet=True)
+    a = LittleBaby.train_new(TINY, english(), max_iters=2, store=tmp_path, quiet=True)
+    b = LittleBaby.train_new(TINY, english(), max_iters=2, store=tmp_path, quiet=True)
     listed = list_models(tmp_path)
     assert sorted(m["guid"] for m in listed) == sorted([a.guid, b.guid])
     assert all(m["status"] == "complete" and m["val_loss"] > 0 for m in listed)

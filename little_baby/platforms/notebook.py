@@ -8,15 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, CorpusError
-from ..io.store.places import STORE_ENV, input_folders, store_dir
+from ..io.store.places import input_folders, store_dir, store_variable
 from . import detect
+
+
+STORE_FOLDER, OLDER_STORE_FOLDER = "models", "cache"  # a notebook's store in its work folder
 
 
 @dataclass(frozen=True)
 class Paths:
     """Where texts are read from and models written to on this platform."""
     work: Path  # writable: downloads and outputs
-    models: Path  # the model store: pass it as `cache=` to fit and from_pretrained
+    models: Path  # the model store: pass it as `store=` to fit and from_pretrained
     inputs: tuple  # folders searched for texts, first first
     read_only: tuple  # the input folders that cannot be written (never write there)
     notes: tuple = ()
@@ -46,6 +49,13 @@ def is_writable(path):
     return os.access(path, os.W_OK | os.X_OK)
 
 
+def notebook_store(work):
+    """A notebook's model store: `work`/models, or `work`/cache where an older notebook
+    made that (the store's folder before it was called the store)."""
+    older = Path(work) / OLDER_STORE_FOLDER
+    return older if older.is_dir() else Path(work) / STORE_FOLDER
+
+
 def platform_paths(platform=None, drive=None):
     """The Paths of `platform` (detected by default).
 
@@ -53,9 +63,9 @@ def platform_paths(platform=None, drive=None):
     Colab: /content, or the Google Drive folder `drive` (a name under MyDrive) once it is
     mounted (see mount_drive). Elsewhere texts come from io/store/places.py's input folders
     ($LITTLE_BABY_INPUTS, ./inputs); a script's models go to the library's store
-    (places.store_dir: $LITTLE_BABY_CACHE, else ~/.cache/little_baby/models), a local
-    notebook's to $LITTLE_BABY_CACHE, else ./cache beside it. A work folder that cannot be
-    written falls back to a temporary one, with a note.
+    (places.store_dir: $LITTLE_BABY_STORE, else ~/.cache/little_baby/models), a local
+    notebook's to $LITTLE_BABY_STORE, else ./models beside it (notebook_store). A work
+    folder that cannot be written falls back to a temporary one, with a note.
     """
     platform = platform or detect.detect_platform()
     notes = []
@@ -78,15 +88,16 @@ def platform_paths(platform=None, drive=None):
     if platform == "script":
         models = store_dir()
     elif platform == "jupyter":
-        models = Path(os.environ.get(STORE_ENV) or work / "cache")
+        variable = store_variable()
+        models = Path(os.environ[variable]) if variable else notebook_store(work)
     else:
-        models = work / "cache"
+        models = notebook_store(work)
     if not is_writable(models):
         fallback = Path(tempfile.gettempdir()) / "little-baby"
         notes.append(f"{models} cannot be written (a read-only folder), so models go to "
-                     f"{fallback / 'cache'}, which does not outlive the machine.")
-        work, models = (fallback, fallback / "cache") if not is_writable(work) else (
-            work, fallback / "cache")
+                     f"{fallback / STORE_FOLDER}, which does not outlive the machine.")
+        work, models = (fallback, fallback / STORE_FOLDER) if not is_writable(work) else (
+            work, fallback / STORE_FOLDER)
     read_only = tuple(p for p in inputs if p.is_dir() and not is_writable(p))
     return Paths(work, models, tuple(dict.fromkeys(inputs)), read_only, tuple(notes))
 

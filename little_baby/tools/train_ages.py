@@ -3,8 +3,8 @@ Repeat.": same GUIDs, same architectures) on Tiny Shakespeare, into <store>/<gui
 model store (never into the shipped models, which are read-only: a maintainer copies the
 finished folders into the checkout's cache/ to ship them).
 
-    python -m little_baby.tools.train_ages --cache /work/age_runs             # all five
-    python -m little_baby.tools.train_ages --cache /work/age_runs --ages 3 6  # some of them
+    python -m little_baby.tools.train_ages --store /work/age_runs             # all five
+    python -m little_baby.tools.train_ages --store /work/age_runs --ages 3 6  # some of them
     python -m little_baby.tools.train_ages --table      # the README's table of the shipped ones
 
 Resumable: a model whose run is complete is skipped, one with a checkpoint continues
@@ -62,10 +62,11 @@ def age_config(age):
                       r_learn=lr, r_dropout=dropout, seed=SEED)
 
 
-def train_age(age, corpus, cache, quiet=False):
-    """Train (or continue, or skip when done) the age-`age` model; returns its folder."""
+def train_age(age, corpus, store, quiet=False):
+    """Train (or continue, or skip when done) the age-`age` model in the model store
+    `store`; returns its folder."""
     guid = BY_MONTHS[age].guid
-    folder = Path(cache) / guid
+    folder = Path(store) / guid
     if read_report(folder).get("status") == "complete":
         print(f"age {age} months ({guid}): complete, skipped", file=sys.stderr)
     elif (folder / CHECKPOINT).exists():
@@ -116,14 +117,14 @@ def finalize(age, folder, corpus):
           f"{report['heldout']['weights']} weights)", file=sys.stderr)
 
 
-def table(cache):
-    """The README's table of the finished age models in `cache`, as Markdown."""
+def table(store):
+    """The README's table of the finished age models in the folder `store`, as Markdown."""
     rows = ["| age | GUID | n_ctx | parameters | tokens seen | training time | held-out loss "
             "(nats) | bits / char | sample (after \"ROMEO:\") |",
             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     total = 0
     for age in sorted(BY_MONTHS):
-        folder = Path(cache) / BY_MONTHS[age].guid
+        folder = Path(store) / BY_MONTHS[age].guid
         report = read_report(folder)
         if "heldout" not in report:
             rows.append(f"| {age} months | `{BY_MONTHS[age].guid}` | {BY_MONTHS[age].n_ctx} "
@@ -146,17 +147,18 @@ def main(argv=None):
     parser.add_argument("--ages", type=int, nargs="+", choices=sorted(BY_MONTHS),
                         default=sorted(BY_MONTHS, reverse=True))
     parser.add_argument("--corpus", default=None, help="Tiny Shakespeare (default: inputs/)")
-    parser.add_argument("--cache", default=None,
+    parser.add_argument("--store", default=None,
                         help="the model store to train into (default: the user's store)")
+    parser.add_argument("--cache", dest="store", help=argparse.SUPPRESS)  # its older name
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--table", action="store_true",
                         help="print the README's table of the finished models, train nothing")
     args = parser.parse_args(argv)
     if args.table:  # of the shipped models unless a store is named
-        print(table(args.cache or SHIPPED))
+        print(table(args.store or SHIPPED))
         return 0
     try:
-        args.cache = str(store_dir(args.cache))  # refuses the shipped models' folder
+        args.store = str(store_dir(args.store))  # refuses the shipped models' folder
     except BabyError as e:
         parser.error(str(e))
     corpus = args.corpus or find_input("shakespeare.txt")
@@ -164,7 +166,7 @@ def main(argv=None):
         parser.error("no shakespeare.txt in inputs/: give --corpus PATH.")
     try:
         for age in args.ages:
-            folder = train_age(age, corpus, args.cache, args.quiet)
+            folder = train_age(age, corpus, args.store, args.quiet)
             finalize(age, folder, corpus)
             print(folder)
     except TrainingInterrupted as e:

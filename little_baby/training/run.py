@@ -102,9 +102,9 @@ class Plan:
                                    checkpoint_interval=self.checkpoint_interval or eval_interval)
 
 
-def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False, guid=None):
+def fit(baby, corpus, plan=None, out=None, store=None, quiet=False, guid=None):
     """Train `baby` on `corpus` (a text file's path or the text) and save it as a new model
-    in `out` or cache/<guid>/ (`guid`: a fresh one unless given); its previous GUID becomes
+    in `out` or <store>/<guid>/ (`guid`: a fresh one unless given); its previous GUID becomes
     its parent. Symbols the vocabulary lacks are added first. Returns the report.
 
     The folder must be new or empty; it is claimed for the run's life (io/store/claim.py)."""
@@ -119,7 +119,7 @@ def fit(baby, corpus, plan=None, out=None, cache=None, quiet=False, guid=None):
                         n_ctx_fixed=finetune, split=split)
     plan = plan.resolve(cfg, data)
     identity = for_training(baby, guid)  # baby takes it once the run begins
-    folder = Path(out) if out is not None else model_dir(identity["guid"], cache)
+    folder = Path(out) if out is not None else model_dir(identity["guid"], store)
     _check_fits(baby, tokenizer.vocab_size, ("batch_size",) if finetune else SIZES)
     with claimed(folder, "a training run"):  # refused, naming it, if another run holds it
         _check_free(folder)  # now that no other run can write it
@@ -159,13 +159,13 @@ def _fit_claimed(baby, text, path, data, plan, folder, quiet, identity, new_symb
     return run.run()
 
 
-def resume(cls, name, cache=None, corpus=None, quiet=False):
+def resume(cls, name, store=None, corpus=None, quiet=False):
     """Continue the stopped run in folder / GUID `name` from its checkpoint, on its corpus
     (unless `corpus` is given: the file where the run last read it, else the file of its
     recorded name found by data.find_input; its sha256 must be the recorded one).
     Returns the model, a `cls` (LittleBaby); its report is baby.report. A run still
     going (a live process holds its folder) is refused, naming that process."""
-    folder = find_model(name, cache)
+    folder = find_model(name, store)
     with claimed(folder, "a resumed training run"):
         if read_report(folder).get("status") == "complete":
             raise TrainingError(f"the run in {folder} is complete: nothing to resume "

@@ -1,4 +1,4 @@
-"""What several commands share: --cache and --repo (finding or fetching a model), the
+"""What several commands share: --store and --repo (finding or fetching a model), the
 config and plan options, a run's state, a sample generated and a training run's summary,
 sizes and times. Each command module imports the library and this module, never another
 command."""
@@ -16,6 +16,7 @@ from ...errors import CLI_SPELLINGS, BabyError, TrainingInterrupted
 from ...io.hub.fetch import locate
 from ...io.store.claim import describe_holder, holder, run_status
 from ...io.store.identity import home
+from ...io.store.places import STORE_ENV, default_store
 from ...io.store.model_folder import write_completion
 from ...training.run import kept_note
 
@@ -36,24 +37,25 @@ PLAN_KEYS = ("max_iters", "eval_interval", "eval_iters", "checkpoint_interval", 
              "weights_dtype")
 
 
-def add_cache_argument(parser):
-    parser.add_argument("--cache", metavar="DIR",
-                        help="the model store (default: $LITTLE_BABY_CACHE, else ./cache)")
+def add_store_argument(parser):
+    parser.add_argument("--store", metavar="DIR",
+                        help=f"the model store (default: ${STORE_ENV}, else {default_store()})")
+    parser.add_argument("--cache", dest="store", help=argparse.SUPPRESS)  # its older name
 
 
 def add_repo_argument(parser):
     parser.add_argument("--repo", metavar="REPO",
                         help="Hub repo (or a folder laid out like one) to fetch a GUID from when "
-                             "the cache lacks it (default: $LITTLE_BABY_REPO, else "
+                             "the store lacks it (default: $LITTLE_BABY_REPO, else "
                              "koureasstavros/TheLittleBaby)")
 
 
-def find_or_fetch(name, cache, repo=None):
+def find_or_fetch(name, store, repo=None):
     """The folder of model `name` (any name resolve.py reads: a folder, a GUID or a
-    unique start of one, an age, a Hub repo id), from the cache or the package, else
+    unique start of one, an age, a Hub repo id), from the store or the package, else
     fetched as LittleBaby.from_pretrained does (into the Hub cache, or converted into
-    the cache)."""
-    return locate(name, repo=repo, cache=cache)[0]
+    the store)."""
+    return locate(name, repo=repo, store=store)[0]
 
 
 def in_hub_cache(folder):

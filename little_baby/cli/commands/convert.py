@@ -7,13 +7,13 @@ that says where they came from (the repo or folder, each file's name and sha256)
 
 FOLDER_OR_REPO is a Hub repo id or a folder laid out like the original's repo:
 configs/config_<guid>.json, tokenizers/tokenizer_<guid>.json, models/model_<guid>.json.
-The model goes into cache/<guid>/, where from_pretrained and every command find it by its
+The model goes into <store>/<guid>/, where from_pretrained and every command find it by its
 GUID (or into --out DIR, which loads by its path); it is written whole or not at all.
 """
 from ...io.hub.fetch import convert
 from ...io.store.identity import describe
 from ...io.store.model_folder import read_config_and_tokenizer, read_report
-from .common import add_cache_argument
+from .common import add_store_argument
 
 
 def add_arguments(parser):
@@ -21,12 +21,12 @@ def add_arguments(parser):
                         help="a Hub repo id, or a folder laid out like the original's repo")
     parser.add_argument("guid", metavar="GUID", help="the model's GUID")
     parser.add_argument("--out", metavar="DIR",
-                        help="the model folder to write (must not exist; default: cache/<guid>/)")
-    add_cache_argument(parser)
+                        help="the model folder to write (must not exist; default: <store>/<guid>/)")
+    add_store_argument(parser)
 
 
 def run(args):
-    folder = convert(args.source, args.guid, out=args.out, cache=args.cache)
+    folder = convert(args.source, args.guid, out=args.out, store=args.store)
     config, tokenizer = read_config_and_tokenizer(folder)
     report = read_report(folder)
     print(f"converted {report['guid']} ({config.c_sequence}/{config.c_attention}/"

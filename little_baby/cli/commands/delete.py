@@ -1,4 +1,4 @@
-"""Delete a model from the cache, after confirmation.
+"""Delete a model from the store, after confirmation.
 
     little-baby delete 3f2a                 # asks: type y to delete
     little-baby delete 3f2a... --yes        # for scripts
@@ -9,22 +9,22 @@ is deleted.
 import sys
 
 from ...errors import BabyError
-from ...io.store import catalog as model_cache
+from ...io.store import catalog
 from ...io.store.identity import model_dir
 from ...io.store.resolve import store_guid
-from .common import add_cache_argument, human_size
+from .common import add_store_argument, human_size
 
 
 def add_arguments(parser):
     parser.add_argument("model", metavar="GUID", help="the model's GUID (or a unique start of it)")
     parser.add_argument("--yes", "-y", action="store_true", help="delete without asking")
-    add_cache_argument(parser)
+    add_store_argument(parser)
 
 
 def run(args):
-    guid = store_guid(args.model, args.cache)  # a GUID or its start, any case; never a path
-    folder = model_dir(guid, args.cache)
-    files = model_cache.folder_files(folder)
+    guid = store_guid(args.model, args.store)  # a GUID or its start, any case; never a path
+    folder = model_dir(guid, args.store)
+    files = catalog.folder_files(folder)
     size = human_size(sum(st.st_size for _, st in files))
     if not args.yes:
         if not sys.stdin.isatty():
@@ -37,6 +37,6 @@ def run(args):
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing deleted")
             return 1
-    model_cache.delete_model(guid, args.cache)
+    catalog.delete_model(guid, args.store)
     print(f"deleted {guid} ({len(files)} files, {size})")
     return 0

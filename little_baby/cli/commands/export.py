@@ -20,7 +20,7 @@ install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu).
 """
 from ...baby import LittleBaby
 from ...io.formats.gpt2 import save_transformers
-from .common import add_cache_argument, add_repo_argument, find_or_fetch
+from .common import add_store_argument, add_repo_argument, find_or_fetch
 
 FORMATS = ("transformers",)
 
@@ -32,12 +32,12 @@ def add_arguments(parser):
     parser.add_argument("--format", choices=FORMATS, default="transformers",
                         help="what to export to (default: transformers, as GPT-2)")
     parser.add_argument("--out", metavar="DIR", required=True, help="the folder to write")
-    add_cache_argument(parser)
+    add_store_argument(parser)
     add_repo_argument(parser)
 
 
 def run(args):
-    baby = LittleBaby.load(find_or_fetch(args.model, args.cache, args.repo))
+    baby = LittleBaby.load(find_or_fetch(args.model, args.store, args.repo))
     folder = save_transformers(baby, args.out)
     c = baby.config
     print(f"exported {baby.guid or 'the model'} as transformers' GPT-2 ({c.n_layers} layers, "

@@ -22,7 +22,7 @@ from ...baby import LittleBaby
 from ...config import ARCHITECTURE, BabyConfig
 from ...errors import BabyError
 from ...training.run import FINETUNE_R_LEARN
-from .common import (FLAG_ALIASES, TRAINING_KEYS, add_cache_argument, add_config_arguments,
+from .common import (FLAG_ALIASES, TRAINING_KEYS, add_store_argument, add_config_arguments,
                      add_plan_arguments, config_overrides, option, plan_arguments,
                      train_and_report)
 
@@ -31,8 +31,8 @@ def add_arguments(parser):
     parser.add_argument("model", nargs="?", metavar="MODEL",
                         help="GUID, unique GUID prefix or folder (default: the packaged model)")
     parser.add_argument("--corpus", metavar="FILE", help="the new text (UTF-8)")
-    parser.add_argument("--out", metavar="DIR", help="model folder (default: cache/<new guid>)")
-    add_cache_argument(parser)
+    parser.add_argument("--out", metavar="DIR", help="model folder (default: <store>/<new guid>/)")
+    add_store_argument(parser)
     add_plan_arguments(parser, finetune=True)
     rate = f"{FINETUNE_R_LEARN:.0e}".replace("e-0", "e-")
     add_config_arguments(parser, TRAINING_KEYS, defaults={
@@ -56,10 +56,10 @@ def run(args):
     plan = plan_arguments(args, overrides)
     overrides.setdefault("r_learn", FINETUNE_R_LEARN)
     corpus = Path(args.corpus)
-    baby = LittleBaby.load(find_model(args.model, args.cache), **overrides)
+    baby = LittleBaby.load(find_model(args.model, args.store), **overrides)
 
     def train():  # the loaded model becomes its finetuned child
-        baby.fit(corpus, out=args.out, cache=args.cache, quiet=args.quiet, **plan)
+        baby.fit(corpus, out=args.out, store=args.store, quiet=args.quiet, **plan)
         return baby
 
     return train_and_report(train, args)

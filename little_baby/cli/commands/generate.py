@@ -4,7 +4,7 @@
     little-baby generate 3f2a --prompt "ROMEO:" --max-tokens 300 --temperature 0.7 --seed 1
     little-baby generate someone/baby-sophocles --prompt "ROMEO:"    # from the Hub
 
-MODEL is a GUID in the cache (or a unique start of one), a model folder's path, or what
+MODEL is a GUID in the store (or a unique start of one), a model folder's path, or what
 LittleBaby.from_pretrained takes: an age (age-48-months), a GUID on the Hub (--repo), a
 Hub repo id. The prompt, the text and the settings go to the model's completion.json (not
 for the packaged default model or a model in the Hub cache, whose folders are left alone).
@@ -24,7 +24,7 @@ from ...errors import TokenizerError
 from ...io.store.places import is_shipped
 from ...io.store.model_folder import write_completion
 from ...training.resources import check_generation_fits
-from .common import (add_cache_argument, add_repo_argument, complete, find_or_fetch,
+from .common import (add_store_argument, add_repo_argument, complete, find_or_fetch,
                      in_hub_cache, run_state)
 
 
@@ -53,7 +53,7 @@ def add_arguments(parser):
                         help="skip prompt characters the model does not know (default: error)")
     parser.add_argument("--device", choices=["cpu", "gpu"], default=None,
                         help="run on this device, whatever the model was trained on")
-    add_cache_argument(parser)
+    add_store_argument(parser)
     add_repo_argument(parser)
 
 
@@ -82,7 +82,7 @@ def checked_settings(args):
 
 def run(args):
     checked = checked_settings(args)
-    folder = find_or_fetch(args.model, args.cache, args.repo)
+    folder = find_or_fetch(args.model, args.store, args.repo)
     overrides = {} if args.device is None else {"c_device": args.device}
     if args.device == "cpu":
         overrides["d_type"] = "fp32"  # fp16 is for GPUs; fp32 holds any saved weights

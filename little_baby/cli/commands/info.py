@@ -15,14 +15,14 @@ import json
 from ...engine.transformer import check_shapes, count_params, param_shapes
 from ...errors import BabyError, WeightsError
 from ...io.formats.gpt2_checkpoint import gpt2_config_and_tokenizer
-from ...io.store import catalog as model_cache
+from ...io.store import catalog
 from ...io.store.ages import shipped_folder
 from ...io.store.identity import describe
 from ...io.store.model_folder import (WEIGHTS, check_model_folder, is_gpt2_folder,
-                                      read_config_and_tokenizer, read_report, read_weights)
-from ...io.store.places import is_shipped
+                                      is_model_folder, read_config_and_tokenizer, read_report, read_weights)
+from ...io.store.places import is_shipped, store_dir
 from ...io.store.report import corpus_name, model_loss
-from .common import (add_cache_argument, add_repo_argument, find_or_fetch, human_duration,
+from .common import (add_store_argument, add_repo_argument, find_or_fetch, human_duration,
                      human_size, run_state)
 
 
@@ -31,12 +31,12 @@ def add_arguments(parser):
                         help="GUID, unique GUID prefix, folder, age or Hub repo id "
                              "(default: the packaged model)")
     parser.add_argument("--json", action="store_true", help="print config and report as JSON")
-    add_cache_argument(parser)
+    add_store_argument(parser)
     add_repo_argument(parser)
 
 
 def run(args):
-    folder = find_or_fetch(args.model, args.cache, args.repo)
+    folder = find_or_fetch(args.model, args.store, args.repo)
     if is_gpt2_folder(folder):
         return gpt2_info(folder, args)
     report = read_report(folder)
@@ -55,7 +55,7 @@ def run(args):
         if damage:
             raise WeightsError(damage)
         return 0
-    files = model_cache.folder_files(folder)
+    files = catalog.folder_files(folder)
     print(f"model      {report.get('guid') or folder.name}")
     print(f"folder     {folder}" + ("  (shipped with the package: read-only)"
                                      if is_shipped(folder) else ""))
@@ -64,7 +64,7 @@ def run(args):
     if origin:
         print(f"origin     {origin}")
     if report.get("lineage"):
-        print(f"lineage    {lineage(report, args.cache)}")
+        print(f"lineage    {lineage(report, args.store)}")
     if report.get("n_params"):
         print(f"parameters {report['n_params']:,}")
     print(f"size       {human_size(sum(st.st_size for _, st in files))} on disk: "
@@ -107,7 +107,7 @@ def gpt2_info(folder, args):
         print(json.dumps({"folder": str(folder), "format": "gpt2", "n_params": params,
                           "config": config.to_dict()}, indent=2, ensure_ascii=False))
         return 0
-    files = model_cache.folder_files(folder)
+    files = catalog.folder_files(folder)
     print(f"model      GPT-2 checkpoint ({', '.join(getattr(hf, 'architectures', None) or ['GPT2LMHeadModel'])}), "
           f"read without torch by LittleBaby.from_gpt2")
     print(f"folder     {folder}")
@@ -132,18 +132,18 @@ def weights_damage(folder, config, vocab_size):
 
 
 
-def lineage(report, cache):
+def lineage(report, store):
     """'guid <- parent <- grandparent', each marked when it is not in the store."""
     chain = [report.get("guid") or "?", *report.get("lineage", [])]
-    return " <- ".join([chain[0], *(_where(g, cache) for g in chain[1:])])
+    return " <- ".join([chain[0], *(_where(g, store) for g in chain[1:])])
 
 
-def _where(guid, cache):
-    if model_cache.is_model_folder(model_cache.cache_dir(cache) / guid):
+def _where(guid, store):
+    if is_model_folder(store_dir(store) / guid):
         return guid
     if shipped_folder(guid) is not None:
         return f"{guid} (ships with the package)"
-    return f"{guid} (not in the cache)"
+    return f"{guid} (not in the store)"
 
 
 def _columns(items, width=4):

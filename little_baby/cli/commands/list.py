@@ -2,7 +2,7 @@
 package (read-only: they cannot be deleted or overwritten).
 
     little-baby list
-    little-baby list --cache /data/models
+    little-baby list --store /data/models
 
 A status of `running` means a live process holds the model's folder now; `stopped`, that
 its run ended without finishing (killed, or the machine went down): `little-baby train
@@ -11,30 +11,30 @@ whether a process still is (a run started by a version without locks). `spoiled`
 of the folder cannot be used; the reason follows. The loss is the held-out loss where it
 was measured (the age models), else the last validation loss.
 """
-import os
 import time
 
-from ...io.store import catalog as model_cache
+from ...io.store import catalog
 from ...io.store.claim import run_status
-from ...io.store.places import default_store
-from .common import add_cache_argument, human_size
+from ...io.store.places import STORE_ENV, default_store, store_dir, store_variable
+from .common import add_store_argument, human_size
 
 
 def add_arguments(parser):
-    add_cache_argument(parser)
+    add_store_argument(parser)
 
 
 def run(args):
-    models = model_cache.list_models(args.cache, shipped=True)
-    folder = model_cache.cache_dir(args.cache).resolve()
+    models = catalog.list_models(args.store, shipped=True)
+    folder = store_dir(args.store).resolve()
     own = [m for m in models if not m["shipped"]]
-    chosen = ("--cache" if args.cache else f"${model_cache.CACHE_ENV}"
-              if os.environ.get(model_cache.CACHE_ENV) else f"the default, {default_store()}")
+    variable = store_variable()
+    chosen = ("--store" if args.store else f"${variable}" if variable else
+              f"the default, {default_store()}")
     if not own:
         exists = "" if folder.is_dir() else ", a folder that does not exist yet"
         print(f"no models of yours in {folder} ({chosen}{exists}). Train one with "
-              f"`little-baby train --corpus FILE`, or look elsewhere with --cache DIR or "
-              f"${model_cache.CACHE_ENV}.")
+              f"`little-baby train --corpus FILE`, or look elsewhere with --store DIR or "
+              f"${STORE_ENV}.")
     else:
         print(f"{len(own)} model(s) in {folder} ({chosen})")
     print(f"{'GUID':36}  {'status':10} {'params':>9} {'loss':>7} {'size':>8}  "

@@ -7,7 +7,7 @@
     little-baby train --corpus shakespeare.txt --tokenizer bpe --vocab-size 4096
 
 Settings: the defaults, then --config (a JSON file or string), then the options. The
-model goes to cache/<new guid>/ (or --out DIR): config.json, tokenizer.json,
+model goes to <store>/<new guid>/ (or --out DIR): config.json, tokenizer.json,
 model.safetensors, report.json, loss_curve.png and completion.json (a sample). Until it
 is finished the folder also holds checkpoint.safetensors (every --checkpoint-interval
 steps and on Ctrl-C), from which --resume continues exactly where the run stopped.
@@ -26,19 +26,19 @@ from ...baby import LittleBaby
 from ...config import BabyConfig
 from ...errors import BabyError
 from ...io.store.resolve import find_model
-from .common import (PLAN_KEYS, add_cache_argument, add_config_arguments, add_plan_arguments,
+from .common import (PLAN_KEYS, add_store_argument, add_config_arguments, add_plan_arguments,
                      config_overrides, plan_arguments, train_and_report)
 
 
 def add_arguments(parser):
     parser.add_argument("--corpus", metavar="FILE", help="the training text (UTF-8)")
     parser.add_argument("--config", metavar="JSON", help="settings: a JSON file or JSON string")
-    parser.add_argument("--out", metavar="DIR", help="model folder (default: cache/<guid>)")
+    parser.add_argument("--out", metavar="DIR", help="model folder (default: <store>/<guid>/)")
     parser.add_argument("--resume", metavar="MODEL",
                         help="continue the stopped run of this GUID or folder from its checkpoint")
     parser.add_argument("--vocab-size", type=int, metavar="N",
                         help="--tokenizer bpe: the tokens to learn, bytes included (default 1024)")
-    add_cache_argument(parser)
+    add_store_argument(parser)
     add_plan_arguments(parser)
     add_config_arguments(parser)  # --device is the config's c_device, as in `generate`
 
@@ -51,7 +51,7 @@ def run(args):
         if given or overrides:
             flags = ", ".join("--" + k.replace("_", "-") for k in [*given, *overrides])
             raise BabyError(f"--resume continues a run with its own settings; leave out {flags}.")
-        folder = find_model(args.resume, args.cache)
+        folder = find_model(args.resume, args.store)
         corpus = Path(args.corpus) if args.corpus else None
         return train_and_report(lambda: LittleBaby.resume(folder, corpus=corpus, quiet=args.quiet),
                                 args)
@@ -62,5 +62,5 @@ def run(args):
     plan = plan_arguments(args, overrides)
     return train_and_report(
         lambda: LittleBaby.train_new(config, Path(args.corpus), vocab_size=args.vocab_size,
-                                     out=args.out, cache=args.cache, quiet=args.quiet, **plan),
+                                     out=args.out, store=args.store, quiet=args.quiet, **plan),
         args)

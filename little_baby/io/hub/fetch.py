@@ -3,19 +3,19 @@
 `from_pretrained(name)` takes what resolve.py reads as a model's name: a model folder's
 path, a GUID or a unique start of one, an age ('age-48-months') or a Hub repo id
 ('someone/baby-sophocles'). A GUID is looked for in
-    1. cache/<guid>/     the local model store (catalog.py)
+    1. <store>/<guid>/   the local model store (places.py, catalog.py)
     2. the package       the age models shipped inside it (ages.py)
     3. the Hub cache     files downloaded before, without asking the network
     4. the Hub           the repo in $LITTLE_BABY_REPO (default koureasstavros/TheLittleBaby)
                          or `repo=`, which may also be a local folder laid out like a repo
 With `repo=` named, the model must come from that repo: the shipped models, and a stored
 folder that did not come from it (report.json's "original"), are passed over, and an
-original conversion whose cache/<guid>/ holds another model goes to
-cache/repos/<owner>--<name>/<guid>/ instead (repo_folder).
+original conversion whose <store>/<guid>/ holds another model goes to
+<store>/repos/<owner>--<name>/<guid>/ instead (repo_folder).
 and, inside a repo, in one of three layouts:
     ours       <guid>/config.json, tokenizer.json, model.safetensors (+ report.json)
     original   configs/config_<guid>.json, tokenizers/tokenizer_<guid>.json and
-               models/model_<guid>.json, converted once into cache/<guid>/ (original.py;
+               models/model_<guid>.json, converted once into <store>/<guid>/ (original.py;
                its report records the repo or folder, the files and their sha256)
     root       the repo's own model (what push_to_hub writes), if its report names the GUID
 A repo id whose root holds a GPT-2 checkpoint (config.json naming model_type 'gpt2', as
@@ -42,12 +42,12 @@ from pathlib import Path
 from ...errors import ModelFolderError, ModelNotFoundError, NotCachedError, on_cli
 from ..formats.gpt2_checkpoint import WEIGHTS as GPT2_WEIGHTS
 from ..formats.original import convert_original, original_files
-from ..store import catalog as model_cache
 from ..store import resolve
 from ..store.claim import claimed
 from ..store.identity import check_guid, found_at, model_dir, origin
 from ..store.model_folder import (CONFIG, LOSS_CURVE, REPORT, TOKENIZER, WEIGHTS,
                                   is_gpt2_folder, is_model_folder, read_report)
+from ..store.places import store_dir
 from .client import check_repo_id
 from .sources import HubCache, HubRepo, RepoFolder
 
@@ -64,30 +64,30 @@ def default_repo():
 
 
 # ---- from_pretrained -------------------------------------------------------------------------
-def from_pretrained(cls, name, repo=None, revision=None, token=None, cache=None,
+def from_pretrained(cls, name, repo=None, revision=None, token=None, store=None,
                     cache_dir=None, force_download=False, local_files_only=False,
                     **config_overrides):
     """The model `name` names (see the module's docstring), as a `cls` (LittleBaby) built
     by cls.load; `config_overrides` as for that. Sets `baby.source`: its guid, folder and
     Hub repo (None if local)."""
-    folder, guid, repo_id = locate(name, repo, revision, token, cache, cache_dir,
+    folder, guid, repo_id = locate(name, repo, revision, token, store, cache_dir,
                                    force_download, local_files_only)
     return found_at(cls.load(folder, **config_overrides), folder, repo_id, guid)
 
 
-def locate(name, repo=None, revision=None, token=None, cache=None, cache_dir=None,
+def locate(name, repo=None, revision=None, token=None, store=None, cache_dir=None,
            force_download=False, local_files_only=False):
     """(folder, GUID or None, Hub repo id or None) of the model `name` names (read by
     resolve.parse), downloaded or converted into a folder on this machine if need be."""
     if repo is not None:  # repo= holds GUIDs: the name must be one (or an age)
-        parsed = resolve.parse_guid(name, cache, "--repo" if on_cli() else "repo=")
+        parsed = resolve.parse_guid(name, store, "--repo" if on_cli() else "repo=")
     else:
-        parsed = resolve.parse(name, cache)
+        parsed = resolve.parse(name, store)
     if parsed.kind == "folder":
-        return resolve.find_model(name, cache), None, None
+        return resolve.find_model(name, store), None, None
     hub, offline = _hub_options(revision, token, cache_dir, force_download, local_files_only)
     if parsed.kind == "guid":
-        folder, repo_id = _find_guid(parsed, str(repo or default_repo()), cache, hub, offline,
+        folder, repo_id = _find_guid(parsed, str(repo or default_repo()), store, hub, offline,
                                      pinned=repo is not None)
         return folder, parsed.guid, repo_id
     return _find_repo_model(parsed.repo_id, hub, offline), None, parsed.repo_id
@@ -110,29 +110,29 @@ def came_from(folder, repo):
     return where.get("repo") == repo or where.get("folder") == str(Path(repo).resolve())
 
 
-def repo_folder(guid, repo, cache=None):
-    """Where an original conversion from `repo` goes when cache/<guid>/ holds another
-    model: cache/repos/<owner>--<name>/<guid>/ (a folder repo: its name and the start of
+def repo_folder(guid, repo, store=None):
+    """Where an original conversion from `repo` goes when <store>/<guid>/ holds another
+    model: <store>/repos/<owner>--<name>/<guid>/ (a folder repo: its name and the start of
     its path's sha256, so two folders of one name never share it)."""
     if os.path.isdir(repo):
         path = str(Path(repo).resolve())
         slug = f"{Path(path).name}-{hashlib.sha256(path.encode()).hexdigest()[:12]}"
     else:
         slug = repo.replace("/", "--")
-    return model_cache.cache_dir(cache) / "repos" / slug / guid
+    return store_dir(store) / "repos" / slug / guid
 
 
-def _find_guid(name, repo, cache, hub, offline, pinned=False):
+def _find_guid(name, repo, store, hub, offline, pinned=False):
     """(folder, Hub repo id or None) of the model of resolve.Name `name` (a GUID), in the
     order of the module docstring. `hub`: hf_hub_download's options; `offline`: why the
     Hub is not to be asked, or None; `pinned`: the caller named `repo`, so the model
     must come from it."""
-    local = resolve.local_folder(name, cache)
+    local = resolve.local_folder(name, store)
     if local is not None and (not pinned or came_from(local, repo)):
         return local, None
-    guid, stored = name.guid, model_dir(name.guid, cache)
+    guid, stored = name.guid, model_dir(name.guid, store)
     if pinned and is_model_folder(stored):  # another model's: convert beside it, not over it
-        stored = repo_folder(guid, repo, cache)
+        stored = repo_folder(guid, repo, store)
         if is_model_folder(stored):
             return stored, None
     shipped = " or among the age models shipped with the package" if name.age else ""
@@ -218,14 +218,14 @@ def _in_repo(guid, source, stored):
     return None
 
 
-def convert(repo, guid, out=None, cache=None, revision=None, token=None, cache_dir=None,
+def convert(repo, guid, out=None, store=None, revision=None, token=None, cache_dir=None,
             force_download=False, local_files_only=False):
     """Convert the original project's files of model `guid` in `repo` (a Hub repo id, or a
-    folder laid out like one) into the model folder `out` (default cache/<guid>/), which
+    folder laid out like one) into the model folder `out` (default <store>/<guid>/), which
     must not exist yet; returns its Path. A Hub repo's files come from the Hub cache when
     they are there, else are downloaded into it. Nothing is written when anything fails."""
     guid = check_guid(str(guid).lower())
-    folder = Path(out) if out is not None else model_dir(guid, cache)
+    folder = Path(out) if out is not None else model_dir(guid, store)
     _check_absent(folder, guid)
     names, repo = original_files(guid), str(repo)
     if os.path.isdir(repo):
@@ -252,7 +252,7 @@ def convert(repo, guid, out=None, cache=None, revision=None, token=None, cache_d
 def _check_absent(folder, guid):
     if folder.exists():
         raise ModelFolderError(f"{folder} already exists: delete it (`little-baby delete {guid}` "
-                               f"in the cache) or convert into another folder with --out.")
+                               f"in the store) or convert into another folder with --out.")
 
 
 def _get_model(source, prefix):

@@ -15,28 +15,19 @@ from .identity import is_guid, model_dir
 from .model_folder import check_model_folder, is_model_folder, read_report
 from .report import model_loss
 
-CACHE_ENV = places.STORE_ENV
-
-
-def cache_dir(cache=None):
-    """The model store (places.store_dir): `cache`, else $LITTLE_BABY_CACHE, else
-    ~/.cache/little_baby/models."""
-    return places.store_dir(cache)
-
-
-def stored_guids(cache=None):
-    """The GUIDs of the models in the cache, sorted. Names (GUID starts, ages, folders)
+def stored_guids(store=None):
+    """The GUIDs of the models in the store, sorted. Names (GUID starts, ages, folders)
     are read by resolve.py, which also finds a model's folder from its name."""
-    return _guids(cache_dir(cache))
+    return _guids(places.store_dir(store))
 
 
-def list_models(cache=None, shipped=False):
+def list_models(store=None, shipped=False):
     """The models in the store, oldest first (with `shipped`, the age models shipped with
     the package after them): dicts with guid, path, shipped, parent_guid, status,
     n_params, val_loss (held-out loss where measured, else the last validation loss),
     spoiled (why the folder cannot be loaded, or None), size (bytes) and modified
     (seconds since the epoch). A spoiled folder is listed as such, never an error."""
-    folder = cache_dir(cache)
+    folder = places.store_dir(store)
     models = sorted((_describe(guid, folder / guid, False) for guid in _guids(folder)),
                     key=lambda m: m["modified"])
     if shipped:
@@ -75,17 +66,17 @@ def folder_files(folder):
     return found
 
 
-def delete_model(guid, cache=None):
-    """Remove model `guid`'s folder from the cache; returns the removed path. The folder
+def delete_model(guid, store=None):
+    """Remove model `guid`'s folder from the store; returns the removed path. The folder
     is claimed first (claim.py), so a live run's folder is refused (FolderTakenError)."""
-    if guid in {age.guid for age in AGES.values()} and not is_model_folder(model_dir(guid, cache)):
+    if guid in {age.guid for age in AGES.values()} and not is_model_folder(model_dir(guid, store)):
         raise ShippedModelError(
             f"{guid} is a model shipped with the package ({_age_name(guid)}): shipped models "
             f"are read-only and cannot be deleted.")
-    path = model_dir(guid, cache)
+    path = model_dir(guid, store)
     places.refuse_shipped(path, "deleted")
     if path.is_symlink() or not is_model_folder(path):
-        raise StoreError(f"no model {guid!r} in {cache_dir(cache)}; nothing was deleted.")
+        raise StoreError(f"no model {guid!r} in {places.store_dir(store)}; nothing was deleted.")
     with claimed(path, "a deletion"):
         shutil.rmtree(path)
     return path

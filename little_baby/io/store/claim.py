@@ -48,7 +48,7 @@ class Claim:
 
     def release(self):
         """Remove the lock file (while still holding it), then drop the lock; remove the
-        folders the claim created (the cache, say) if nothing was written into them."""
+        folders the claim created (the store, say) if nothing was written into them."""
         if self.fd is None:
             return
         with contextlib.suppress(FileNotFoundError):
@@ -68,7 +68,7 @@ def claim(folder, purpose, wait=0.0):
     deadline = time.monotonic() + max(wait, RETRY_SECONDS)
     created = []
     while True:
-        created += _make_folders(lock.parent)  # the cache, or --out's parent
+        created += _make_folders(lock.parent)  # the store, or --out's parent
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         except FileNotFoundError:  # a claim released meanwhile removed the empty parent

@@ -1,10 +1,11 @@
 """Where models and texts live, in one place: the age models shipped inside the package
 (read-only to this library), the user's model store, and the folders texts are read from.
 
-The store is `cache=` / `--cache DIR`, else $LITTLE_BABY_CACHE, else
-$XDG_CACHE_HOME/little_baby/models (~/.cache/little_baby/models): under the user's cache
-directory and movable by one variable, as huggingface_hub keeps its cache
-(~/.cache/huggingface/hub, $HF_HUB_CACHE). It is never the package's own folder: a store
+The model store (one folder per model GUID) is `store=` / `--store DIR`, else
+$LITTLE_BABY_STORE, else $XDG_CACHE_HOME/little_baby/models (~/.cache/little_baby/models):
+under the user's cache directory and movable by one variable, as huggingface_hub keeps its
+Hub cache (~/.cache/huggingface/hub, $HF_HUB_CACHE). Its older names still work: `cache=`,
+`--cache DIR` and $LITTLE_BABY_CACHE. It is never the package's own folder: a store
 that is, or lies inside, the shipped models' folder is refused, so nothing a user runs
 can delete, overwrite or train into a shipped model.
 
@@ -18,7 +19,8 @@ from pathlib import Path
 from ...errors import ShippedModelError
 
 SHIPPED = Path(__file__).resolve().parents[2] / "shipped"  # links to the checkout's cache/
-STORE_ENV = "LITTLE_BABY_CACHE"
+STORE_ENV = "LITTLE_BABY_STORE"
+OLD_STORE_ENV = "LITTLE_BABY_CACHE"  # the variable's name before the store was the store
 INPUTS_ENV = "LITTLE_BABY_INPUTS"
 
 
@@ -34,15 +36,23 @@ def default_store():
     return Path(base) / "little_baby" / "models"
 
 
+def store_variable():
+    """The environment variable that names the store: $LITTLE_BABY_STORE, else its older
+    name $LITTLE_BABY_CACHE, when set; else None."""
+    return next((name for name in (STORE_ENV, OLD_STORE_ENV) if os.environ.get(name)), None)
+
+
 def store_dir(store=None):
-    """The model store: `store`, else $LITTLE_BABY_CACHE, else default_store(). A
-    ShippedModelError when that is the shipped models' folder or inside it."""
-    folder = Path(store or os.environ.get(STORE_ENV) or default_store()).expanduser()
+    """The model store: `store`, else the folder store_variable() names, else
+    default_store(). A ShippedModelError when that is the shipped models' folder or
+    inside it."""
+    variable = store_variable()
+    folder = Path(store or (os.environ[variable] if variable else default_store())).expanduser()
     if is_shipped(folder):
         raise ShippedModelError(
             f"{folder} is the folder of the models shipped with the package, which are "
             f"read-only: it cannot be a model store. Use the default store "
-            f"({default_store()}) or another folder (--cache DIR, ${STORE_ENV}).")
+            f"({default_store()}) or another folder (--store DIR, ${STORE_ENV}).")
     return folder
 
 

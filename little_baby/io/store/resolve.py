@@ -14,11 +14,11 @@ Anything else is a ModelNotFoundError that lists the forms, and says "did you me
 age-48-months?" for a near miss of an age (difflib).
 
 A GUID's model is looked for here in
-    1. the model store     <store>/<guid>/ (`cache`, else $LITTLE_BABY_CACHE, else
+    1. the model store     <store>/<guid>/ (`store`, else $LITTLE_BABY_STORE, else
                            ~/.cache/little_baby/models: places.py)
     2. the shipped models  the age models inside the package (ages.shipped_folder)
 and then, by from_pretrained and the commands that fetch (generate, info), in the Hub
-cache and on the Hub (hub/fetch.py). `find_model` is the lookup without the Hub.
+store and on the Hub (hub/fetch.py). `find_model` is the lookup without the Hub.
 """
 import difflib
 import os
@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ...errors import ModelFolderError, ModelNotFoundError, ShippedModelError, on_cli
-from . import catalog as model_cache
-from .identity import check_guid, is_guid
+from . import catalog
 from .ages import AGES, DEFAULT_AGE, shipped_folder
+from .identity import check_guid, is_guid
 from .model_folder import CONFIG, TOKENIZER, is_gpt2_folder, is_model_folder
+from .places import store_dir
 
 MIN_PREFIX = 4  # characters of a GUID's start that name it
 _GUID_START = re.compile(r"[0-9a-f][0-9a-f-]{0,35}")  # what could begin a GUID (lower case)
@@ -59,9 +60,9 @@ class Name(NamedTuple):
         return self.guid or self.repo_id or str(self.folder)
 
 
-def parse(name, cache=None):
+def parse(name, store=None):
     """The Name `name` is (see the module's docstring); a start of a GUID becomes the
-    whole GUID of the one model in the store (`cache`) or age it begins."""
+    whole GUID of the one model in the store (`store`) or age it begins."""
     if name is None:
         name = DEFAULT_AGE
     if isinstance(name, os.PathLike):
@@ -70,7 +71,7 @@ def parse(name, cache=None):
         raise ModelNotFoundError(f"a model's name is a non-empty str or a Path, not {name!r}.")
     if os.path.isdir(name):
         return Name(name, "folder", folder=_model_folder(Path(name)))
-    found = _guid_name(name, cache)
+    found = _guid_name(name, store)
     if found is not None:
         return found
     if _is_repo_id(name):
@@ -78,17 +79,17 @@ def parse(name, cache=None):
     raise ModelNotFoundError(unknown_name(name))
 
 
-def parse_guid(name, cache=None, why="this"):
+def parse_guid(name, store=None, why="this"):
     """The Name of the GUID, GUID start or age `name` (never a folder or a repo id: `why`
     names what takes only a GUID, as repo= does)."""
-    found = _guid_name(str(name), cache)
+    found = _guid_name(str(name), store)
     if found is None:
         raise ModelNotFoundError(f"{why} says where to look for a GUID, but {name!r} is not a "
                                  f"GUID or an age ({', '.join(AGES)}).{did_you_mean(name)}")
     return found
 
 
-def _guid_name(name, cache):
+def _guid_name(name, store):
     """The Name of an age, a GUID or a GUID's start (any case), or None if `name` is
     none of them."""
     lower = name.lower()
@@ -97,26 +98,26 @@ def _guid_name(name, cache):
     if is_guid(lower):
         return Name(name, "guid", guid=lower)
     if _GUID_START.fullmatch(lower):
-        return Name(name, "guid", guid=_whole_guid(name, lower, cache))
+        return Name(name, "guid", guid=_whole_guid(name, lower, store))
     return None
 
 
-def local_folder(name, cache=None):
+def local_folder(name, store=None):
     """The folder of Name `name` on this machine (the store, then the shipped models),
     or None when only the Hub may have it."""
     if name.folder is not None:
         return name.folder
     if name.guid is None:
         return None
-    stored = model_cache.cache_dir(cache) / name.guid
+    stored = store_dir(store) / name.guid
     return stored if is_model_folder(stored) else shipped_folder(name.guid)
 
 
-def find_model(name=None, cache=None):
+def find_model(name=None, store=None):
     """The folder of the model `name` names, on this machine (no Hub): a folder, or a
     GUID, unique GUID start or age in the store or among the shipped models."""
-    parsed = parse(name, cache)
-    folder = local_folder(parsed, cache)
+    parsed = parse(name, store)
+    folder = local_folder(parsed, store)
     fetch = (f"`little-baby info {name}` fetches it from the Hub" if on_cli() else
              f"LittleBaby.from_pretrained({str(name)!r}) fetches it from the Hub")
     if parsed.kind == "repo":
@@ -124,30 +125,30 @@ def find_model(name=None, cache=None):
                                  f"(no folder by that path): {fetch}.")
     if folder is None:
         raise ModelNotFoundError(f"{parsed.label} is not on this machine "
-                                 f"({not_here(parsed, cache)}): {fetch}.")
+                                 f"({not_here(parsed, store)}): {fetch}.")
     return folder
 
 
-def store_guid(name, cache=None):
+def store_guid(name, store=None):
     """The whole GUID of a model in the store (not a folder, an age or the Hub), from
     its GUID or a unique start of it in any case: what `delete` takes."""
     lower = str(name).lower()
     age = AGES.get(lower) or _AGE_OF_GUID.get(lower)
-    if age is not None and not is_model_folder(model_cache.cache_dir(cache) / age.guid):
+    if age is not None and not is_model_folder(store_dir(store) / age.guid):
         raise ShippedModelError(f"{age.name} (GUID {age.guid}) ships with the package: shipped "
                                 f"models are read-only, nothing was changed.")
     if not (is_guid(lower) or _GUID_START.fullmatch(lower)):
         check_guid(name)  # "not a model GUID": never a path
-    guid = lower if is_guid(lower) else _whole_guid(name, lower, cache, ages=False)
-    if not is_model_folder(model_cache.cache_dir(cache) / guid):
-        raise ModelNotFoundError(f"no model {guid} in {_store(cache)}; nothing was changed.")
+    guid = lower if is_guid(lower) else _whole_guid(name, lower, store, ages=False)
+    if not is_model_folder(store_dir(store) / guid):
+        raise ModelNotFoundError(f"no model {guid} in {store_dir(store)}; nothing was changed.")
     return guid
 
 
-def not_here(name, cache=None):
+def not_here(name, store=None):
     """Where a GUID's model was looked for on this machine, for messages."""
     shipped = " or among the age models shipped with the package" if name.age else ""
-    return f"not in {_store(cache)}/{name.guid}/{shipped}"
+    return f"not in {store_dir(store)}/{name.guid}/{shipped}"
 
 
 def unknown_name(name):
@@ -156,7 +157,7 @@ def unknown_name(name):
     return (f"{name!r} is not a model folder, a GUID, an age ({', '.join(AGES)}) or a Hub "
             f"repo id (owner/name).{path} A GUID may be shortened to a unique start of at "
             f"least {MIN_PREFIX} characters (`little-baby list` shows the models in the "
-            f"cache).{did_you_mean(name)}{_gpt2_hint(name)}")
+            f"store).{did_you_mean(name)}{_gpt2_hint(name)}")
 
 
 GPT2_NAMES = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")  # transformers' old short names
@@ -175,12 +176,12 @@ def did_you_mean(name):
     return f" Did you mean {close[0]}?" if close else ""
 
 
-def _whole_guid(name, lower, cache, ages=True):
+def _whole_guid(name, lower, store, ages=True):
     """The one GUID in the store (and, with `ages`, among the ages) that starts `lower`."""
     if len(lower.replace("-", "")) < MIN_PREFIX:
         raise ModelNotFoundError(f"{name!r} is too short to name a model: give at least "
                                  f"{MIN_PREFIX} characters of its GUID.{did_you_mean(name)}")
-    known = set(model_cache.stored_guids(cache)) | (set(_AGE_OF_GUID) if ages else set())
+    known = set(catalog.stored_guids(store)) | (set(_AGE_OF_GUID) if ages else set())
     matches = sorted(g for g in known if g.startswith(lower))
     if len(matches) == 1:
         return matches[0]
@@ -190,7 +191,7 @@ def _whole_guid(name, lower, cache, ages=True):
         raise ModelNotFoundError(f"{name!r} is the start of {len(matches)} GUIDs: {shown}; "
                                  f"give more of it.")
     ages_too = " (nor any age model)" if ages else ""
-    raise ModelNotFoundError(f"no model in {_store(cache)}{ages_too} has a GUID that starts "
+    raise ModelNotFoundError(f"no model in {store_dir(store)}{ages_too} has a GUID that starts "
                              f"with {name!r} (`little-baby list` shows them); a model "
                              f"elsewhere is named by its whole GUID.{did_you_mean(name)}")
 
@@ -222,7 +223,3 @@ def _is_repo_id(name):
 
 def _looks_like_path(name):
     return "/" in name or "\\" in name or name.startswith((".", "~"))
-
-
-def _store(cache):
-    return model_cache.cache_dir(cache)
