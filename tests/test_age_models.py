@@ -25,17 +25,17 @@ def shipped(age):
     """The folder age `age` ships in; every one of the five must be there."""
     folder = shipped_folder(age.guid)
     assert folder is not None, (f"{age.name} does not ship: python -m little_baby.tools."
-                                f"train_ages --ages {age.months}, then copy it into cache/")
+                                f"train_ages --ages {age.months}, then copy it into shipped/")
     return folder
 
 
 @pytest.fixture
 def offline_elsewhere(tmp_path, monkeypatch):
     """No network, an empty Hub cache and model store, and a working directory with no
-    cache/ of its own."""
+    shipped/ of its own."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-    monkeypatch.setenv("LITTLE_BABY_STORE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("LITTLE_BABY_STORE", str(tmp_path / "empty-store"))
     monkeypatch.chdir(tmp_path)
 
 

@@ -29,7 +29,7 @@ MODEL_FILES = {"config.json", "tokenizer.json", "model.safetensors", "report.jso
 
 @pytest.fixture(autouse=True)
 def model_store(tmp_path, monkeypatch):
-    """Every test gets its own cache/ (the local model store) and no default repo."""
+    """Every test gets its own model store and no default repo."""
     monkeypatch.setenv("LITTLE_BABY_STORE", str(tmp_path / "cache"))
     monkeypatch.delenv(REPO_ENV, raising=False)
     return tmp_path / "cache"
@@ -158,7 +158,7 @@ def test_original_layout_on_the_hub_is_converted_once(hub_env, tmp_path, model_s
 
     hub_env.server.requests.clear()
     hub_env.setenv("HF_HUB_OFFLINE", "1")
-    again = LittleBaby.from_pretrained(guid, repo=repo_id, d_type="fp64")  # cache/<guid>/, no request
+    again = LittleBaby.from_pretrained(guid, repo=repo_id, d_type="fp64")  # <store>/<guid>/, no request
     np.testing.assert_array_equal(again.logits(x), baby.logits(x))
     assert again.source["folder"] == model_store / guid and hub_env.server.requests == []
     # the command converts from the Hub cache while offline, and says what it lacks
@@ -172,7 +172,7 @@ def test_original_layout_on_the_hub_is_converted_once(hub_env, tmp_path, model_s
 def test_a_named_repo_gives_its_original_even_where_the_retrained_age_model_is(hub_env, tmp_path,
                                                                               model_store):
     """The cards' promise: with repo= the original's weights load, not the shipped ones,
-    even from the project's own folder, whose cache/<guid>/ holds the retrained model."""
+    even from the project's own folder, whose <store>/<guid>/ holds the retrained model."""
     baby, x = original_like()
     repo_id = f"{hub_env.server.user}/TheLittleBaby"
     upload(write_original(baby, tmp_path / "original", GUID), repo_id)
@@ -192,7 +192,7 @@ def test_a_named_repo_gives_its_original_even_where_the_retrained_age_model_is(h
 
 def test_two_folder_repos_of_one_name_keep_their_own_conversions(tmp_path, model_store):
     guid = new_guid()
-    tiny_baby()[0].save(model_store / guid)  # another model holds cache/<guid>/
+    tiny_baby()[0].save(model_store / guid)  # another model holds <store>/<guid>/
     converted = []
     for where, seed in (("a", 1), ("b", 2)):
         baby, x = original_like(seed=seed)

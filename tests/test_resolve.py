@@ -51,7 +51,7 @@ def store(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(places, "SHIPPED", tmp_path / "no-shipped-models")
     monkeypatch.delenv(REPO_ENV, raising=False)
-    store = tmp_path / "cache"
+    store = tmp_path / "store"
     for i, guid in enumerate((LONER, *TWINS, AGE.guid)):
         save_model(store / guid, guid, seed=i)
     (tmp_path / "folder-model").mkdir()
@@ -101,18 +101,18 @@ class CommandError(Exception):
 ENTRY_POINTS = [find_model, by_from_pretrained, by_load, by_resume, by_cli_helper, by_cli_info]
 
 NAMES = [  # (name, folder it must find, relative to tmp_path)
-    (LONER, f"cache/{LONER}"),
-    (LONER.upper(), f"cache/{LONER}"),
-    ("b71f", f"cache/{LONER}"),
-    ("B71F", f"cache/{LONER}"),
-    ("B71f2C3E-11", f"cache/{LONER}"),
-    ("abcd1", f"cache/{TWINS[0]}"),
-    ("age-6-months", f"cache/{AGE.guid}"),
-    ("Age-6-Months", f"cache/{AGE.guid}"),
-    (AGE.guid[:6].upper(), f"cache/{AGE.guid}"),  # an age's GUID start, in the store
+    (LONER, f"store/{LONER}"),
+    (LONER.upper(), f"store/{LONER}"),
+    ("b71f", f"store/{LONER}"),
+    ("B71F", f"store/{LONER}"),
+    ("B71f2C3E-11", f"store/{LONER}"),
+    ("abcd1", f"store/{TWINS[0]}"),
+    ("age-6-months", f"store/{AGE.guid}"),
+    ("Age-6-Months", f"store/{AGE.guid}"),
+    (AGE.guid[:6].upper(), f"store/{AGE.guid}"),  # an age's GUID start, in the store
     ("folder-model", "folder-model"),
     ("./folder-model", "folder-model"),
-    (f"cache/{LONER}", f"cache/{LONER}"),
+    (f"store/{LONER}", f"store/{LONER}"),
     ("PATH", "folder-model"),  # a Path object
 ]
 
@@ -138,7 +138,7 @@ BAD_NAMES = [  # (name, error class, what the message must say)
     ("a/b/c", ModelNotFoundError, "not a model folder, a GUID, an age"),
     ("./missing", ModelNotFoundError, "There is no folder './missing'"),
     ("not a name", ModelNotFoundError, "or a Hub repo id (owner/name)"),
-    ("cache", ModelFolderError, "'cache' is a folder but not a model folder"),
+    ("store", ModelFolderError, "'store' is a folder but not a model folder"),
 ]
 
 
@@ -159,7 +159,7 @@ def test_a_prefix_never_becomes_a_repo_id_and_a_repo_id_is_owner_slash_name(stor
         LittleBaby.load("someone/baby", store=store)  # load never goes to the Hub
     with pytest.raises(NotCachedError, match="the Hub repo 'someone/baby' is not in the Hub cache"):
         LittleBaby.from_pretrained("someone/baby", store=store, local_files_only=True)
-    with pytest.raises(CacheError):  # what code that caught "not in the cache" keeps catching
+    with pytest.raises(CacheError):  # StoreError's older name, which code may still catch
         find_model("ffff", store)
 
 
@@ -183,7 +183,7 @@ def shipped(tmp_path, monkeypatch):
     folder = tmp_path / "shipped"
     baby = save_model(folder / AGE.guid, AGE.guid, seed=3, heldout={"loss": 1.5, "windows": 10})
     monkeypatch.setattr(places, "SHIPPED", folder)
-    return baby, folder / AGE.guid, tmp_path / "empty-cache"
+    return baby, folder / AGE.guid, tmp_path / "empty-store"
 
 
 @pytest.mark.parametrize("name", ["age-6-months", AGE.guid, AGE.guid[:8].upper()])
@@ -212,7 +212,7 @@ def test_the_store_comes_before_the_shipped_model_and_an_unfinished_one_is_not_s
     (folder / "report.json").write_text(json.dumps({**report, "status": "running"}))
     assert ages.shipped_folder(AGE.guid) is None
     with pytest.raises(ModelNotFoundError, match="not on this machine"):
-        find_model("age-6-months", store.parent / "other-cache")
+        find_model("age-6-months", store.parent / "other-store")
 
 
 def test_order_store_then_shipped_then_hub(hub_env, shipped, monkeypatch):
@@ -245,7 +245,7 @@ def run_offline(tmp_path, *args):
     every connection, HF_HUB_OFFLINE unset, and nothing in any cache."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "LITTLE_BABY_"))}
     env.update(HF_ENDPOINT=closed_port_endpoint(), HF_HOME=str(tmp_path / "hf"),
-               LITTLE_BABY_STORE=str(tmp_path / "cache"), NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+               LITTLE_BABY_STORE=str(tmp_path / "store"), NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
     start = time.perf_counter()
     r = subprocess.run([sys.executable, *args], cwd=tmp_path, env=env, capture_output=True,
                        text=True, timeout=120)

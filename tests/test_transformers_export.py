@@ -17,7 +17,7 @@
 - Refusals, each naming what the other side cannot express: post-norm, other variants,
   head_size != n_emb, a bias that does not fold, GPT-2 settings ours lacks, vocabularies
   ours cannot represent; a missing library named with what installs it.
-- The age-48-months model, when its folder is in the repository's cache/.
+- The age-48-months model, when its folder is in the repository's shipped/.
 
 A test that needs torch, transformers or tokenizers skips where they are not installed,
 and its reason names what installs them (the `transformers` extra; torch's CPU build).
@@ -459,7 +459,7 @@ def test_the_age_48_months_model_exports_exactly(tmp_path):
     age = AGES["age-48-months"]
     folder = ROOT / "cache" / age.guid
     if not (is_model_folder(folder) and (folder / WEIGHTS).is_file()):
-        pytest.skip(f"cache/{age.guid}/ (age-48-months) is not in this checkout: it ships "
+        pytest.skip(f"shipped/{age.guid}/ (age-48-months) is not in this checkout: it ships "
                     f"once tools/train_ages.py has trained it")
     baby = LittleBaby.load(folder)
     out = gpt2.save_transformers(baby, tmp_path / "gpt2")

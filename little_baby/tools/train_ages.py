@@ -1,7 +1,7 @@
 """Retrain the original project's five age models (its model card, "Cry. Babble. Speak.
 Repeat.": same GUIDs, same architectures) on Tiny Shakespeare, into <store>/<guid>/ of a
 model store (never into the shipped models, which are read-only: a maintainer copies the
-finished folders into the checkout's cache/ to ship them).
+finished folders into the checkout's shipped/ to ship them).
 
     python -m little_baby.tools.train_ages --store /work/age_runs             # all five
     python -m little_baby.tools.train_ages --store /work/age_runs --ages 3 6  # some of them

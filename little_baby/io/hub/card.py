@@ -179,7 +179,7 @@ def _how_to_load(baby, repo_id):
         return lines
     lines = ['baby = LittleBaby.from_pretrained("path/to/this/folder")']
     if baby.guid:
-        lines.append(f'baby = LittleBaby.from_pretrained("{baby.guid}")  # from your model store')
+        lines.append(f'baby = LittleBaby.from_pretrained("{baby.guid}")  # by its GUID')
     return lines
 
 

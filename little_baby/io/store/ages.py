@@ -2,8 +2,8 @@
 card): their names, GUIDs and context windows, and where the package ships ours.
 
 This project retrained each with the original's architecture (tools/train_ages.py); the
-folders live in the repository's cache/<guid>/ and ship inside the package as
-little_baby/shipped/<guid>/ (a link to that cache/), so they load on a machine with no
+folders live in the repository's shipped/<guid>/ and ship inside the package as
+little_baby/shipped/<guid>/ (a link to that shipped/), so they load on a machine with no
 network from any working directory.
 """
 from typing import NamedTuple

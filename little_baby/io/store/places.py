@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ...errors import ShippedModelError
 
-SHIPPED = Path(__file__).resolve().parents[2] / "shipped"  # links to the checkout's cache/
+SHIPPED = Path(__file__).resolve().parents[2] / "shipped"  # links to the checkout's shipped/
 STORE_ENV = "LITTLE_BABY_STORE"
 OLD_STORE_ENV = "LITTLE_BABY_CACHE"  # the variable's name before the store was the store
 INPUTS_ENV = "LITTLE_BABY_INPUTS"
