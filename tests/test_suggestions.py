@@ -277,3 +277,12 @@ def test_every_extra_a_message_asks_to_install_exists():
     assert "plot" in asked  # the collection works
     missing = {name: where for name, where in asked.items() if name not in extras}
     assert not missing, f"messages ask to install extras pyproject.toml lacks: {missing}"
+
+
+def test_the_setting_that_changes_nothing_says_so(capsys):
+    """c_device_gpu_tensor is the original's, kept so its config files load (config.py)."""
+    for command in ("train", "finetune"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "--c-device-gpu-tensor N changes nothing: recorded, and kept only so" in text

@@ -30,7 +30,9 @@ CHOICES = {"c_sequence": ("pre", "post"), "c_attention": ATTENTION_NAMES,
            "c_network": NETWORK_NAMES, "c_tokenizer": ("char", "word", "bpe"),
            "c_device": ("cpu", "gpu"), "d_type": ("fp16", "fp32", "fp64")}
 HELP = {"c_device": "where it runs: cpu, or gpu (CuPy)",
-        "s_warmup": "'none', 'auto' (5%% of the steps, at most 1000) or a fraction of the steps"}
+        "s_warmup": "'none', 'auto' (5%% of the steps, at most 1000) or a fraction of the steps",
+        "c_device_gpu_tensor": "changes nothing: recorded, and kept only so the original "
+                               "project's config files load"}
 # settings a finetune may change: they do not alter the weights' shapes or maths
 TRAINING_KEYS = BabyConfig.keys(TRAINING, DEVICE)
 PLAN_KEYS = ("max_iters", "eval_interval", "eval_iters", "checkpoint_interval", "keep",
