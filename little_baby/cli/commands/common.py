@@ -1,4 +1,4 @@
-"""What several commands share: --store and --repo (finding or fetching a model), the
+"""What several commands share: MODEL, --store and --repo (finding or fetching a model), the
 config and plan options, a run's state, a sample generated and a training run's summary,
 sizes and times. Each command module imports the library and this module, never another
 command."""
@@ -45,7 +45,12 @@ def add_store_argument(parser):
     parser.add_argument("--cache", dest="store", help=argparse.SUPPRESS)  # its older name
 
 
-def add_repo_argument(parser):
+def add_model_arguments(parser):
+    """MODEL, any name of a model, with --store and --repo: where find_or_fetch looks."""
+    parser.add_argument("model", nargs="?", metavar="MODEL",
+                        help="GUID, unique GUID prefix, folder, age or Hub repo id "
+                             "(default: the packaged model)")
+    add_store_argument(parser)
     parser.add_argument("--repo", metavar="REPO",
                         help="Hub repo (or a folder laid out like one) to fetch a GUID from when "
                              "the store lacks it (default: $LITTLE_BABY_REPO, else "

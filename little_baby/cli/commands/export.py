@@ -20,20 +20,16 @@ install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu).
 """
 from ...baby import LittleBaby
 from ...io.formats.gpt2 import save_transformers
-from .common import add_store_argument, add_repo_argument, find_or_fetch
+from .common import add_model_arguments, find_or_fetch
 
 FORMATS = ("transformers",)
 
 
 def add_arguments(parser):
-    parser.add_argument("model", nargs="?", metavar="GUID_OR_FOLDER",
-                        help="GUID, unique GUID prefix, folder, age or Hub repo id "
-                             "(default: the packaged model)")
+    add_model_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, default="transformers",
                         help="what to export to (default: transformers, as GPT-2)")
     parser.add_argument("--out", metavar="DIR", required=True, help="the folder to write")
-    add_store_argument(parser)
-    add_repo_argument(parser)
 
 
 def run(args):

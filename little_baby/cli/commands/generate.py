@@ -24,14 +24,12 @@ from ...errors import TokenizerError
 from ...io.store.places import is_shipped
 from ...io.store.model_folder import write_completion
 from ...training.resources import check_generation_fits
-from .common import (add_store_argument, add_repo_argument, complete, find_or_fetch,
+from .common import (add_model_arguments, complete, find_or_fetch,
                      in_hub_cache, run_state)
 
 
 def add_arguments(parser):
-    parser.add_argument("model", nargs="?", metavar="MODEL",
-                        help="GUID, unique GUID prefix, folder, age or Hub repo id "
-                             "(default: the packaged model)")
+    add_model_arguments(parser)
     parser.add_argument("--prompt", default="", help="text to continue (default: empty)")
     parser.add_argument("--max-tokens", type=_number, default=DEFAULTS.max_new_tokens,
                         metavar="N", help=f"tokens to generate, 0 or more "
@@ -53,8 +51,6 @@ def add_arguments(parser):
                         help="skip prompt characters the model does not know (default: error)")
     parser.add_argument("--device", choices=["cpu", "gpu"], default=None,
                         help="run on this device, whatever the model was trained on")
-    add_store_argument(parser)
-    add_repo_argument(parser)
 
 
 # what the checks call the settings here, and how the command turns one off

@@ -22,17 +22,13 @@ from ...io.store.model_folder import (WEIGHTS, check_model_folder, is_gpt2_folde
                                       is_model_folder, read_config_and_tokenizer, read_report, read_weights)
 from ...io.store.places import is_shipped, store_dir
 from ...io.store.report import corpus_name, model_loss
-from .common import (add_store_argument, add_repo_argument, find_or_fetch, human_duration,
+from .common import (add_model_arguments, find_or_fetch, human_duration,
                      human_size, run_state)
 
 
 def add_arguments(parser):
-    parser.add_argument("model", nargs="?", metavar="MODEL",
-                        help="GUID, unique GUID prefix, folder, age or Hub repo id "
-                             "(default: the packaged model)")
+    add_model_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print config and report as JSON")
-    add_store_argument(parser)
-    add_repo_argument(parser)
 
 
 def run(args):
