@@ -242,15 +242,16 @@ def test_the_queue_is_bounded(tiny_folder):
 def test_inspect_shows_the_models_attention_and_logits(handlers, tiny):
     folder, baby = tiny
     updates = list(handlers.inspect(folder, PROMPT, 1, 2, 1.0, 0, 1.0))
-    assert updates[0][0] is None and updates[0][7:] == ("", "Opening the model and reading the "
-                                                            "prompt…")  # the old text emptied
-    state, heat, overview, bars, layer, head, note, text, status = updates[-1]
+    assert updates[0][0] is None and updates[0][7:9] == ("", "Opening the model and reading "
+                                                             "the prompt…")  # text emptied
+    state, heat, overview, bars, layer, head, note, text, status, *sliders = updates[-1]
     ids = baby.tokenizer.encode(PROMPT)[-16:]  # the context window: the last 16 characters
     logits, attention = baby.logits(ids[None], return_attention=True)
     np.testing.assert_allclose(state["logits"], logits[0, -1], rtol=1e-6)
     np.testing.assert_allclose(state["attention"][0], attention[0][0], rtol=1e-6)
     assert "the last 16 of the prompt's 19 symbols" in note
-    assert layer == {"choices": [1], "value": 1, "__type__": "update"} and head["choices"] == [1, 2]
+    assert layer == {"choices": [1], "value": 1, "visible": True, "__type__": "update"}
+    assert head["choices"] == [1, 2] and not any(s["visible"] for s in sliders)  # buttons
     z = np.array(heat.data[0].z, dtype=float)  # head 2 of layer 1: sqrt(weight), the future blank
     want = np.where(np.triu(np.ones((16, 16), bool), 1), np.nan, np.sqrt(attention[0][0, 1]))
     np.testing.assert_allclose(z, want, rtol=1e-6)
@@ -310,7 +311,20 @@ def test_the_overview_tiles_each_head_and_a_click_picks_it(handlers, tiny):
     x, y = geometry.corner(0, 1)
     click = gr.SelectData(None, {"index": [x + 3, y + 3], "value": None})
     picked = handlers.pick_tile(state, click)
-    assert [p["value"] for p in picked] == [1, 2]
+    assert [p["value"] for p in picked] == [1, 2, 1, 2]  # the buttons and the sliders
+
+
+def test_many_heads_get_a_slider_a_few_get_buttons(tmp_path):
+    from baby_space.handlers import MAX_BUTTONS
+    n = MAX_BUTTONS + 1
+    LittleBaby(BabyConfig(n_layers=2, n_emb=2 * n, head_size=2 * n, n_heads=n, n_ctx=16),
+               CharTokenizer.from_text(english())).save(tmp_path / "many")
+    h = Handlers(Shelf([choice_for(str(tmp_path / "many"))], device="cpu"))
+    *_, layers, heads, note, text, status, layer_slider, head_slider = final(
+        h.inspect("many", PROMPT, 2, n))
+    assert layers["visible"] and layers["choices"] == [1, 2] and not layer_slider["visible"]
+    assert not heads["visible"] and head_slider["visible"] and head_slider["maximum"] == n
+    assert heads["value"] == head_slider["value"] == n
 
 
 # ---- the Space's files --------------------------------------------------------------------------

@@ -44,16 +44,19 @@ def free_port():
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    """(URL, model): spaces/app.py run as a user runs it, offering a tiny model (first) and
-    'slow', one big enough that 1,000 tokens without the KV cache take some seconds."""
+    """(URL, model): spaces/app.py run as a user runs it, offering a tiny model (first),
+    'slow', one big enough that 1,000 tokens without the KV cache take some seconds, and
+    'many', of 3 layers of 24 heads."""
     tmp_path = tmp_path_factory.mktemp("browser")
     baby = LittleBaby(BabyConfig(n_layers=1, n_emb=16, head_size=16, n_heads=2, n_ctx=16),
                       CharTokenizer.from_text(english()))
     baby.save(tmp_path / "tiny")
     LittleBaby(BabyConfig(n_layers=4, n_emb=128, head_size=128, n_heads=4, n_ctx=256),
                CharTokenizer.from_text(english())).save(tmp_path / "slow")
+    LittleBaby(BabyConfig(n_layers=3, n_emb=48, head_size=48, n_heads=24, n_ctx=16),
+               CharTokenizer.from_text(english())).save(tmp_path / "many")
     port = free_port()
-    models = os.pathsep.join(str(tmp_path / name) for name in ("tiny", "slow"))
+    models = os.pathsep.join(str(tmp_path / name) for name in ("tiny", "slow", "many"))
     env = dict(os.environ, LITTLE_BABY_SPACE_MODELS=models, HF_HUB_OFFLINE="1",
                GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
                LITTLE_BABY_SPACE_DEVICE="cpu")
@@ -207,6 +210,52 @@ def test_the_page_works_on_a_phone_and_a_desktop(app, browser, width, height):
         ticks = [t.bounding_box() for t in bars.locator(".xtick text").all()]
         assert len(ticks) == 20 and not any(overlap(a, b) for a, b in zip(ticks, ticks[1:]))
         page.screenshot(path=artifact(f"space-{width}x{height}.png"), full_page=True)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width, height", [(400, 800), (1280, 800)])
+def test_many_heads_get_a_slider_not_a_list_of_buttons(app, browser, width, height):
+    url, _ = app
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(url)
+        page.locator("#summary").get_by_text("parameters").wait_for(timeout=20_000)
+        model = page.locator("#model input")
+        model.fill("many")
+        model.press("Enter")
+        page.locator("#summary").get_by_text("3 × 24").wait_for(timeout=20_000)
+        page.locator("#prompt textarea").fill(PROMPT)
+        page.locator("#generate").click()
+        page.wait_for_function("document.querySelector('#status').innerText"
+                               ".includes('tokens/s')", timeout=60_000)
+        page.get_by_role("tab", name="Attention").click()
+        title = page.locator("#heatmap .gtitle")
+        title.wait_for(timeout=20_000)
+        # 3 layers: buttons; 24 heads: a slider, one short row that fits the screen
+        assert page.locator("#layer").is_visible() and not page.locator("#layer-slider").is_visible()
+        assert page.locator("#head-slider").is_visible() and not page.locator("#head").is_visible()
+        box = page.locator("#head-slider").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width and box["height"] < 150, box
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        number = page.locator("#head-slider input[type=number]")
+        number.fill("20")
+        number.press("Enter")
+        page.wait_for_function("document.querySelector('#heatmap .gtitle').textContent"
+                               ".startsWith('Layer 1, head 20')", timeout=10_000)
+        page.locator("#layer").get_by_text("2", exact=True).click()  # the head stays
+        page.wait_for_function("document.querySelector('#heatmap .gtitle').textContent"
+                               ".startsWith('Layer 2, head 20')", timeout=10_000)
+        image = page.locator("#overview img")  # a tile sets the buttons and the slider
+        g, shown = overview_geometry(3, 24, len(PROMPT)), image.bounding_box()
+        x, y = g.corner(2, 4)
+        zoom = shown["width"] / g.size[0]
+        image.click(position={"x": (x + g.tile / 2) * zoom, "y": (y + g.tile / 2) * zoom})
+        page.wait_for_function("document.querySelector('#heatmap .gtitle').textContent"
+                               ".startsWith('Layer 3, head 5')", timeout=10_000)
+        assert number.input_value() == "5"
+        assert page.locator("#layer input:checked").input_value() == "3"
+        page.locator("#attention-tab").screenshot(path=artifact(f"space-heads-{width}x{height}.png"))
     finally:
         page.close()
 

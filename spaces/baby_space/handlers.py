@@ -90,6 +90,17 @@ def stopped_after(n):
 
 
 GENERATING, OPENING = "Generating…", "Opening the model and reading the prompt…"
+MAX_BUTTONS = 8  # layers or heads shown as buttons; more get a slider
+KEEP = gr.update()  # a component left as it is (an update with a value is never shared:
+# gradio pops the value out of the dict it is given)
+
+
+def pickers(n, value):
+    """(buttons, slider): the updates of the two controls that pick one of n layers (or
+    heads), both set to `value`; the buttons show up to MAX_BUTTONS, the slider above."""
+    few = n <= MAX_BUTTONS
+    return (gr.update(choices=list(range(1, n + 1)), value=value, visible=few),
+            gr.update(maximum=max(n, 2), value=value, visible=not few))  # max > min
 
 
 class Handlers:
@@ -261,12 +272,12 @@ class Handlers:
     def inspect(self, model, prompt, layer=1, head=1, temperature=0.8, top_k=40, top_p=1.0):
         """One forward pass over the prompt (its last n_ctx symbols, what the model sees
         when it starts to generate). Yields (state, heatmap, overview image, probability
-        bars, layer choices, head choices, note, text, status): first everything emptied
-        (no picture or text of the last request stays while this one runs), then the
-        pictures. A request that fails yields the emptied page with a status that says
-        why, then raises the gr.Error."""
+        bars, layer buttons, head buttons, note, text, status, layer slider, head slider):
+        first everything emptied (no picture or text of the last request stays while this
+        one runs), then the pictures. A request that fails yields the emptied page with a
+        status that says why, then raises the gr.Error."""
         empty = self.forget()
-        yield (*empty[:4], gr.update(), gr.update(), empty[4], "", OPENING)
+        yield (*empty[:4], KEEP, KEEP, empty[4], "", OPENING, KEEP, KEEP)
         try:
             layer = number("layer", 1 if layer is None else layer, 1, 10_000, whole=True)
             head = number("head", 1 if head is None else head, 1, 100_000, whole=True)
@@ -274,31 +285,31 @@ class Handlers:
             baby = self.model(model)
             prompt, _, n_symbols = self._check_prompt(baby, prompt)
         except gr.Error as e:
-            yield (*empty[:4], gr.update(), gr.update(), empty[4], "", failed(e.message))
+            yield (*empty[:4], KEEP, KEEP, empty[4], "", failed(e.message), KEEP, KEEP)
             raise
         if not prompt:
             blank = message_figure("Type a prompt to see inside the model.")
-            yield (None, blank, None, blank, gr.update(), gr.update(),
-                   "Type a prompt, then press Generate.", "", OPENING)
+            yield (None, blank, None, blank, KEEP, KEEP,
+                   "Type a prompt, then press Generate.", "", OPENING, KEEP, KEEP)
             return
         try:
             with self.place():
                 state, seen = self._look(baby, prompt)
         except gr.Error as e:
-            yield (*empty[:4], gr.update(), gr.update(), empty[4], "", failed(e.message))
+            yield (*empty[:4], KEEP, KEEP, empty[4], "", failed(e.message), KEEP, KEEP)
             raise
         except BabyError as e:
-            yield (*empty[:4], gr.update(), gr.update(), empty[4], "", failed(for_visitor(e)))
+            yield (*empty[:4], KEEP, KEEP, empty[4], "", failed(for_visitor(e)), KEEP, KEEP)
             raise error(for_visitor(e)) from e
         note = self._note(baby, n_symbols, state, seen)
         n_layers, n_heads = (len(state["attention"]), state["attention"][0].shape[0]) \
             if state["attention"] else (1, 1)
         layer, head = min(layer, n_layers), min(head, n_heads)
+        (layer_buttons, layer_slider), (head_buttons, head_slider) = (
+            pickers(n_layers, layer), pickers(n_heads, head))
         yield (state, self.attention_view(state, layer, head), self.overview(state),
-               self.probability_view(state, *sampling),
-               gr.update(choices=list(range(1, n_layers + 1)), value=layer),
-               gr.update(choices=list(range(1, n_heads + 1)), value=head),
-               note, "", GENERATING)
+               self.probability_view(state, *sampling), layer_buttons, head_buttons, note, "",
+               GENERATING, layer_slider, head_slider)
 
     def _look(self, baby, prompt):
         """(state, n_seen): the logits of the prompt's last position over the whole context,
@@ -390,18 +401,21 @@ class Handlers:
                                 none_if_off("top_k", top_k), none_if_off("top_p", top_p))
 
     def pick_tile(self, state, evt: gr.SelectData):
-        """A click on the overview: (layer, head) set to the tile clicked."""
+        """A click on the overview: (layer buttons, head buttons, layer slider, head slider)
+        set to the tile clicked."""
         if not state or not state["attention"] or evt is None or evt.index is None:
-            return gr.update(), gr.update()
+            return KEEP, KEEP, KEEP, KEEP
         att = state["attention"][:self._overview_layers(state)]
         if not att:
-            return gr.update(), gr.update()
+            return KEEP, KEEP, KEEP, KEEP
         geometry = overview_geometry(len(att), att[0].shape[0], att[0].shape[1])
         x, y = evt.index[:2]
         found = tile_at(geometry, x, y)
         if found is None:
-            return gr.update(), gr.update()
-        return gr.update(value=found[0] + 1), gr.update(value=found[1] + 1)
+            return KEEP, KEEP, KEEP, KEEP
+        layer, head = found[0] + 1, found[1] + 1
+        return (gr.update(value=layer), gr.update(value=head), gr.update(value=layer),
+                gr.update(value=head))
 
 
 def _unit(baby):

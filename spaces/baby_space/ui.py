@@ -6,8 +6,8 @@ Named API endpoints (what gradio_client calls; spaces/README.md documents them):
                   -> streams (text so far, status)
   /inspect        model, prompt, layer, head, temperature, top_k, top_p
                   -> (heatmap, overview, probability bars, layer, head, note, text emptied,
-                  status); keeps the
-                  prompt's attention and logits in the session for the two below
+                  status, layer slider, head slider); keeps the prompt's attention and
+                  logits in the session for the two below
   /attention      layer, head -> heatmap              (from the session's /inspect)
   /probabilities  temperature, top_k, top_p -> bars   (from the session's /inspect)
   /summary        model -> (summary, model card, status: why it cannot be opened, or
@@ -94,9 +94,13 @@ def build_demo(shelf=None, limits=Limits()):
                 bars = gr.Plot(label="Next character", show_label=False, elem_id="bars")
             with gr.Tab("Attention", id="attention", elem_id="attention-tab"):
                 note = gr.Markdown("Press Generate to see the prompt's attention.", label="Note")
-                with gr.Row():
-                    layer = gr.Radio([1], value=1, label="Layer")
-                    head = gr.Radio([1], value=1, label="Head")
+                with gr.Row():  # buttons for a few layers (heads), a slider for many
+                    layer = gr.Radio([1], value=1, label="Layer", elem_id="layer")
+                    layer_slider = gr.Slider(1, 2, value=1, step=1, label="Layer",
+                                             visible=False, elem_id="layer-slider")
+                    head = gr.Radio([1], value=1, label="Head", elem_id="head")
+                    head_slider = gr.Slider(1, 2, value=1, step=1, label="Head",
+                                            visible=False, elem_id="head-slider")
                 heatmap = gr.Plot(label="One head", show_label=False, elem_id="heatmap")
                 gr.Markdown("**Every layer × head** (each row scaled to its strongest link; "
                             "click a tile to see it above)")
@@ -113,7 +117,8 @@ def build_demo(shelf=None, limits=Limits()):
         # first empties the text and says what it does in the status, which a failure
         # replaces with its reason (kept until the next request)
         look = generate.click(h.inspect, [model, prompt, layer, head, temperature, top_k, top_p],
-                              [state, heatmap, overview, bars, layer, head, note, output, status],
+                              [state, heatmap, overview, bars, layer, head, note, output, status,
+                               layer_slider, head_slider],
                               api_name="inspect", concurrency_limit=limits.loaders,
                               preprocess=False, show_progress_on=output)
         look.success(h.generate, [model, prompt, max_new, temperature, top_k, top_p, seed,
@@ -127,7 +132,11 @@ def build_demo(shelf=None, limits=Limits()):
               show_progress="hidden", preprocess=False)
         gr.on([layer.change, head.change], h.attention_view, [state, layer, head], heatmap,
               api_name="attention", queue=False, show_progress="hidden", preprocess=False)
-        overview.select(h.pick_tile, [state], [layer, head], api_visibility="private", queue=False)
+        # a slider (many layers or heads) sets its buttons, hidden, whose change redraws
+        for buttons, slider in ((layer, layer_slider), (head, head_slider)):
+            slider.input(None, slider, buttons, js="(v) => v", queue=False)
+        overview.select(h.pick_tile, [state], [layer, head, layer_slider, head_slider],
+                        api_visibility="private", queue=False)
         model.change(h.forget, None, [state, heatmap, overview, bars, note, output, status],
                      api_visibility="private", queue=False)
         model.change(h.summary_and_status, model, [summary, card, status], api_name="summary",
