@@ -76,25 +76,25 @@ def original_files(guid):
             f"models/model_{guid}.json")
 
 
-def convert_original(paths, guid, folder, origin=None):
+def convert_original(paths, guid, folder, where=None):
     """Convert the original's three files (local `paths` of original_files(guid), in that
     order) into the model folder `folder`, which must not exist yet: it is written whole
-    or not at all, and nothing is written when a file is wrong. `origin` ({"repo": ...} or
+    or not at all, and nothing is written when a file is wrong. `where` ({"repo": ...} or
     {"folder": ...}) goes into its report. Returns its Path."""
     folder = Path(folder)
     if folder.exists():
         raise ModelFolderError(f"{folder} already exists (and is not a complete model): delete "
                                f"it, or convert into another folder; nothing was written.")
-    parts = read_original(*paths, guid=guid, origin=origin)
+    parts = read_original(*paths, guid=guid, where=where)
     with atomic_folder(folder) as tmp:
         write_model(tmp, parts)
     return folder
 
 
-def read_original(config_path, tokenizer_path, model_path, guid=None, origin=None):
+def read_original(config_path, tokenizer_path, model_path, guid=None, where=None):
     """The ModelParts of the original's config, tokenizer and model JSON files; the report
-    says where they came from (`origin`: identity.converted) and each file's repo-relative
-    name and sha256."""
+    says where they came from (`where`, into identity.converted's origin) and each file's
+    repo-relative name and sha256."""
     paths = (config_path, tokenizer_path, model_path)
     raw = [_read_bytes(p) for p in paths]
     config, given, vocab_size = original_config(_parse(raw[0], config_path, ConfigError),
@@ -108,7 +108,7 @@ def read_original(config_path, tokenizer_path, model_path, guid=None, origin=Non
     config = with_layer_settings(config, given, entries, model_path)
     params = original_params(entries, config, tokenizer.vocab_size, model_path)
     names = original_files(guid) if guid else [Path(p).name for p in paths]
-    report = {**converted(guid, origin or {}), "status": "complete",
+    report = {**converted(guid, where or {}), "status": "complete",
               "n_params": sum(int(v.size) for v in params.values()),
               "original": {"files": {n: hashlib.sha256(b).hexdigest()
                                      for n, b in zip(names, raw)}}}

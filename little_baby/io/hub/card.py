@@ -62,9 +62,8 @@ def _tags(cfg):
 
 
 def _origin(report):
-    """Where the model came from, in a sentence (identity.describe), for a model that was
-    not trained here: a finetune's parents are the Lineage section's, a training's the
-    card itself."""
+    """Where a converted or imported model came from, in a sentence (identity.describe);
+    None for a trained model (the card's Training section) or a finetune (its Lineage)."""
     if identity.origin(report)["kind"] in ("trained", "finetuned"):
         return None
     return identity.describe(report)

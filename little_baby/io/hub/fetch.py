@@ -9,14 +9,14 @@ path, a GUID or a unique start of one, an age ('age-48-months') or a Hub repo id
     4. the Hub           the repo in $LITTLE_BABY_REPO (default koureasstavros/TheLittleBaby)
                          or `repo=`, which may also be a local folder laid out like a repo
 With `repo=` named, the model must come from that repo: the shipped models, and a stored
-folder that did not come from it (report.json's "original"), are passed over, and an
+folder that did not come from it (its origin: identity.py), are passed over, and an
 original conversion whose <store>/<guid>/ holds another model goes to
 <store>/repos/<owner>--<name>/<guid>/ instead (repo_folder).
 and, inside a repo, in one of three layouts:
     ours       <guid>/config.json, tokenizer.json, model.safetensors (+ report.json)
     original   configs/config_<guid>.json, tokenizers/tokenizer_<guid>.json and
                models/model_<guid>.json, converted once into <store>/<guid>/ (original.py;
-               its report records the repo or folder, the files and their sha256)
+               its report records where they were and the files' sha256)
     root       the repo's own model (what push_to_hub writes), if its report names the GUID
 A repo id whose root holds a GPT-2 checkpoint (config.json naming model_type 'gpt2', as
 openai-community/gpt2) gets config.json, model.safetensors and tokenizer.json (or
@@ -211,7 +211,7 @@ def _in_repo(guid, source, stored):
         with claimed(stored, "a conversion", wait=CONVERT_WAIT):
             if is_model_folder(stored):  # another process converted it meanwhile
                 return stored
-            return convert_original(original, guid, stored, source.origin(original[0]))
+            return convert_original(original, guid, stored, source.where_from(original[0]))
     report = source.get(REPORT, optional=True)
     if report is not None and read_report(report.parent).get("guid") == guid:
         return _get_model(source, "")
@@ -244,7 +244,7 @@ def convert(repo, guid, out=None, store=None, revision=None, token=None, cache_d
         if files is not None:
             with claimed(folder, "a conversion"):  # refused if another run holds it
                 _check_absent(folder, guid)  # again: it may have appeared meanwhile
-                return convert_original(files, guid, folder, source.origin(files[0]))
+                return convert_original(files, guid, folder, source.where_from(files[0]))
     raise ModelNotFoundError(f"{sources[-1].where} has no {names[0]}: model {guid} is not there "
                              f"in the original project's layout ({', '.join(names)}).")
 

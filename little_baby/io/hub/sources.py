@@ -39,8 +39,8 @@ class RepoFolder(Source):
         file = self.root / path
         return file if file.is_file() else None
 
-    def origin(self, path):
-        """Where `path` came from, for a converted model's report."""
+    def where_from(self, path):
+        """Where `path` came from, for a converted model's origin (identity.converted)."""
         return {"folder": str(self.root.resolve())}
 
 
@@ -59,7 +59,7 @@ class HubCache(Source):
                                        revision=self.hub["revision"])
         return Path(found) if isinstance(found, str) else None
 
-    def origin(self, path):
+    def where_from(self, path):
         """Where `path` came from: the repo, the revision asked for and the commit (the
         Hub cache keeps each commit's files under snapshots/<commit>/)."""
         parts = Path(path).parts
@@ -78,7 +78,7 @@ class HubRepo(Source):
     gives up. Its log lines and warnings are kept out of these calls: the errors below
     say what happened."""
 
-    origin = HubCache.origin
+    where_from = HubCache.where_from
 
     def __init__(self, repo_id, hub, not_cached):
         self.repo_id, self.hub, self.not_cached = repo_id, hub, not_cached

@@ -1,4 +1,6 @@
-"""The local model store: one folder per model GUID (where it lives: places.py).
+"""What the model store holds: its models listed (with their figures) and deleted. The
+store is one folder per model GUID (where it is: places.py; a GUID's folder:
+identity.model_dir).
 
 A GUID must be a canonical UUID, so no name can reach outside the store. What a name
 means (a GUID's start, an age, a folder) is resolve.py's to say. The models shipped with
