@@ -407,7 +407,7 @@ def test_the_attention_kept_is_bounded(tmp_path):
     h = Handlers(Shelf([choice_for(folder)], device="cpu"),
                  Limits(max_attention=8 * 64 * 8 * 8, max_overview_tiles=128))
     prompt = "The baby sat by the fire"  # 24 characters, 16 in the context
-    (state, heat, overview, bars, *_, note, text, status), peak = peak_of(
+    (state, heat, overview, bars, _, _, note, text, status, *_), peak = peak_of(
         lambda: list(h.inspect("wide", prompt, 1, 1))[-1])
     assert [a.shape for a in state["attention"]] == [(64, 8, 8)] * 8  # the last 8 of 16
     assert "the last 8 of the prompt's 24 symbols (the pictures' limit" in note
@@ -416,7 +416,7 @@ def test_the_attention_kept_is_bounded(tmp_path):
     logits = baby.logits(baby.tokenizer.encode(prompt)[None, -16:])  # the bars: whole context
     np.testing.assert_allclose(state["logits"], logits[0, -1], rtol=1e-5)
     none = Handlers(h.shelf, Limits(max_attention=100))  # not one 2 x 2 map per head fits
-    state, *_, note, _, _ = list(none.inspect("wide", prompt, 1, 1))[-1]
+    state, _, _, _, _, _, note, *_ = list(none.inspect("wide", prompt, 1, 1))[-1]
     assert state["attention"] == [] and "too many to show here (512 maps" in note
 
 
