@@ -413,3 +413,22 @@ def test_a_stopped_bpe_run_resumes_exactly(tmp_path):
     assert resumed.tokenizer == tok and resumed.report["final"] == full.report["final"]
     for key, value in full.params.items():
         np.testing.assert_array_equal(resumed.params[key], value)
+
+
+def test_a_bpe_baby_goes_to_the_hub_and_comes_back(hub_env, tmp_path):
+    import numpy as np
+    from huggingface_hub import ModelCard
+
+    from little_baby import LittleBaby
+    from tests.little_texts import TINY
+    text = VARIED + english(150)
+    baby = LittleBaby.train_new({**TINY, "c_tokenizer": "bpe"}, text, vocab_size=320,
+                                max_iters=3, out=tmp_path / "m", quiet=True)
+    repo_id = f"{hub_env.server.user}/bpe-baby"
+    baby.push_to_hub(repo_id)
+    back = LittleBaby.from_pretrained(repo_id, cache_dir=tmp_path / "elsewhere")
+    assert back.config.c_tokenizer == "bpe" and back.tokenizer == baby.tokenizer
+    ids = np.array([list(baby.tokenizer.encode(VARIED))[:8]])
+    np.testing.assert_array_equal(back.logits(ids), baby.logits(ids))
+    assert back.generate("κόσμε 🎉", 12, seed=1) == baby.generate("κόσμε 🎉", 12, seed=1)
+    assert "byte-level-bpe" in ModelCard.load(repo_id).data.tags
