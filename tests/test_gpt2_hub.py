@@ -148,6 +148,22 @@ def test_generate_and_finetune_on_the_command_line(hub_env, tmp_path, bpe, capsy
     assert not np.array_equal(tuned.logits(x), LittleBaby.from_gpt2(folder).logits(x))
 
 
+def test_a_stopped_gpt2_finetune_resumes_exactly(tmp_path, bpe):
+    from little_baby.errors import TrainingInterrupted
+    from tests.test_train import interrupted_at
+    folder, text = tiny_gpt2(tmp_path / "gpt2", bpe), english(60)
+    plan = dict(max_iters=12, checkpoint_interval=5, quiet=True)
+    full = LittleBaby.load(folder)
+    full.fit(text, out=tmp_path / "full", **plan)
+    with pytest.raises(TrainingInterrupted):
+        interrupted_at(LittleBaby.load(folder), 7).fit(text, out=tmp_path / "cut", **plan)
+    resumed = LittleBaby.resume(tmp_path / "cut", corpus=text, quiet=True)
+    assert resumed.config.c_tie and resumed.parent_guid == full.parent_guid
+    assert resumed.report["final"] == full.report["final"]
+    for key, value in full.params.items():
+        np.testing.assert_array_equal(resumed.params[key], value)
+
+
 def test_transformers_short_name_says_which_repo_it_is():
     with pytest.raises(ModelNotFoundError, match="the Hub repo openai-community/gpt2-medium: "):
         LittleBaby.from_pretrained("GPT2-medium")
