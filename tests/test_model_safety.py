@@ -40,11 +40,12 @@ def shipped_before():
 
 def test_the_default_store_is_never_the_package(monkeypatch, tmp_path):
     monkeypatch.delenv(places.STORE_ENV, raising=False)
+    monkeypatch.delenv(places.OLD_STORE_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert places.store_dir() == tmp_path / "xdg" / "little_baby" / "models"
     monkeypatch.setenv("XDG_CACHE_HOME", "")
     assert places.store_dir() == Path.home() / ".cache" / "little_baby" / "models"
-    for store in (places.SHIPPED, places.SHIPPED.resolve(), ROOT / "cache",
+    for store in (places.SHIPPED, places.SHIPPED.resolve(), ROOT / "shipped",
                   places.SHIPPED / AGE3.guid):
         with pytest.raises(ShippedModelError, match="read-only"):
             places.store_dir(store)
@@ -55,9 +56,9 @@ def test_no_api_deletes_or_writes_a_shipped_model(shipped_before, tmp_path):
         with pytest.raises(ShippedModelError):
             catalog.delete_model(age.guid)  # the default store, as the README's snippet
         with pytest.raises(ShippedModelError):
-            catalog.delete_model(age.guid, store=ROOT / "cache")  # the checkout's folder
+            catalog.delete_model(age.guid, store=ROOT / "shipped")  # the checkout's folder
     baby = LittleBaby.load(AGE3.name)
-    for folder in (shipped_folder(AGE3.guid), ROOT / "cache" / AGE3.guid, places.SHIPPED / AGE3.guid):
+    for folder in (shipped_folder(AGE3.guid), ROOT / "shipped" / AGE3.guid, places.SHIPPED / AGE3.guid):
         with pytest.raises(ShippedModelError):
             baby.save(folder)
         with pytest.raises(ShippedModelError):
@@ -67,13 +68,14 @@ def test_no_api_deletes_or_writes_a_shipped_model(shipped_before, tmp_path):
 
 
 def test_no_command_deletes_or_trains_into_a_shipped_model(shipped_before, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != places.STORE_ENV}
+    env = {k: v for k, v in os.environ.items()
+           if k not in (places.STORE_ENV, places.OLD_STORE_ENV)}
     corpus = tmp_path / "text.txt"
     corpus.write_text("ROMEO: what light through yonder window breaks?\n" * 40)
     for cwd in (ROOT, tmp_path):  # from the checkout and from elsewhere
         r = cli("delete", AGE3.guid, "--yes", cwd=cwd, env=env)
         assert r.returncode == 2 and "read-only" in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
-        r = cli("delete", AGE3.guid, "--yes", "--store", ROOT / "cache", cwd=cwd, env=env)
+        r = cli("delete", AGE3.guid, "--yes", "--store", ROOT / "shipped", cwd=cwd, env=env)
         assert r.returncode == 2 and "read-only" in r.stderr, r.stderr
     r = cli("finetune", AGE3.name, "--corpus", corpus, "--out", places.SHIPPED / AGE3.guid,
             "--max-iters", 1, env=env)
