@@ -88,7 +88,7 @@ def test_a_hub_repo_of_gpt2_files_loads_then_loads_offline(hub_env, tmp_path, bp
     (folder / "pytorch_model.bin").write_bytes(b"not to be fetched")
     repo_id = f"{hub_env.server.user}/tiny-gpt2"
     upload(folder, repo_id)
-    options = {"cache": tmp_path / "b" / "cache", "cache_dir": tmp_path / "b" / "hub"}
+    options = {"store": tmp_path / "b" / "store", "cache_dir": tmp_path / "b" / "hub"}
     baby = LittleBaby.from_pretrained(repo_id, **options)
     x = ids_of(bpe)
     np.testing.assert_array_equal(baby.logits(x), LittleBaby.from_gpt2(folder).logits(x))

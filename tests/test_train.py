@@ -88,8 +88,8 @@ def test_bad_corpus_is_a_clear_error_before_any_file(tmp_path, write, message):
     if write is not None:
         corpus.write_bytes(write)
     with pytest.raises(CorpusError, match=message):
-        LittleBaby.train_new(TINY, corpus, store=tmp_path / "cache", quiet=True)
-    assert not (tmp_path / "cache").exists()
+        LittleBaby.train_new(TINY, corpus, store=tmp_path / "store", quiet=True)
+    assert not (tmp_path / "store").exists()
 
 
 def test_impossible_plans_and_taken_folders_are_refused_unchanged(tmp_path):

@@ -457,7 +457,7 @@ def test_without_the_extra_the_error_says_what_to_install(monkeypatch):
 @NEEDS_ALL
 def test_the_age_48_months_model_exports_exactly(tmp_path):
     age = AGES["age-48-months"]
-    folder = ROOT / "cache" / age.guid
+    folder = ROOT / "shipped" / age.guid
     if not (is_model_folder(folder) and (folder / WEIGHTS).is_file()):
         pytest.skip(f"shipped/{age.guid}/ (age-48-months) is not in this checkout: it ships "
                     f"once tools/train_ages.py has trained it")
