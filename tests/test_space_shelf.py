@@ -457,3 +457,10 @@ def test_a_visitors_guid_never_opens_the_servers_own_store(hub_env, tmp_path, mo
         shelf.get(private.guid)
     assert "Cannot open" in str(caught.value) and str(store_dir()) not in str(caught.value)
     assert LittleBaby.load(private.guid).config.n_layers == 1  # it is there, for the owner
+    # nor does a start of it, which the library would complete from that store
+    for start in ("5ca1ab1e", "5CA1AB1E-0000", "5"):
+        with pytest.raises(ModelUnavailable, match="only the start of a GUID, and this Space "
+                                                   "takes whole ones") as caught:
+            shelf.get(start)
+        assert private.guid not in str(caught.value)
+    assert LittleBaby.load("5ca1ab1e").guid == private.guid  # what the library itself does

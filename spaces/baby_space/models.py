@@ -4,8 +4,9 @@ LittleBaby.from_pretrained) and kept, and the summary shown beside the picker.
 A visitor may also type any name from_pretrained takes (a GUID or a Hub repo id). Paths
 on the server's disk open only when they are among the choices the Space was started
 with (the page and the API know those by a short key, never by their path), and a GUID a
-visitor types is fetched from the Hub repo, never read from the server's own model store,
-so a public Space cannot be made to read its own folders or learn where they are.
+visitor types is fetched from the Hub repo, never read from the server's own model store
+(and must be whole: the library completes a GUID's start from that store), so a public
+Space cannot be made to read its own folders, learn where they are or what they hold.
 
 What keeps the shelf alive under visitors (ShelfLimits, each settable in the
 environment): a weights file's size is checked before it is downloaded (from the Hub's
@@ -42,6 +43,7 @@ from little_baby.io.hub.client import hub_file_sizes
 from little_baby.io.hub.fetch import default_repo
 from little_baby.io.store import resolve
 from little_baby.io.store.ages import AGES, DEFAULT_AGE
+from little_baby.io.store.identity import is_guid
 from little_baby.io.store.report import corpus_name
 
 from .fetch import DownloadFailed, fetch
@@ -100,6 +102,9 @@ def choices_from_env(environ=os.environ, folders=FOLDERS):
     return age_choices() + [choice_for(str(p)) for p in deployed]
 
 
+_GUID_START = re.compile(r"[0-9a-f][0-9a-f-]{0,35}")  # a name that could begin a GUID
+
+
 # ---- no server path in a message ------------------------------------------------------------
 _PATH = re.compile(r"""(?<![\w:/.~-])~?/[^\s'"`,;()\[\]{}<>]+""")
 
@@ -132,8 +137,11 @@ def for_visitor(error):
     if isinstance(error, HubError):
         return f"{message} Try again later."
     if isinstance(error, StoreError):
-        return f"{message} Choose a model from the list, or type a GUID or a Hub repo id."
+        return f"{message} {CHOOSE}"
     return message
+
+
+CHOOSE = "Choose a model from the list, or type a GUID or a Hub repo id."
 
 
 def cannot_open(key, error):
@@ -282,6 +290,12 @@ class Shelf:
                                        or os.path.exists(key)):
             raise ModelUnavailable("That is a path, and this Space opens only the folders it "
                                    "was started with; give an age, a GUID or a Hub repo id.")
+        if key not in self._named and _GUID_START.fullmatch(key.lower()) and not (
+                is_guid(key.lower()) or key.lower() in AGES):
+            # the library completes a GUID's start from the server's own store, whose
+            # GUIDs (its owner's models) a visitor must not learn
+            raise ModelUnavailable(f"Cannot open {key}: it is only the start of a GUID, and "
+                                   f"this Space takes whole ones (36 characters). {CHOOSE}")
         return key
 
     def _load_and_keep(self, key):
