@@ -146,6 +146,14 @@ def test_generate_and_finetune_on_the_command_line(hub_env, tmp_path, bpe, capsy
     assert tuned.report["final"]["step"] == 3
     x = ids_of(bpe)
     assert not np.array_equal(tuned.logits(x), LittleBaby.from_gpt2(folder).logits(x))
+    # the same command on the Hub repo id: fetched, finetuned, the repo named as base_model
+    assert main(["finetune", repo_id, "--corpus", str(corpus), "--max-iters", "2",
+                 "--batch-size", "2", "--eval-interval", "2", "--out", str(tmp_path / "hub"),
+                 "--generate-tokens", "0", "--quiet"]) == 0, capsys.readouterr().err
+    from_hub = LittleBaby.load(tmp_path / "hub")
+    assert from_hub.report["origin"] == {"kind": "finetuned", "base_model": repo_id}
+    card = (from_hub.save_pretrained(tmp_path / "card") / "README.md").read_text("utf-8")
+    assert f"base_model: {repo_id}" in card
 
 
 def test_a_stopped_gpt2_finetune_resumes_exactly(tmp_path, bpe):

@@ -223,7 +223,8 @@ def test_a_command_line_error_names_options_and_python_names_arguments(tiny, cap
         LittleBaby.train_new(TINY, short, out=folder.parent / "new", quiet=True)
     code = main(["finetune", "someone/baby", "--corpus", str(short), "--store", str(cache)])
     err = capsys.readouterr().err
-    assert code == 2 and "`little-baby info someone/baby` fetches it" in err
+    # a repo id is fetched, as generate fetches it: offline, the command to fetch it first
+    assert code == 2 and "`little-baby info someone/baby`" in err
     assert "from_pretrained" not in err
     with pytest.raises(LookupError, match=r"LittleBaby.from_pretrained\('someone/baby'\)"):
         LittleBaby.load("someone/baby", store=cache)

@@ -2,6 +2,11 @@
 
     little-baby finetune 3f2a --corpus sophocles.txt --max-iters 500 --r-learn 3e-4
     little-baby finetune --corpus notes.txt        # on top of the packaged default model
+    little-baby finetune openai-community/gpt2 --corpus notes.txt --batch-size 4 --n-epochs 1
+
+MODEL is any name generate takes (a GUID, an age, a folder, a Hub repo id), fetched as
+LittleBaby.from_pretrained fetches it; a model pulled from the Hub is named as the new
+model's base_model in its card.
 
 Symbols of the new text the model does not know (Greek letters, say) are added to its
 vocabulary: existing ids and weights stay as they are, the new embedding rows and
@@ -17,22 +22,19 @@ weights at step 0 if nothing better comes) and saves them in the parent's float 
 import argparse
 from pathlib import Path
 
-from ...io.store.resolve import find_model
 from ...baby import LittleBaby
 from ...config import ARCHITECTURE, BabyConfig
 from ...errors import BabyError
 from ...training.run import FINETUNE_R_LEARN
-from .common import (FLAG_ALIASES, TRAINING_KEYS, add_store_argument, add_config_arguments,
+from .common import (FLAG_ALIASES, TRAINING_KEYS, add_config_arguments, add_model_arguments,
                      add_plan_arguments, config_overrides, option, plan_arguments,
                      train_and_report)
 
 
 def add_arguments(parser):
-    parser.add_argument("model", nargs="?", metavar="MODEL",
-                        help="GUID, unique GUID prefix or folder (default: the packaged model)")
+    add_model_arguments(parser)
     parser.add_argument("--corpus", metavar="FILE", help="the new text (UTF-8)")
     parser.add_argument("--out", metavar="DIR", help="model folder (default: <store>/<new guid>/)")
-    add_store_argument(parser)
     add_plan_arguments(parser, finetune=True)
     rate = f"{FINETUNE_R_LEARN:.0e}".replace("e-0", "e-")
     add_config_arguments(parser, TRAINING_KEYS, defaults={
@@ -56,7 +58,7 @@ def run(args):
     plan = plan_arguments(args, overrides)
     overrides.setdefault("r_learn", FINETUNE_R_LEARN)
     corpus = Path(args.corpus)
-    baby = LittleBaby.load(find_model(args.model, args.store), **overrides)
+    baby = LittleBaby.from_pretrained(args.model, repo=args.repo, store=args.store, **overrides)
 
     def train():  # the loaded model becomes its finetuned child
         baby.fit(corpus, out=args.out, store=args.store, quiet=args.quiet, **plan)
