@@ -12,10 +12,11 @@ from .io.formats import gpt2, gpt2_checkpoint
 from .io.hub import fetch, publish
 from .io.store.identity import found_at, identify
 from .io.store.model_folder import is_gpt2_folder, read_model, save_model
+from .io.store.places import one_store
 from .io.store.resolve import find_model
 from .tokenizer import tokenizer_for_text, tokenizer_from_dict
 from .training import run
-from .training.data import load_corpus
+from .training.data import char_cut, load_corpus
 from .training.resources import check_model_fits
 
 
@@ -106,7 +107,7 @@ class LittleBaby:
         """
         plan = run.Plan(max_iters, n_epochs, eval_interval, eval_iters, checkpoint_interval,
                         keep, weights_dtype)
-        return run.fit(self, corpus, plan, out, _store(store, cache), quiet, guid)
+        return run.fit(self, corpus, plan, out, one_store(store, cache), quiet, guid)
 
     @classmethod
     def train_new(cls, config, corpus, vocab_size=None, **fit_args):
@@ -118,7 +119,7 @@ class LittleBaby:
             config = BabyConfig.from_dict(config or {})
         text, _ = load_corpus(corpus)
         if config.c_tokenizer == "bpe":  # the held-out text stays unseen
-            text = text[:int(len(text) * config.r_split)]  # as data.encode_split cuts it
+            text = text[:char_cut(text, config.r_split)]
         baby = cls(config, tokenizer_for_text(config.c_tokenizer, text, vocab_size))
         baby.fit(corpus, **fit_args)
         return baby
@@ -128,7 +129,7 @@ class LittleBaby:
         """Continue the stopped training run of model folder or GUID (or unique start of
         one) `name` in the model `store` (`cache`: its older name) from its last
         checkpoint, exactly as if it had not stopped; returns the trained model."""
-        return run.resume(cls, name, _store(store, cache), corpus, quiet)
+        return run.resume(cls, name, one_store(store, cache), corpus, quiet)
 
     def expand_vocab(self, text):
         """Add the symbols of `text` the tokenizer lacks, after the existing ones (whose
@@ -200,7 +201,7 @@ class LittleBaby:
         the Hub), or a GPT-2 folder as transformers writes it (from_gpt2).
         `config_overrides` (e.g. c_device='gpu') change settings that keep the weights'
         shapes. Its `source` says where it was read from (io/store/identity.py)."""
-        folder = find_model(name, _store(store, cache))
+        folder = find_model(name, one_store(store, cache))
         if is_gpt2_folder(folder):  # transformers' GPT-2 files, read without torch
             return cls.from_gpt2(folder, **config_overrides)
         parts = read_model(folder, **config_overrides)
@@ -227,7 +228,7 @@ class LittleBaby:
         loads. `revision`, `token`, `force_download` as for huggingface_hub.
         """
         return fetch.from_pretrained(cls, name, repo=repo, revision=revision, token=token,
-                                     store=_store(store, cache), cache_dir=cache_dir,
+                                     store=one_store(store, cache), cache_dir=cache_dir,
                                      force_download=force_download,
                                      local_files_only=local_files_only, **config_overrides)
 
@@ -277,11 +278,3 @@ class LittleBaby:
         c = self.config
         return (f"LittleBaby({c.c_attention}/{c.c_network}, {c.n_layers} layers, n_emb {c.n_emb}, "
                 f"n_ctx {c.n_ctx}, vocab {self.tokenizer.vocab_size}, {self.n_params:,} params)")
-
-
-def _store(store, cache):
-    """The model store a call names: `store`, or `cache`, the older name it still takes."""
-    if store is not None and cache is not None and store != cache:
-        raise BabyError(f"store={str(store)!r} and cache={str(cache)!r} (its older name) name "
-                        f"two folders: give store= alone.")
-    return cache if store is None else store

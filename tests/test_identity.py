@@ -188,5 +188,8 @@ def test_the_store_is_named_store_and_its_older_names_still_work(tmp_path, store
     assert main(["list"]) == 0 and f"{store} ($LITTLE_BABY_STORE, " in capsys.readouterr().out
 
     assert LittleBaby.load(guid, cache=tmp_path / "mine").guid == guid
-    with pytest.raises(BabyError, match="give store= alone"):
+    with pytest.raises(BabyError, match="are two folders: name the store once"):
         LittleBaby.load(guid, store=tmp_path / "mine", cache=store)
+    assert LittleBaby.load(guid, store=str(tmp_path / "mine"), cache=tmp_path / "mine").guid == guid
+    assert main(["list", "--store", str(tmp_path / "mine"), "--cache", str(store)]) == 2
+    assert "are two folders: name the store once" in capsys.readouterr().err

@@ -282,7 +282,7 @@ def random_gpt2(vocab_size, seed, **settings):
      "attn_implementation": "eager", "activation_function": "gelu_pytorch_tanh"},
 ], ids=["defaults", "untied-rescaled"])
 @NEEDS_ALL
-def test_a_random_gpt2_imports_with_its_logits_then_trains_here(settings):
+def test_a_random_gpt2_imports_with_its_logits_then_trains_here(settings, tmp_path):
     tokenizer = gpt2.fast_tokenizer(CharTokenizer.from_text(TEXT), 24)
     model = random_gpt2(len(tokenizer), 3, **settings)
     baby = LittleBaby.from_transformers(model, tokenizer)
@@ -301,6 +301,11 @@ def test_a_random_gpt2_imports_with_its_logits_then_trains_here(settings):
     baby.config = baby.config.replace(r_learn=3e-3, r_dropout=0.0)
     after = train(baby, 40, seed=1).loss(*fixed)
     assert after < before - 0.5, f"loss went from {before:.3f} to {after:.3f}"
+    # an import, not a model trained here from scratch: fitting it finetunes it
+    assert baby.guid is not None and baby.report["origin"] == {"kind": "gpt2"}
+    parent = baby.guid
+    baby.fit(TEXT * 4, max_iters=1, eval_interval=1, out=tmp_path / "tuned", quiet=True)
+    assert baby.parent_guid == parent and baby.report["origin"]["kind"] == "finetuned"
 
 
 @NEEDS_ALL

@@ -15,6 +15,7 @@ from .commands import doctor
 from .commands import export
 from .commands import space
 from ..errors import SURFACE, BabyError
+from ..io.store.places import one_store
 
 # name -> (module, one-line help)
 COMMANDS = {
@@ -57,6 +58,8 @@ def main(argv=None):
 
 def _run(args):
     try:
+        if "cache" in vars(args):  # --store's older name, --cache
+            args.store = one_store(args.store, args.cache)
         code = args.run(args) or 0
         sys.stdout.flush()  # here, so a closed pipe is caught below, not at exit
         return code

@@ -149,7 +149,6 @@ def main(argv=None):
     parser.add_argument("--corpus", default=None, help="Tiny Shakespeare (default: inputs/)")
     parser.add_argument("--store", default=None,
                         help="the model store to train into (default: the user's store)")
-    parser.add_argument("--cache", dest="store", help=argparse.SUPPRESS)  # its older name
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--table", action="store_true",
                         help="print the README's table of the finished models, train nothing")

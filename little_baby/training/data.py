@@ -90,6 +90,11 @@ def windows_at(ids, starts, n_ctx):
     return windows[:, :-1], windows[:, 1:]
 
 
+def char_cut(text, r_split):
+    """Where the held-out part of `text` begins, in characters: the last 1 - r_split of it."""
+    return int(r_split * len(text))
+
+
 def encode_split(tokenizer, text, r_split):
     """(ids, split): `text` as token ids and the index of the first validation token.
 
@@ -99,7 +104,7 @@ def encode_split(tokenizer, text, r_split):
     Char ids are characters, so their token cut is that cut; word models cut their tokens
     (a word cut in two would be no word of the vocabulary)."""
     if isinstance(tokenizer, BPETokenizer):
-        cut = int(r_split * len(text))
+        cut = char_cut(text, r_split)
         train, val = tokenizer.encode(text[:cut]), tokenizer.encode(text[cut:])
         return numpy.concatenate([train, val]), len(train)
     ids = tokenizer.encode(text)
@@ -108,7 +113,8 @@ def encode_split(tokenizer, text, r_split):
 
 class TrainingData:
     """Token ids split into a training part (the first r_split of them, or those before
-    `split`, see encode_split) and a validation part, cut into windows of n_ctx inputs and their n_ctx next-token targets.
+    `split`, see encode_split) and a validation part, cut into windows of n_ctx inputs
+    and their n_ctx next-token targets.
 
     Two ways to make batches, both pure functions of (seed, step), so a resumed run only
     needs its step count: `epoch_batch` walks the training part in stride-n_ctx windows,

@@ -40,6 +40,7 @@ from ..io.store.model_folder import (LOSS_CURVE, REPORT, ModelParts, is_model_fo
                                      model_report, read_config_and_tokenizer, read_report,
                                      write_json, write_model)
 from ..io.store.resolve import find_model
+from ..io.store.report import corpus_name
 from ..tokenizer import tokenizer_from_dict
 from .data import TrainingData, encode_split, find_input, load_corpus, read_corpus, text_sha256
 from .resources import SIZES, check_training_fits
@@ -154,6 +155,7 @@ def _fit_claimed(baby, text, path, data, plan, folder, quiet, identity, new_symb
         "hardware": hardware(baby.backend),
         "losses": {"evals": [], "epochs": []},
     })
+    found_at(baby, folder)  # from now on it lives there, whether the run ends or stops
     run = TrainingRun(baby, data, plan, folder, quiet)
     run.state["corpus_path"] = str(path.resolve()) if path else None
     return run.run()
@@ -201,7 +203,7 @@ def _resume_corpus(recorded, run_state, corpus=None):
             raise TrainingError(f"the corpus differs from the one this run started on (sha256 "
                                 f"{sha[:12]}...): resume with that text.")
         return text, path
-    name = recorded.get("file") or (Path(recorded["path"]).name if recorded.get("path") else None)
+    name = corpus_name(recorded)
     if name is None:
         raise TrainingError("this run was trained on text given in Python, not a file: pass "
                             "that text again, " + (

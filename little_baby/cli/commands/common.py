@@ -42,7 +42,7 @@ PLAN_KEYS = ("max_iters", "eval_interval", "eval_iters", "checkpoint_interval", 
 def add_store_argument(parser):
     parser.add_argument("--store", metavar="DIR",
                         help=f"the model store (default: ${STORE_ENV}, else {default_store()})")
-    parser.add_argument("--cache", dest="store", help=argparse.SUPPRESS)  # its older name
+    parser.add_argument("--cache", help=argparse.SUPPRESS)  # its older name (main: one_store)
 
 
 def add_model_arguments(parser):

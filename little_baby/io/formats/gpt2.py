@@ -71,7 +71,8 @@ from ...config import BabyConfig
 from ...errors import ConversionError
 from ...tokenizer import TOKENIZERS, CharTokenizer, WordTokenizer
 from ..store.files import atomic_files
-from ..store.model_folder import CONFIG, is_model_folder
+from ..store.identity import identify, imported_gpt2
+from ..store.model_folder import CONFIG, WEIGHTS, is_model_folder
 
 HEAD_BIAS_TOLERANCE = 1e-6  # largest |c W - b| (in logits) accepted for the folded bias
 LAYER_NORM_EPS = 1e-5       # engine/ops.py's layernorm
@@ -526,9 +527,13 @@ def params_from_gpt2(model, cfg):
 
 def from_transformers(cls, model_or_folder, tokenizer=None):
     """A `cls` (LittleBaby) with the weights, positions and vocabulary of a GPT-2
-    (GPT2LMHeadModel or the folder save_pretrained wrote) and its tokenizer."""
+    (GPT2LMHeadModel or the folder save_pretrained wrote) and its tokenizer. Its identity
+    is a GPT-2 import's (identity.imported_gpt2: a folder's checkpoint GUID, else a fresh
+    one), so a fit finetunes it and names it as the parent."""
     model, tokenizer = load_gpt2(model_or_folder, tokenizer)
     cfg = config_from_gpt2(model.config)
     vocab = vocabulary(tokenizer, model.config.vocab_size)
     cfg = cfg.replace(c_tokenizer=vocab.kind)
-    return cls(cfg, vocab, params=params_from_gpt2(model, cfg))
+    baby = cls(cfg, vocab, params=params_from_gpt2(model, cfg))
+    in_folder = isinstance(model_or_folder, (str, os.PathLike))
+    return identify(baby, imported_gpt2(Path(model_or_folder) / WEIGHTS if in_folder else None))

@@ -57,7 +57,7 @@ def gpt2_guid(weights):
     """The GUID of a GPT-2 checkpoint, the same each time its files are read: a UUID5 of the
     weights file's real path (a Hub cache's is its commit's snapshot), size and time, so a
     finetune's lineage and card name the checkpoint it began from."""
-    folder, st = Path(weights).resolve().parent, Path(weights).stat()
+    folder, st = Path(weights).parent.resolve(), Path(weights).stat()  # the snapshot, not blobs/
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"gpt2:{folder}:{st.st_size}:{st.st_mtime_ns}"))
 
 
@@ -82,10 +82,11 @@ def converted(guid, where):
             "origin": {"kind": "converted", **{k: where[k] for k in WHERE if where.get(k)}}}
 
 
-def imported_gpt2(weights):
-    """The identity of a GPT-2 checkpoint read from `weights` (its model.safetensors)."""
-    return {"guid": gpt2_guid(weights), "parent_guid": None, "lineage": [],
-            "origin": {"kind": "gpt2"}}
+def imported_gpt2(weights=None):
+    """The identity of a GPT-2 checkpoint read from `weights` (its model.safetensors), or
+    of one handed over in memory (None: a fresh GUID)."""
+    guid = gpt2_guid(weights) if weights is not None else new_guid()
+    return {"guid": guid, "parent_guid": None, "lineage": [], "origin": {"kind": "gpt2"}}
 
 
 def identify(baby, report):
@@ -109,10 +110,10 @@ def lineage(baby):
 
 def origin(report):
     """How the model of `report` came to be: {"kind": one of KINDS or "unknown", ...}. A
-    report from before `origin` is read by its other fields: a conversion's "original"
-    record, a parent, a training run's "final"."""
+    report from before `origin`, or whose kind this version does not know, is read by its
+    other fields: a conversion's "original" record, a parent, a training run's "final"."""
     recorded_origin = report.get("origin")
-    if isinstance(recorded_origin, dict) and recorded_origin.get("kind"):
+    if isinstance(recorded_origin, dict) and recorded_origin.get("kind") in KINDS:
         return recorded_origin
     original = report.get("original")
     if original:

@@ -16,7 +16,7 @@ the variable at a shared copy).
 import os
 from pathlib import Path
 
-from ...errors import ShippedModelError
+from ...errors import ShippedModelError, StoreError
 
 SHIPPED = Path(__file__).resolve().parents[2] / "shipped"  # links to the checkout's shipped/
 STORE_ENV = "LITTLE_BABY_STORE"
@@ -40,6 +40,16 @@ def store_variable():
     """The environment variable that names the store: $LITTLE_BABY_STORE, else its older
     name $LITTLE_BABY_CACHE, when set; else None."""
     return next((name for name in (STORE_ENV, OLD_STORE_ENV) if os.environ.get(name)), None)
+
+
+def one_store(store, cache):
+    """The model store a call names: `store`, or `cache`, the older name it still takes
+    (store= and cache=, --store and --cache); both naming two folders is a StoreError."""
+    if store is not None and cache is not None and \
+            Path(store).expanduser().absolute() != Path(cache).expanduser().absolute():
+        raise StoreError(f"the store {str(store)!r} and {str(cache)!r} (given by the store's "
+                         f"older name, cache) are two folders: name the store once.")
+    return cache if store is None else store
 
 
 def store_dir(store=None):

@@ -79,10 +79,15 @@ def parse(name, store=None):
     raise ModelNotFoundError(unknown_name(name))
 
 
+def is_guid_start(name):
+    """Whether `name` (any case) could begin a GUID: what parse() completes from the store."""
+    return isinstance(name, str) and _GUID_START.fullmatch(name.lower()) is not None
+
+
 def parse_guid(name, store=None, why="this"):
     """The Name of the GUID, GUID start or age `name` (never a folder or a repo id: `why`
-    names what takes only a GUID, as repo= does)."""
-    found = _guid_name(str(name), store)
+    names what takes only a GUID, as repo= does); None is the default age."""
+    found = _guid_name(str(DEFAULT_AGE if name is None else name), store)
     if found is None:
         raise ModelNotFoundError(f"{why} says where to look for a GUID, but {name!r} is not a "
                                  f"GUID or an age ({', '.join(AGES)}).{did_you_mean(name)}")
