@@ -6,9 +6,9 @@ Settings (environment):
                             GUIDs, Hub repo ids, folders); default: the five age models
                             and the model folders in models/ beside this file
   LITTLE_BABY_SPACE_DEVICE  auto (the GPU when CuPy sees one), cpu or gpu
-  LITTLE_BABY_SPACE_MAX_MODEL_BYTES, _MAX_JSON_BYTES, _MAX_LOADED_BYTES,
-  _MAX_FORWARD_BYTES, _LOAD_SECONDS, _DOWNLOAD_SECONDS, _REFUSAL_SECONDS,
-  _RETRY_SECONDS
+  LITTLE_BABY_SPACE_MAX_MODEL_BYTES, _MAX_JSON_BYTES, _MAX_IMAGE_BYTES,
+  _MAX_LOADED_BYTES, _MAX_FORWARD_BYTES, _LOAD_SECONDS, _DOWNLOAD_SECONDS,
+  _REFUSAL_SECONDS, _RETRY_SECONDS
                             the shelf's limits (baby_space/models.py, README.md)
   GRADIO_SERVER_NAME/PORT   where to listen (default 127.0.0.1:7860; a Space sets these)
 """

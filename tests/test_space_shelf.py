@@ -131,6 +131,97 @@ def test_a_weights_file_over_the_limit_is_refused_before_download(hub_env, tmp_p
     assert roomy.get(repo).config.n_layers == 2  # at the limit: it loads
 
 
+KiB = 2 ** 10
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def with_extras(folder, pad=0, pad_file="report.json"):
+    """A model folder given a loss curve (a PNG's signature and zeros), and `pad_file`
+    made `pad` bytes longer (whitespace at its end: the same JSON, the same merges)."""
+    folder = Path(folder)
+    (folder / "loss_curve.png").write_bytes(PNG + bytes(2 * KiB))
+    if pad:
+        with open(folder / pad_file, "ab") as f:
+            f.write(b"\n" * pad if pad_file.endswith(".txt") else b" " * pad)
+    return folder
+
+
+@pytest.mark.parametrize("oversized, what", [("report.json", "file"),
+                                             ("loss_curve.png", "image"),
+                                             ("merges.txt", "file")])
+def test_every_file_the_library_would_download_is_sized_first(
+        hub_env, tmp_path, counted, oversized, what):
+    """Not only the weights, config and tokenizer: the report and loss curve fetched
+    beside them, and a GPT-2's vocab.json + merges.txt, are each checked against their
+    limit before anything is downloaded."""
+    if oversized == "merges.txt":
+        from tests.test_gpt2_hub import SHAPE, TEXT, tiny_gpt2
+        from little_baby.bpe import BPETokenizer
+        bpe = BPETokenizer.train(TEXT, SHAPE["vocab_size"], special=["<|endoftext|>"])
+        folder = with_extras(tiny_gpt2(tmp_path / "m", bpe, tokenizer_json=False),
+                             pad=64 * KiB, pad_file="merges.txt")
+    else:
+        folder = with_extras(saved(tmp_path / "m"))
+        if oversized == "report.json":
+            with_extras(folder, pad=64 * KiB)
+        else:
+            (folder / oversized).write_bytes(PNG + bytes(64 * KiB))
+    size = (folder / oversized).stat().st_size
+    assert all(p.stat().st_size < 32 * KiB for p in folder.iterdir() if p.name != oversized
+               and p.name != "model.safetensors")
+    repo = pushed(hub_env, folder, "m")
+    tight = ShelfLimits(max_json_bytes=32 * KiB, max_image_bytes=32 * KiB)
+    with pytest.raises(ModelUnavailable) as caught:
+        Shelf([], device="cpu", limits=tight).get(repo)
+    assert str(caught.value) == (
+        f"{repo} is too big for this Space: its {what} {oversized} has {size / MiB:,.1f} MiB, "
+        f"and this Space takes at most 0.0 MiB (nothing was downloaded).")
+    assert hub_env.server.count("GET", r"/resolve/") == 0 and counted == []
+    roomy = ShelfLimits(max_json_bytes=size, max_image_bytes=size)
+    assert Shelf([], device="cpu", limits=roomy).get(repo).n_params > 0  # at the limit: it loads
+
+
+def test_the_space_sizes_each_file_before_the_library_downloads_it(hub_env, tmp_path,
+                                                                   monkeypatch):
+    """What the library's fetch downloads (every GET of a file, in the Space's download
+    process) is among what the Space sized first: a repo id (ours, a GPT-2 whose tokens
+    are in vocab.json + merges.txt), a GUID in the repo's <guid>/ folder, and one whose
+    report at the repo's root names it."""
+    import baby_space.models as models
+    from huggingface_hub import HfApi
+    from tests.test_gpt2_hub import SHAPE, TEXT, tiny_gpt2
+    from little_baby.bpe import BPETokenizer
+    sized = []
+
+    def sizing(repo, paths, **kwargs):
+        sized.extend(f"/{repo}/resolve/main/{p}" for p in paths)
+        return real(repo, paths, **kwargs)
+    real = models.hub_file_sizes
+    monkeypatch.setattr(models, "hub_file_sizes", sizing)
+
+    ours = pushed(hub_env, with_extras(saved(tmp_path / "ours")), "ours")
+    bpe = BPETokenizer.train(TEXT, SHAPE["vocab_size"], special=["<|endoftext|>"])
+    gpt2 = pushed(hub_env, tiny_gpt2(tmp_path / "gpt2", bpe, tokenizer_json=False), "gpt2")
+    inside, rooted = tiny_model(), tiny_model()
+    inside.guid, rooted.guid = ("5ca1ab1e-0000-4000-8000-00000000000" + n for n in "12")
+    inside.save(tmp_path / "babies" / inside.guid)
+    with_extras(tmp_path / "babies" / inside.guid)
+    babies = pushed(hub_env, tmp_path / "babies", "babies")
+    rooted.save(tmp_path / "rooted")
+    root = pushed(hub_env, with_extras(tmp_path / "rooted"), "rooted")
+    for name, repo in ((ours, None), (gpt2, None), (inside.guid, babies), (rooted.guid, root)):
+        if repo:
+            monkeypatch.setenv("LITTLE_BABY_REPO", repo)
+        before = len(hub_env.server.requests)
+        assert Shelf([], device="cpu").get(name).n_params > 0
+        got = {r.path for r in hub_env.server.requests[before:]
+               if r.method == "GET" and "/resolve/" in r.path and r.status == 200}
+        assert got and got <= set(sized), (name, sorted(got - set(sized)))
+    assert any(p.endswith("/merges.txt") for p in sized)
+    assert any(p.endswith(f"{inside.guid}/loss_curve.png") for p in sized)
+    assert HfApi().file_exists(root, "loss_curve.png")
+
+
 def test_a_folder_over_the_limit_is_refused_before_reading(tmp_path, counted):
     folder = saved(tmp_path / "fat")
     shelf = Shelf([choice_for(folder)], device="cpu", limits=ShelfLimits(max_model_bytes=100))

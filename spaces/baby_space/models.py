@@ -9,14 +9,16 @@ visitor types is fetched from the Hub repo, never read from the server's own mod
 Space cannot be made to read its own folders, learn where they are or what they hold.
 
 What keeps the shelf alive under visitors (ShelfLimits, each settable in the
-environment): a weights file's size is checked before it is downloaded (from the Hub's
-file metadata) or read; the models kept loaded hold at most so many bytes of parameters
-(the least recently used goes first, and its memory is given back); a model refused is
-refused again at once for a while, without a second try; each model loads under its own
-lock (one model loading never blocks using or loading another, and two visitors asking
-for one model load it once) and a visitor waits for a load at most `load_seconds`; a Hub
-download runs in a process of its own (fetch.py), ended after `download_seconds` with its
-partial files removed.
+environment): the size of every file the library would download for a model (its
+weights, config, tokenizer, report and loss curve, a GPT-2's vocab.json and merges.txt)
+is checked from the Hub's file metadata before any is downloaded, and a folder's weights,
+config and tokenizer before they are read; the models kept loaded hold at most so many
+bytes of parameters (the least recently used goes first, and its memory is given back);
+a model refused is refused again at once for a while, without a second try; each model
+loads under its own lock (one model loading never blocks using or loading another, and
+two visitors asking for one model load it once) and a visitor waits for a load at most
+`load_seconds`; a Hub download runs in a process of its own (fetch.py), ended after
+`download_seconds` with its partial files removed.
 
 A library error reaches a visitor without its advice to whoever runs the library (a
 command to type, a Python argument, an environment variable), with what a visitor can do
@@ -38,12 +40,14 @@ from little_baby import LittleBaby
 from little_baby.engine.backend import gpu_usable
 from little_baby.errors import (BabyError, BackendError, HubError, ModelNotFoundError,
                                 NotCachedError, StoreError)
+from little_baby.io.formats.gpt2_checkpoint import WEIGHTS as GPT2_WEIGHTS
 from little_baby.io.formats.original import original_files
 from little_baby.io.hub.client import hub_file_sizes
-from little_baby.io.hub.fetch import default_repo
+from little_baby.io.hub.fetch import EXTRA_FILES, MODEL_FILES, default_repo
 from little_baby.io.store import resolve
 from little_baby.io.store.ages import AGES, DEFAULT_AGE
 from little_baby.io.store.identity import is_guid
+from little_baby.io.store.model_folder import REPORT
 from little_baby.io.store.report import corpus_name
 
 from .fetch import DownloadFailed, fetch
@@ -55,6 +59,24 @@ KEEP = 6  # models kept in memory at most; the least recently used goes first
 MiB = 2 ** 20
 WEIGHTS_FILES = ("model.safetensors",)  # beside config.json and tokenizer.json
 JSON_FILES = ("config.json", "tokenizer.json")
+GPT2_TOKENIZER_FILES = ("vocab.json", "merges.txt")  # a GPT-2's without tokenizer.json
+
+
+def hub_layouts(parsed):
+    """The files the library's fetch (little_baby/io/hub/fetch.py) may download for the
+    model resolve.Name `parsed` names, as layouts it tries in order: it takes the first
+    whose first file the repo has, and downloads that layout's files that are there.
+    A GUID: <guid>/ (the model files, then report.json and loss_curve.png), the
+    original's three files, then the root's report.json and, if it names the GUID, the
+    root's model. A repo id: its root, which holds ours or a GPT-2 checkpoint (whose
+    tokens may be in vocab.json + merges.txt): which, is known only once config.json is
+    read, so every file either may need is in the one layout."""
+    model = MODEL_FILES + EXTRA_FILES
+    if parsed.kind == "repo":
+        return (tuple(dict.fromkeys(model + (GPT2_WEIGHTS,) + GPT2_TOKENIZER_FILES)),)
+    guid = parsed.guid
+    return (tuple(f"{guid}/{p}" for p in model), original_files(guid),
+            tuple(dict.fromkeys((REPORT,) + model)))
 
 
 class Choice(NamedTuple):
@@ -175,7 +197,8 @@ class ShelfLimits:
     LITTLE_BABY_SPACE_<NAME IN CAPITALS> (sizes as 268435456, 256M or 1G)."""
 
     max_model_bytes: int = 256 * MiB     # one weights file (on the Hub or on disk)
-    max_json_bytes: int = 16 * MiB       # one config or tokenizer file
+    max_json_bytes: int = 16 * MiB       # one config, tokenizer or report file
+    max_image_bytes: int = 4 * MiB       # a loss curve (loss_curve.png) on the Hub
     max_loaded_bytes: int = 1024 * MiB   # the parameters of every model kept loaded
     max_forward_bytes: int = 512 * MiB   # what one pass over a whole context may hold
     load_seconds: float = 120.0          # a visitor waits at most this for a load
@@ -365,8 +388,9 @@ class Shelf:
         return default_repo() if parsed.kind == "guid" and parsed.age is None else None
 
     def _check_sizes(self, key, name, repo=None):
-        """Refuse `name` when its weights file (or a JSON file) is over the limits: from
-        the disk for a folder on this machine, else from the Hub's file metadata, before
+        """Refuse `name` when a file of it is over the limits: from the disk for a folder
+        on this machine (its weights, config and tokenizer), else from the Hub's file
+        metadata for every file the library would download (hub_layouts), before
         anything is downloaded. `repo`: a GUID is looked for there only. Returns the Hub
         repo the model is to be downloaded from, or None (on this machine, or offline)."""
         try:
@@ -382,29 +406,32 @@ class Shelf:
         from huggingface_hub import constants
         if constants.HF_HUB_OFFLINE:  # nothing can be downloaded: the Hub cache only
             return None
-        if parsed.kind == "repo":
-            repo, paths = parsed.repo_id, WEIGHTS_FILES + JSON_FILES
-        else:
-            repo = default_repo()
-            if os.path.isdir(repo):
-                return None
-            paths = tuple(f"{parsed.guid}/{p}" for p in WEIGHTS_FILES + JSON_FILES) + \
-                original_files(parsed.guid)
+        repo = parsed.repo_id if parsed.kind == "repo" else default_repo()
+        if parsed.kind != "repo" and os.path.isdir(repo):
+            return None
+        timeout = min(10.0, self.limits.load_seconds)
         try:
-            sizes = hub_file_sizes(repo, paths, timeout=min(10.0, self.limits.load_seconds))
+            for layout in hub_layouts(parsed):
+                sizes = hub_file_sizes(repo, layout[:1], timeout=timeout)
+                if sizes[layout[0]] is None:
+                    continue  # the library looks for the next layout
+                self._within(key, sizes)
+                self._within(key, hub_file_sizes(repo, layout[1:], timeout=timeout))
+                break
         except ModelNotFoundError as e:
             raise ModelUnavailable(cannot_open(key, e)) from e
         except HubError as e:
             raise _Transient(cannot_open(key, e)) from e
-        self._within(key, sizes)
         return repo
 
     def _within(self, key, sizes):
         for path, size in sizes.items():
             weights = path.endswith(WEIGHTS_FILES) or path.startswith("models/")
-            limit = self.limits.max_model_bytes if weights else self.limits.max_json_bytes
+            image = path.endswith(".png")
+            limit = (self.limits.max_model_bytes if weights else
+                     self.limits.max_image_bytes if image else self.limits.max_json_bytes)
             if size is not None and size > limit:
-                what = "weights file" if weights else "file"
+                what = "weights file" if weights else "image" if image else "file"
                 raise ModelUnavailable(
                     f"{key} is too big for this Space: its {what} {Path(path).name} has "
                     f"{mib(size)}, and this Space takes at most {mib(limit)} "
