@@ -415,6 +415,42 @@ def test_a_stopped_bpe_run_resumes_exactly(tmp_path):
         np.testing.assert_array_equal(resumed.params[key], value)
 
 
+def test_a_bpe_run_begun_with_the_older_token_split_is_refused_not_resumed_on_other_data(
+        tmp_path):
+    """Before BPE text was cut in characters (data.encode_split), a run cut its tokens: its
+    checkpoint records other part sizes, and resuming it on this split would train on
+    other data. It is refused in words, the checkpoint left as it was."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    from little_baby import LittleBaby
+    from little_baby.errors import TrainingError, TrainingInterrupted
+    from little_baby.io.store.checkpoint import CHECKPOINT
+    from tests.little_texts import TINY
+    from tests.test_train import interrupted_at
+    text = english(100) + GREEK
+    tok = BPETokenizer.train(text, 300)
+    config = BabyConfig(**TINY, c_tokenizer="bpe")
+    with pytest.raises(TrainingInterrupted):
+        interrupted_at(LittleBaby(config, tok), 7).fit(
+            text, out=tmp_path / "cut", max_iters=12, checkpoint_interval=5, quiet=True)
+    path = tmp_path / "cut" / CHECKPOINT
+    with safe_open(str(path), "numpy") as f:
+        meta = f.metadata()
+    state = json.loads(meta["state"])
+    ids = tok.encode(text)  # the older split: 90 % of the whole text's tokens
+    old = int(0.9 * len(ids))
+    assert old != state["report"]["corpus"]["n_train"]  # the two cuts differ on this text
+    state["report"]["corpus"].update(n_train=old, n_val=len(ids) - old)
+    save_file(load_file(str(path)), str(path), metadata={**meta, "state": json.dumps(state)})
+    before = path.read_bytes()
+    with pytest.raises(TrainingError, match="an older version cut BPE text differently"):
+        LittleBaby.resume(tmp_path / "cut", corpus=text, quiet=True)
+    assert path.read_bytes() == before
+
+
 def test_a_bpe_baby_goes_to_the_hub_and_comes_back(hub_env, tmp_path):
     import numpy as np
     from huggingface_hub import ModelCard

@@ -182,6 +182,13 @@ def resume(cls, name, store=None, corpus=None, quiet=False):
         ids, split = encode_split(tokenizer, text, config.r_split)
         data = TrainingData(ids, config.n_ctx, config.batch_size, config.r_split,
                             config.c_shuffle, config.seed, split=split)
+        if (len(data.train), len(data.val)) != (report["corpus"]["n_train"],
+                                                 report["corpus"]["n_val"]):
+            raise TrainingError(  # a BPE run begun before the split was made in characters
+                f"this run's text splits into {len(data.train):,} training and "
+                f"{len(data.val):,} held-out tokens here, but it began with "
+                f"{report['corpus']['n_train']:,} and {report['corpus']['n_val']:,} (an older "
+                f"version cut BPE text differently): start the run again.")
         plan = Plan(**report["settings"]["plan"])
         plan.keep = plan.keep or "last"  # a run started before keep existed
         run = TrainingRun(baby, data, plan, folder, quiet)
