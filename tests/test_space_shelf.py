@@ -4,6 +4,7 @@ loads, Hub failures said as the Hub said them, no server path in any message. Th
 the loopback stand-in (tests/hub_server.py); nothing leaves 127.0.0.1."""
 import gc
 import json
+import os
 import re
 import sys
 import threading
@@ -21,7 +22,8 @@ from tests.little_texts import english
 gr = pytest.importorskip("gradio", reason='the Space needs it: pip install -e ".[dev]"')
 pytest.importorskip("plotly", reason='the Space needs it: pip install -e ".[dev]"')
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "spaces"))
-from baby_space.fetch import GRACE, remove_partial_downloads  # noqa: E402
+from baby_space.fetch import (GRACE, PLACES, child_path,  # noqa: E402
+                              remove_partial_downloads)
 from baby_space.handlers import Handlers, Limits  # noqa: E402
 from baby_space.models import (ModelUnavailable, Shelf, ShelfLimits, choice_for,  # noqa: E402
                                choices_from_env, public)
@@ -419,6 +421,13 @@ def test_partial_downloads_are_removed_unless_a_download_writes_them(hub_env):
     with FileLock(locks / "bbbb.lock"):  # as huggingface_hub holds it while it downloads
         remove_partial_downloads("tester/x")
     assert not left.exists() and live.exists() and whole.exists()
+
+
+def test_the_download_process_gets_no_empty_path_entry():
+    """An empty PYTHONPATH entry is the child's working directory on its sys.path."""
+    sep = os.pathsep
+    assert child_path("") == sep.join(PLACES)
+    assert child_path(f"{sep}/opt/x{sep}{sep}") == sep.join(PLACES + ["/opt/x"])
 
 
 # ---- messages --------------------------------------------------------------------------------

@@ -32,8 +32,7 @@ def fetch(name, repo, hub_repo, seconds, grace=GRACE):
     from Hub repo `hub_repo` into this machine's caches, in a child process ended after
     `seconds`. Raises the library's own error (rebuilt from its class and message) or
     DownloadFailed."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        PLACES + [os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=child_path(os.environ.get("PYTHONPATH", "")))
     child = subprocess.Popen(
         [sys.executable, "-m", "baby_space.fetch", name, repo or "", str(seconds + grace)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env, text=True)
@@ -46,6 +45,12 @@ def fetch(name, repo, hub_repo, seconds, grace=GRACE):
                              f"was stopped") from None
     if child.returncode:
         raise _rebuilt(out, child.returncode)
+
+
+def child_path(pythonpath):
+    """The child's PYTHONPATH: PLACES, then the entries of `pythonpath`, with no empty
+    entry (one would put the child's working directory on its sys.path)."""
+    return os.pathsep.join(p for p in PLACES + pythonpath.split(os.pathsep) if p)
 
 
 def end(child, grace):
