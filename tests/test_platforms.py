@@ -570,13 +570,17 @@ def test_a_folder_without_write_permission_is_not_writable(tmp_path):
 
 def test_local_paths_follow_the_store_and_inputs_variables(machine, tmp_path):
     """A script's models go where the library puts them (io/store/places.py), a notebook's
-    beside it (an older notebook's ./cache while it is there); both read texts from
+    beside it (an older notebook's ./cache while it holds a model); both read texts from
     $LITTLE_BABY_INPUTS, then ./inputs."""
     machine.mp.chdir(tmp_path)
     assert platforms.platform_paths("script").models == default_store()
     assert platforms.platform_paths("jupyter").models == tmp_path / "models"
-    (tmp_path / "cache").mkdir()
-    assert platforms.platform_paths("jupyter").models == tmp_path / "cache"
+    (tmp_path / "cache" / "pip").mkdir(parents=True)  # a ./cache of something else's
+    (tmp_path / "cache" / "config.json").write_text("{}")  # a file, not a model folder
+    assert platforms.platform_paths("jupyter").models == tmp_path / "models"
+    (tmp_path / "cache" / "some-guid").mkdir()
+    (tmp_path / "cache" / "some-guid" / "config.json").write_text("{}")
+    assert platforms.platform_paths("jupyter").models == tmp_path / "cache"  # an older store
     machine.mp.setenv("LITTLE_BABY_STORE", str(tmp_path / "mine"))
     machine.mp.setenv("LITTLE_BABY_INPUTS", str(tmp_path / "texts"))
     assert platforms.platform_paths("jupyter").models == tmp_path / "mine"

@@ -51,9 +51,17 @@ def is_writable(path):
 
 def notebook_store(work):
     """A notebook's model store: `work`/models, or `work`/cache where an older notebook
-    made that (the store's folder before it was called the store)."""
+    made that (the store's folder before it was called the store) and it holds a model (a
+    folder with a config.json); a ./cache that holds none may be anything else's."""
     older = Path(work) / OLDER_STORE_FOLDER
-    return older if older.is_dir() else Path(work) / STORE_FOLDER
+    return older if _holds_a_model(older) else Path(work) / STORE_FOLDER
+
+
+def _holds_a_model(folder):
+    try:
+        return any((sub / "config.json").is_file() for sub in Path(folder).iterdir())
+    except OSError:  # not there, not a folder, not readable
+        return False
 
 
 def platform_paths(platform=None, drive=None):
