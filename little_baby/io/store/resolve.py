@@ -17,8 +17,9 @@ A GUID's model is looked for here in
     1. the model store     <store>/<guid>/ (`store`, else $LITTLE_BABY_STORE, else
                            ~/.cache/little_baby/models: places.py)
     2. the shipped models  the age models inside the package (ages.shipped_folder)
-and then, by from_pretrained and the commands that fetch (generate, info), in the Hub
-store and on the Hub (hub/fetch.py). `find_model` is the lookup without the Hub.
+and then, by from_pretrained and the commands that fetch (generate, info, finetune,
+export), in the Hub cache and on the Hub (hub/fetch.py). `find_model` is the lookup
+without the Hub.
 """
 import difflib
 import os
