@@ -1,6 +1,6 @@
 """LittleBaby on the Hugging Face Hub: the real huggingface_hub client against the test
-server (tests/hub_server.py) — push, download, snapshot, model info, the two caches,
-offline mode, auth errors, failed uploads — and the original project's files."""
+server (tests/hub_server.py) — push, download, snapshot, model info, the model store
+and the Hub cache, offline mode, auth errors, failed uploads — and the original project's files."""
 import hashlib
 import socket
 from pathlib import Path
@@ -30,9 +30,9 @@ MODEL_FILES = {"config.json", "tokenizer.json", "model.safetensors", "report.jso
 @pytest.fixture(autouse=True)
 def model_store(tmp_path, monkeypatch):
     """Every test gets its own model store and no default repo."""
-    monkeypatch.setenv("LITTLE_BABY_STORE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LITTLE_BABY_STORE", str(tmp_path / "store"))
     monkeypatch.delenv(REPO_ENV, raising=False)
-    return tmp_path / "cache"
+    return tmp_path / "store"
 
 
 @pytest.fixture
@@ -47,7 +47,8 @@ def trained():
 
 
 def elsewhere(tmp_path, name):
-    """from_pretrained options for a machine that has seen nothing: fresh store and Hub cache."""
+    """from_pretrained options for a machine that has seen nothing: fresh store and Hub cache
+    (the store as cache=, its older name, which still works)."""
     return {"cache": tmp_path / name / "cache", "cache_dir": tmp_path / name / "hub"}
 
 
@@ -353,7 +354,7 @@ def test_save_pretrained_then_from_pretrained_a_folder(tmp_path, monkeypatch):
     np.testing.assert_array_equal(LittleBaby.from_pretrained("my-model").logits(x), baby.logits(x))
 
 
-def test_the_command_line_fetches_what_the_cache_lacks(hub_env, trained, tmp_path, model_store, capsys):
+def test_the_command_line_fetches_what_the_store_lacks(hub_env, trained, tmp_path, model_store, capsys):
     from little_baby.cli import main
     baby, _ = trained
     repo_id = f"{hub_env.server.user}/baby-tiny"
@@ -366,5 +367,5 @@ def test_the_command_line_fetches_what_the_cache_lacks(hub_env, trained, tmp_pat
     clone = write_original(original_like()[0], tmp_path / "clone", guid)
     assert main(["info", guid, "--repo", str(clone)]) == 0
     assert guid in capsys.readouterr().out
-    assert main(["generate", guid, "--max-tokens", "3"]) == 0  # converted: now in the cache
+    assert main(["generate", guid, "--max-tokens", "3"]) == 0  # converted: now in the store
     assert (model_store / guid / "completion.json").is_file()

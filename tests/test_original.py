@@ -1,13 +1,13 @@
 """The original project's files load exactly (little_baby/io/formats/original.py, issue 11).
 
 - A model the original's own code saved (../shared/fixtures/original, beside the checkout)
-  gives that code's logits to within 1e-6, by GUID from a fresh cache, then from the cache.
+  gives that code's logits to within 1e-6, by GUID from a fresh store, then from the store.
 - Files written in the original's layout FROM a model of ours (write_original, by the
   format's rules) load back to the same logits for pre/post x mha/moh x mlp/moe, and to the
   logits of `original_forward`: the original's maths written out from its description,
   straight on its JSON entries (checked against the fixture too).
 - A misnamed, missing, mis-shaped or non-finite entry is a WeightsError naming it, and
-  nothing is written to the cache.
+  nothing is written to the store.
 """
 import hashlib
 import json
@@ -182,10 +182,10 @@ def write_original(baby, folder, guid, null_biases=()):
 
 
 # ---- the fixture: the original's own files and logits ----------------------------------------
-def test_the_originals_model_gives_its_logits_by_guid_then_from_the_cache(fixture_repo, tmp_path):
+def test_the_originals_model_gives_its_logits_by_guid_then_from_the_store(fixture_repo, tmp_path):
     repo, meta, expected = fixture_repo
-    cache = tmp_path / "cache"
-    baby = LittleBaby.from_pretrained(FIXTURE_GUID, repo=repo, store=cache, d_type="fp64")
+    store = tmp_path / "store"
+    baby = LittleBaby.from_pretrained(FIXTURE_GUID, repo=repo, store=store, d_type="fp64")
     ids = np.asarray(meta["ids"])
     assert baby.tokenizer.encode(meta["prompt"]).tolist() == ids[0].tolist()
     assert baby.logits(ids).shape == expected.shape
@@ -194,7 +194,7 @@ def test_the_originals_model_gives_its_logits_by_guid_then_from_the_cache(fixtur
     assert (baby.guid, cfg.c_sequence, cfg.c_attention, cfg.c_network) == (
         FIXTURE_GUID, "pre", "mha", "mlp")
 
-    folder = cache / FIXTURE_GUID  # converted once: our files, and where they came from
+    folder = store / FIXTURE_GUID  # converted once: our files, and where they came from
     assert sorted(f.name for f in folder.iterdir()) == [
         "config.json", "model.safetensors", "report.json", "tokenizer.json"]
     report = json.loads((folder / "report.json").read_text())
@@ -205,10 +205,10 @@ def test_the_originals_model_gives_its_logits_by_guid_then_from_the_cache(fixtur
     assert report["lineage"] == [] and report["n_params"] == baby.n_params
 
     shutil.rmtree(repo)  # the second load cannot have read the original's files
-    again = LittleBaby.from_pretrained(FIXTURE_GUID, repo=repo, store=cache, d_type="fp64")
+    again = LittleBaby.from_pretrained(FIXTURE_GUID, repo=repo, store=store, d_type="fp64")
     assert again.source["folder"] == folder
     np.testing.assert_array_equal(again.logits(ids), baby.logits(ids))
-    fp32 = LittleBaby.from_pretrained(FIXTURE_GUID, store=cache)  # the config's own d_type
+    fp32 = LittleBaby.from_pretrained(FIXTURE_GUID, store=store)  # the config's own d_type
     np.testing.assert_allclose(fp32.logits(ids), expected, rtol=0, atol=1e-5)
 
 
@@ -231,10 +231,10 @@ def test_files_written_in_the_originals_layout_load_to_the_same_logits(tmp_path,
     baby, x = original_like(c_sequence=sequence, **variant)
     guid = new_guid()
     repo = write_original(baby, tmp_path / "repo", guid)
-    converted = LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "cache")
+    converted = LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "store")
     assert converted.config.to_dict() == {**baby.config.to_dict(), "d_type": "fp32"}
     assert converted.tokenizer == baby.tokenizer
-    converted = LittleBaby.from_pretrained(guid, store=tmp_path / "cache", d_type="fp64")
+    converted = LittleBaby.from_pretrained(guid, store=tmp_path / "store", d_type="fp64")
     for key, value in baby.params.items():
         np.testing.assert_array_equal(converted.params[key], value, err_msg=key)
     np.testing.assert_array_equal(converted.logits(x), baby.logits(x))
@@ -250,7 +250,7 @@ def test_null_biases_are_zeros(tmp_path):
     repo = write_original(baby, tmp_path / "repo", guid, null_biases=(
         "lm_head_bias", "block_0_mha_c_bias", "block_1_mlp_proj_dn_bias"))
     assert json.loads((repo / original_files(guid)[2]).read_text())["lm_head_bias"] is None
-    converted = LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "cache",
+    converted = LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "store",
                                            d_type="fp64")
     np.testing.assert_array_equal(converted.logits(x), baby.logits(x))
     np.testing.assert_allclose(converted.logits(x), original_forward(repo, guid, x),
@@ -322,8 +322,8 @@ def test_a_bad_entry_is_named_and_nothing_is_written(tmp_path, case):
     repo = write_original(baby, tmp_path / "repo", guid)
     _entries_changed(repo, guid, change)
     with pytest.raises(WeightsError, match=message):
-        LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "cache")
-    assert not (tmp_path / "cache").exists()
+        LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "store")
+    assert not (tmp_path / "store").exists()
 
 
 def test_moe_settings_come_from_the_weights_file_and_must_agree(tmp_path):
@@ -336,11 +336,11 @@ def test_moe_settings_come_from_the_weights_file_and_must_agree(tmp_path):
     _entries_changed(repo, guid, _set("block_1_moe_expansion", 3))
     with pytest.raises(WeightsError, match=r"'block_0_moe_expansion' is 2 but "
                                            r"'block_1_moe_expansion' is 3"):
-        LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "cache")
+        LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "store")
     _entries_changed(repo, guid, _set("block_1_moe_expansion", 2.5))
     with pytest.raises(WeightsError, match=r"'block_1_moe_expansion' is the setting n_hidden"):
-        LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "cache")
-    assert not (tmp_path / "cache").exists()
+        LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "store")
+    assert not (tmp_path / "store").exists()
 
 
 def test_bad_config_and_tokenizer_files_are_named(tmp_path):
@@ -352,8 +352,8 @@ def test_bad_config_and_tokenizer_files_are_named(tmp_path):
 
     def fails(error, message):
         with pytest.raises(error, match=message):
-            LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "cache")
-        assert not (tmp_path / "cache").exists()
+            LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "store")
+        assert not (tmp_path / "store").exists()
 
     config_path.write_text(json.dumps({**config, "n_leyers": 3}))
     fails(ConfigError, rf"config_{guid}\.json: unknown config key.*n_leyers")
@@ -372,7 +372,7 @@ def test_bad_config_and_tokenizer_files_are_named(tmp_path):
     tokenizer_path.write_text(tokenizer)
     config_path.write_text(json.dumps({**config, "infr_cache": True, "max_tokens": 100,
                                        "c_device": "gpu", "d_type": "fp16"}))
-    converted = LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "cache")
+    converted = LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "store")
     assert (converted.config.c_device, converted.config.d_type) == ("cpu", "fp32")
 
 
@@ -380,10 +380,10 @@ def test_an_existing_folder_is_not_overwritten(tmp_path):
     baby, _ = original_like()
     guid = new_guid()
     repo = write_original(baby, tmp_path / "repo", guid)
-    (tmp_path / "cache" / guid).mkdir(parents=True)  # e.g. a run that was stopped
+    (tmp_path / "store" / guid).mkdir(parents=True)  # e.g. a run that was stopped
     with pytest.raises(ModelFolderError, match="already exists"):
-        LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "cache")
-    assert list((tmp_path / "cache" / guid).iterdir()) == []
+        LittleBaby.from_pretrained(guid, repo=repo, store=tmp_path / "store")
+    assert list((tmp_path / "store" / guid).iterdir()) == []
 
 
 # ---- the command line ------------------------------------------------------------------------
@@ -391,19 +391,19 @@ def test_convert_and_info_on_the_command_line(tmp_path, capsys):
     baby, x = original_like(c_attention="moh", c_network="moe")
     guid = new_guid()
     repo = write_original(baby, tmp_path / "repo", guid)
-    cache = str(tmp_path / "cache")
-    assert main(["convert", str(repo), guid, "--store", cache]) == 0
+    store = str(tmp_path / "store")
+    assert main(["convert", str(repo), guid, "--store", store]) == 0
     out = capsys.readouterr().out
-    assert f"converted {guid} (pre/moh/moe" in out and out.strip().endswith(f"{cache}/{guid}")
-    converted = LittleBaby.from_pretrained(guid, store=cache, d_type="fp64")
+    assert f"converted {guid} (pre/moh/moe" in out and out.strip().endswith(f"{store}/{guid}")
+    converted = LittleBaby.from_pretrained(guid, store=store, d_type="fp64")
     np.testing.assert_array_equal(converted.logits(x), baby.logits(x))
 
-    assert main(["info", guid, "--store", cache]) == 0
+    assert main(["info", guid, "--store", store]) == 0
     out = capsys.readouterr().out
     assert "origin     Converted from the JSON files of the original project" in out
     assert str(repo) in out and "lineage" not in out
 
-    assert main(["convert", str(repo), guid, "--store", cache]) == 2  # there already
+    assert main(["convert", str(repo), guid, "--store", store]) == 2  # there already
     assert "already exists" in capsys.readouterr().err
     assert main(["convert", str(repo), guid, "--out", str(tmp_path / "elsewhere")]) == 0
     assert (tmp_path / "elsewhere" / "model.safetensors").is_file()

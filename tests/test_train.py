@@ -1,5 +1,5 @@
 """Training through the library: both plans, the model folder and its report, finetuning
-with new characters, divergence, Ctrl-C and resume, the cache, and bad input."""
+with new characters, divergence, Ctrl-C and resume, the model store, and bad input."""
 import json
 import signal
 import sys
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
-from little_baby.errors import CacheError
+from little_baby.errors import StoreError
 from little_baby.io.store.catalog import delete_model, list_models
 from little_baby.io.store.identity import model_dir
 from little_baby.io.store.resolve import find_model
@@ -222,11 +222,11 @@ def test_ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run(tmp_path):
         LittleBaby.resume(tmp_path / "cut", corpus=text, quiet=True)
 
 
-def test_cache_guids_cannot_escape_and_models_can_be_listed_and_deleted(tmp_path):
+def test_store_guids_cannot_escape_and_models_can_be_listed_and_deleted(tmp_path):
     for bad in ("../etc", "..", "a/b", "3F2A5C1E-0000-4000-8000-000000000000", "x" * 36, ""):
-        with pytest.raises(CacheError, match="not a model GUID"):
+        with pytest.raises(StoreError, match="not a model GUID"):
             model_dir(bad, tmp_path)
-        with pytest.raises(CacheError):
+        with pytest.raises(StoreError):
             delete_model(bad, tmp_path)
     assert list_models(tmp_path) == []
     a = LittleBaby.train_new(TINY, english(), max_iters=2, store=tmp_path, quiet=True)
@@ -235,9 +235,9 @@ def test_cache_guids_cannot_escape_and_models_can_be_listed_and_deleted(tmp_path
     assert sorted(m["guid"] for m in listed) == sorted([a.guid, b.guid])
     assert all(m["status"] == "complete" and m["val_loss"] > 0 for m in listed)
     assert find_model(a.guid[:8], tmp_path) == tmp_path / a.guid
-    with pytest.raises(CacheError, match="no model"):
+    with pytest.raises(StoreError, match="no model"):
         find_model("ffffffff", tmp_path)
     assert delete_model(a.guid, tmp_path) == tmp_path / a.guid
     assert [m["guid"] for m in list_models(tmp_path)] == [b.guid]
-    with pytest.raises(CacheError, match="nothing was deleted"):
+    with pytest.raises(StoreError, match="nothing was deleted"):
         delete_model(a.guid, tmp_path)
