@@ -10,9 +10,12 @@ over every full window: bits per character. A BPE baby keeps its best evaluation
 weights: a window of BPE tokens holds 2-3 times the characters, so it walks the 1 MB text
 2-3 times as often and overfits sooner (benchmarks/results/bpe_vs_char_age48_*.json).
 
-    python benchmarks/bpe_vs_char.py --store /tmp/bpe48                  # CPU: hours
-    python benchmarks/bpe_vs_char.py --store /tmp/bpe48 --device gpu     # minutes on a GPU
-    python benchmarks/bpe_vs_char.py --store /tmp/bpe48 --max-iters 50   # a quick look
+    python benchmarks/bpe_vs_char.py --out /tmp/bpe48                  # CPU: hours
+    python benchmarks/bpe_vs_char.py --out /tmp/bpe48 --device gpu     # minutes on a GPU
+    python benchmarks/bpe_vs_char.py --out /tmp/bpe48 --max-iters 50   # a quick look
+
+--out holds one run folder per vocabulary size, bpe-<size>/ (not a model store: its
+folders are named by size, not GUID).
 
 The vocabulary sizes train side by side, one process each; a stopped run resumes from its
 checkpoint when the command is given again. Prints one JSON summary.
@@ -20,7 +23,6 @@ checkpoint when the command is given again. Prints one JSON summary.
 import argparse
 import dataclasses
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -67,7 +69,8 @@ def score(baby, text, report):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--store", required=True, help="folder for the BPE babies")
+    parser.add_argument("--out", required=True,
+                        help="folder for the BPE babies, one bpe-<size>/ each")
     parser.add_argument("--vocab-sizes", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--max-iters", type=int, default=TRAINING[48][0])
@@ -77,9 +80,9 @@ def main(argv=None):
     corpus = args.corpus or find_input("shakespeare.txt")
     if corpus is None:
         parser.error("no shakespeare.txt in inputs/ or $LITTLE_BABY_INPUTS: give --corpus PATH.")
-    store = Path(args.store)
+    out = Path(args.out)
     if args.only is not None:
-        train_one(args.only, corpus, store / f"bpe-{args.only}", args.device, args.max_iters)
+        train_one(args.only, corpus, out / f"bpe-{args.only}", args.device, args.max_iters)
         return 0
     children = [subprocess.Popen([sys.executable, __file__, *(argv or sys.argv[1:]),
                                   "--corpus", str(corpus), "--only", str(n)])
@@ -92,7 +95,7 @@ def main(argv=None):
     char = LittleBaby.from_pretrained(DEFAULT_AGE)
     rows = [score(char, text, char.report)]
     for n in args.vocab_sizes:
-        baby = LittleBaby.load(store / f"bpe-{n}")
+        baby = LittleBaby.load(out / f"bpe-{n}")
         rows.append(score(baby, text, baby.report))
     best = min(rows, key=lambda r: r["heldout_bits_per_char"])
     print(json.dumps({"age": AGES[DEFAULT_AGE].months, "rows": rows,
