@@ -3,8 +3,8 @@ where each comes from, its sha256, and getting it into inputs/ with the sha256 c
 
 The command is tools/datasets.py (`python -m little_baby.tools.datasets shakespeare`);
 inputs/README.md says the same for people. A download is read whole, checked, then
-written atomically (files.py), so inputs/ never holds a partial or a wrong file; a file
-already there is checked and never overwritten.
+written atomically (io/store/files.py), so inputs/ never holds a partial or a wrong file;
+a file already there is checked and never overwritten.
 """
 import hashlib
 import urllib.error
