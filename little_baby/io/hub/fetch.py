@@ -8,16 +8,17 @@ path, a GUID or a unique start of one, an age ('age-48-months') or a Hub repo id
     3. the Hub cache     files downloaded before, without asking the network
     4. the Hub           the repo in $LITTLE_BABY_REPO (default koureasstavros/TheLittleBaby)
                          or `repo=`, which may also be a local folder laid out like a repo
-With `repo=` named, the model must come from that repo: the shipped models, and a stored
-folder that did not come from it (its origin: identity.py), are passed over, and an
-original conversion whose <store>/<guid>/ holds another model goes to
-<store>/repos/<owner>--<name>/<guid>/ instead (repo_folder).
-and, inside a repo, in one of three layouts:
-    ours       <guid>/config.json, tokenizer.json, model.safetensors (+ report.json)
+and, inside a repo (3 and 4), in one of three layouts, tried in this order:
+    ours       <guid>/config.json, tokenizer.json, model.safetensors (+ report.json and
+               loss_curve.png when there: EXTRA_FILES)
     original   configs/config_<guid>.json, tokenizers/tokenizer_<guid>.json and
                models/model_<guid>.json, converted once into <store>/<guid>/ (original.py;
                its report records where they were and the files' sha256)
     root       the repo's own model (what push_to_hub writes), if its report names the GUID
+With `repo=` named, the model must come from that repo: the shipped models, and a stored
+folder that did not come from it (its origin: identity.py), are passed over, and an
+original conversion whose <store>/<guid>/ holds another model goes to
+<store>/repos/<owner>--<name>/<guid>/ instead (repo_folder).
 A repo id whose root holds a GPT-2 checkpoint (config.json naming model_type 'gpt2', as
 openai-community/gpt2) gets config.json, model.safetensors and tokenizer.json (or
 vocab.json + merges.txt) alone, read by LittleBaby.from_gpt2 (no torch).
