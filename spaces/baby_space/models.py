@@ -124,9 +124,6 @@ def choices_from_env(environ=os.environ, folders=FOLDERS):
     return age_choices() + [choice_for(str(p)) for p in deployed]
 
 
-_GUID_START = re.compile(r"[0-9a-f][0-9a-f-]{0,35}")  # a name that could begin a GUID
-
-
 # ---- no server path in a message ------------------------------------------------------------
 _PATH = re.compile(r"""(?<![\w:/.~-])~?/[^\s'"`,;()\[\]{}<>]+""")
 
@@ -313,7 +310,7 @@ class Shelf:
                                        or os.path.exists(key)):
             raise ModelUnavailable("That is a path, and this Space opens only the folders it "
                                    "was started with; give an age, a GUID or a Hub repo id.")
-        if key not in self._named and _GUID_START.fullmatch(key.lower()) and not (
+        if key not in self._named and resolve.is_guid_start(key) and not (
                 is_guid(key.lower()) or key.lower() in AGES):
             # the library completes a GUID's start from the server's own store, whose
             # GUIDs (its owner's models) a visitor must not learn
