@@ -1,6 +1,7 @@
 """The Space in a real browser: `python spaces/app.py` serving a tiny model, and Debian's
 Chromium (apt package `chromium`) headless, driven by Playwright with executable_path set
 to it (Playwright's own browser download is not available on these machines)."""
+import contextlib
 import io
 import os
 import shutil
@@ -169,13 +170,22 @@ def status_of(page):
     return page.locator("#status").inner_text()
 
 
-@pytest.mark.parametrize("width, height", [(400, 800), (1280, 800)])
-def test_the_page_works_on_a_phone_and_a_desktop(app, browser, width, height):
-    url, baby = app
+@contextlib.contextmanager
+def opened(browser, url, width, height):
+    """A page of the Space at this size, its model's summary shown; closed afterwards."""
     page = browser.new_page(viewport={"width": width, "height": height})
     try:
         page.goto(url)
         page.locator("#summary").get_by_text("parameters").wait_for(timeout=20_000)
+        yield page
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width, height", [(400, 800), (1280, 800)])
+def test_the_page_works_on_a_phone_and_a_desktop(app, browser, width, height):
+    url, baby = app
+    with opened(browser, url, width, height) as page:
         for part in ("#prompt textarea", "#generate", "#model input"):  # the first screen
             box = page.locator(part).bounding_box()
             assert box["x"] >= 0 and box["x"] + box["width"] <= width, part
@@ -210,17 +220,12 @@ def test_the_page_works_on_a_phone_and_a_desktop(app, browser, width, height):
         ticks = [t.bounding_box() for t in bars.locator(".xtick text").all()]
         assert len(ticks) == 20 and not any(overlap(a, b) for a, b in zip(ticks, ticks[1:]))
         page.screenshot(path=artifact(f"space-{width}x{height}.png"), full_page=True)
-    finally:
-        page.close()
 
 
 @pytest.mark.parametrize("width, height", [(400, 800), (1280, 800)])
 def test_many_heads_get_a_slider_not_a_list_of_buttons(app, browser, width, height):
     url, _ = app
-    page = browser.new_page(viewport={"width": width, "height": height})
-    try:
-        page.goto(url)
-        page.locator("#summary").get_by_text("parameters").wait_for(timeout=20_000)
+    with opened(browser, url, width, height) as page:
         model = page.locator("#model input")
         model.fill("many")
         model.press("Enter")
@@ -256,16 +261,11 @@ def test_many_heads_get_a_slider_not_a_list_of_buttons(app, browser, width, heig
         assert number.input_value() == "5"
         assert page.locator("#layer input:checked").input_value() == "3"
         page.locator("#attention-tab").screenshot(path=artifact(f"space-heads-{width}x{height}.png"))
-    finally:
-        page.close()
 
 
 def test_the_status_tells_the_truth_after_stop_and_after_a_failure(app, browser):
     url, baby = app
-    page = browser.new_page(viewport={"width": 400, "height": 800})
-    try:
-        page.goto(url)
-        page.locator("#summary").get_by_text("parameters").wait_for(timeout=20_000)
+    with opened(browser, url, 400, 800) as page:
         model = page.locator("#model input")
         model.fill("age-48-months")  # a shipped age: its whole GUID shows, wrapped, on a phone
         model.press("Enter")
@@ -310,5 +310,3 @@ def test_the_status_tells_the_truth_after_stop_and_after_a_failure(app, browser)
                                ".startsWith('Failed: Cannot open no such model!')",
                                timeout=20_000)
         page.screenshot(path=artifact("space-400x800-failed.png"), full_page=True)
-    finally:
-        page.close()
