@@ -125,10 +125,10 @@ def test_a_weights_file_over_the_limit_is_refused_before_download(hub_env, tmp_p
         f"{weights / MiB:,.1f} MiB, and this Space takes at most {(weights - 1) / MiB:,.1f} MiB "
         f"(nothing was downloaded).")
     assert hub_env.server.count("GET", r"/resolve/") == 0 and counted == []
-    assert hub_env.server.count("HEAD", r"/resolve/main/model\.safetensors") == 1
+    assert hub_env.server.count("HEAD", r"/resolve/[^/]+/model\.safetensors") == 1
     with pytest.raises(ModelUnavailable):
         shelf.get(repo)
-    assert hub_env.server.count("HEAD", r"/resolve/main/model\.safetensors") == 1  # remembered
+    assert hub_env.server.count("HEAD", r"/resolve/[^/]+/model\.safetensors") == 1  # remembered
     roomy = Shelf([], device="cpu", limits=ShelfLimits(max_model_bytes=weights))
     assert roomy.get(repo).config.n_layers == 2  # at the limit: it loads
 
@@ -196,8 +196,9 @@ def test_the_space_sizes_each_file_before_the_library_downloads_it(hub_env, tmp_
     sized = []
 
     def sizing(repo, paths, **kwargs):
-        sized.extend(f"/{repo}/resolve/main/{p}" for p in paths)
-        return real(repo, paths, **kwargs)
+        found = real(repo, paths, **kwargs)  # at the commit the first answer pinned
+        sized.extend(f"/{repo}/resolve/{found.commit}/{p}" for p in paths)
+        return found
     real = models.hub_file_sizes
     monkeypatch.setattr(models, "hub_file_sizes", sizing)
 
@@ -222,6 +223,31 @@ def test_the_space_sizes_each_file_before_the_library_downloads_it(hub_env, tmp_
     assert any(p.endswith("/merges.txt") for p in sized)
     assert any(p.endswith(f"{inside.guid}/loss_curve.png") for p in sized)
     assert HfApi().file_exists(root, "loss_curve.png")
+
+
+def test_the_download_gets_the_commit_whose_sizes_were_checked(hub_env, tmp_path, monkeypatch):
+    """A repo that changes between the size check and the download (a hostile owner
+    pushing a huge weights file just then) still gives the checked commit's files: the
+    download is pinned to it."""
+    import baby_space.models as models
+    from huggingface_hub import HfApi
+    small = pushed(hub_env, saved(tmp_path / "small"), "switch")
+    checked = hub_env.server.repo(small).head
+    saved(tmp_path / "big", n_layers=2, n_emb=64, head_size=64, n_ctx=64)
+    real = models.fetch
+
+    def after_a_push(*args, **kwargs):  # the owner pushes between check and download
+        HfApi().upload_folder(repo_id=small, folder_path=str(tmp_path / "big"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(models, "fetch", after_a_push)
+    before = len(hub_env.server.requests)
+    limits = ShelfLimits(max_model_bytes=(tmp_path / "small" / "model.safetensors").stat().st_size)
+    baby = Shelf([], device="cpu", limits=limits).get(small)
+    assert hub_env.server.repo(small).head != checked  # it did change
+    assert baby.config.n_layers == 1  # the checked commit's model
+    got = [r.path for r in hub_env.server.requests[before:]
+           if r.method == "GET" and "/resolve/" in r.path]
+    assert got and all(f"/resolve/{checked}/" in path for path in got), got
 
 
 def test_a_folder_over_the_limit_is_refused_before_reading(tmp_path, counted):
@@ -350,7 +376,7 @@ def test_over_http_a_slow_download_does_not_delay_a_loaded_model(slow_hub, tmp_p
         assert not any(job.done() for job in slow)  # they still wait for the download
         for job in slow:
             assert len(job.result(timeout=60)[0]) == 20  # and then get their text
-        assert hub_env.server.count("GET", "/slow/resolve/main/model.safetensors") == 1
+        assert hub_env.server.count("GET", r"/slow/resolve/[^/]+/model\.safetensors") == 1
     finally:
         demo.close()
 

@@ -1,7 +1,8 @@
 """A Hub download the Space can end. huggingface_hub's download cannot be cancelled from
 another thread, so the shelf runs each in a process of its own (`python -m
-baby_space.fetch NAME REPO SECONDS`: the files fetched into the Hub cache, an original
-model converted into the store, as from_pretrained does, but nothing loaded) and ends it
+baby_space.fetch NAME REPO SECONDS REVISION`: the files of the commit whose sizes were
+checked fetched into the Hub cache, an original model converted into the store, as
+from_pretrained does, but nothing loaded) and ends it
 at its deadline: SIGTERM, on which the download's own clean-up removes its partial file,
 then SIGKILL if it has not ended within GRACE seconds, after which the partial files it
 may have left are removed here. The child also ends itself GRACE seconds after the
@@ -27,14 +28,15 @@ class DownloadFailed(Exception):
     """A download that failed or was ended; the message says why, as a clause."""
 
 
-def fetch(name, repo, hub_repo, seconds, grace=GRACE):
+def fetch(name, repo, hub_repo, seconds, revision=None, grace=GRACE):
     """Download the model `name` (`repo`: from_pretrained's repo=, None for its default)
-    from Hub repo `hub_repo` into this machine's caches, in a child process ended after
-    `seconds`. Raises the library's own error (rebuilt from its class and message) or
-    DownloadFailed."""
+    from Hub repo `hub_repo` at `revision` (a commit: the one whose sizes were checked)
+    into this machine's caches, in a child process ended after `seconds`. Raises the
+    library's own error (rebuilt from its class and message) or DownloadFailed."""
     env = dict(os.environ, PYTHONPATH=child_path(os.environ.get("PYTHONPATH", "")))
     child = subprocess.Popen(
-        [sys.executable, "-m", "baby_space.fetch", name, repo or "", str(seconds + grace)],
+        [sys.executable, "-m", "baby_space.fetch", name, repo or "", str(seconds + grace),
+         revision or ""],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env, text=True)
     try:
         out, _ = child.communicate(timeout=seconds)
@@ -99,15 +101,16 @@ def _stop(signum, frame):
 
 
 def main(argv):
-    """The child: NAME REPO ('' for the default) SECONDS (after which it ends itself).
-    Prints one line of JSON, {"error", "message"}, when it fails."""
-    name, repo, seconds = argv
+    """The child: NAME REPO ('' for the default) SECONDS (after which it ends itself)
+    REVISION ('' for the default). Prints one line of JSON, {"error", "message"}, when it
+    fails."""
+    name, repo, seconds, revision = argv
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGALRM, _stop)
     signal.setitimer(signal.ITIMER_REAL, float(seconds))
     from little_baby.io.hub.fetch import locate
     try:
-        locate(name, repo=repo or None)
+        locate(name, repo=repo or None, revision=revision or None)
     except Exception as e:  # noqa: BLE001 - said to the parent, which raises it there
         print(json.dumps({"error": type(e).__name__, "message": str(e)}), flush=True)
         return 1

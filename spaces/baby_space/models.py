@@ -324,7 +324,7 @@ class Shelf:
         try:
             name = self._named[key].name if key in self._named else key
             repo = None if key in self._named else self._hub_only(name)
-            baby = self._load(key, name, repo, self._check_sizes(key, name, repo))
+            baby = self._load(key, name, repo, *self._check_sizes(key, name, repo))
             nbytes = sum(int(a.nbytes) for a in baby.params.values())
             cfg, need = baby.config, forward_bytes(baby.config)
             if need > self.limits.max_forward_bytes:
@@ -388,8 +388,9 @@ class Shelf:
         """Refuse `name` when a file of it is over the limits: from the disk for a folder
         on this machine (its weights, config and tokenizer), else from the Hub's file
         metadata for every file the library would download (hub_layouts), before
-        anything is downloaded. `repo`: a GUID is looked for there only. Returns the Hub
-        repo the model is to be downloaded from, or None (on this machine, or offline)."""
+        anything is downloaded. `repo`: a GUID is looked for there only. Returns (the Hub
+        repo the model is to be downloaded from, the commit whose sizes were checked, which
+        the download is pinned to), or (None, None): on this machine, or offline."""
         try:
             parsed = resolve.parse(name)
         except BabyError as e:
@@ -399,27 +400,29 @@ class Shelf:
             sizes = {p: (Path(folder) / p).stat().st_size if (Path(folder) / p).is_file()
                      else None for p in WEIGHTS_FILES + JSON_FILES}
             self._within(key, sizes)
-            return None
+            return None, None
         from huggingface_hub import constants
         if constants.HF_HUB_OFFLINE:  # nothing can be downloaded: the Hub cache only
-            return None
+            return None, None
         repo = parsed.repo_id if parsed.kind == "repo" else default_repo()
         if parsed.kind != "repo" and os.path.isdir(repo):
-            return None
-        timeout = min(10.0, self.limits.load_seconds)
+            return None, None
+        timeout, commit = min(10.0, self.limits.load_seconds), None
         try:
             for layout in hub_layouts(parsed):
-                sizes = hub_file_sizes(repo, layout[:1], timeout=timeout)
-                if sizes[layout[0]] is None:
+                first = hub_file_sizes(repo, layout[:1], revision=commit, timeout=timeout)
+                commit = first.commit  # what follows is asked of, and fetched at, this one
+                if first.sizes[layout[0]] is None:
                     continue  # the library looks for the next layout
-                self._within(key, sizes)
-                self._within(key, hub_file_sizes(repo, layout[1:], timeout=timeout))
+                self._within(key, first.sizes)
+                self._within(key, hub_file_sizes(repo, layout[1:], revision=commit,
+                                                 timeout=timeout).sizes)
                 break
         except ModelNotFoundError as e:
             raise ModelUnavailable(cannot_open(key, e)) from e
         except HubError as e:
             raise _Transient(cannot_open(key, e)) from e
-        return repo
+        return repo, commit
 
     def _within(self, key, sizes):
         for path, size in sizes.items():
@@ -434,13 +437,15 @@ class Shelf:
                     f"{mib(size)}, and this Space takes at most {mib(limit)} "
                     f"(nothing was downloaded).")
 
-    def _load(self, key, name, repo=None, hub_repo=None):
-        """`name` as a LittleBaby, downloaded from `hub_repo` first (in a process ended
-        after limits.download_seconds) when that is not None."""
+    def _load(self, key, name, repo=None, hub_repo=None, revision=None):
+        """`name` as a LittleBaby, downloaded from `hub_repo` at `revision` (the commit
+        whose sizes were checked) first, in a process ended after limits.download_seconds,
+        when that is not None."""
         try:
             if hub_repo is not None:
-                fetch(name, repo, hub_repo, self.limits.download_seconds)
-            on_hand = {"repo": repo, "local_files_only": hub_repo is not None}
+                fetch(name, repo, hub_repo, self.limits.download_seconds, revision)
+            on_hand = {"repo": repo, "local_files_only": hub_repo is not None,
+                       "revision": revision if hub_repo is not None else None}
             if self.device == "gpu":
                 try:
                     return LittleBaby.from_pretrained(name, **on_hand, c_device="gpu")

@@ -3,6 +3,7 @@ the client's log lines kept quiet, and its errors worded as ours (one line each)
 import contextlib
 import logging
 import warnings
+from typing import NamedTuple
 
 from ...errors import HubError, ModelNotFoundError, on_cli
 
@@ -21,21 +22,28 @@ def check_repo_id(repo):
 
 
 
+class HubFiles(NamedTuple):
+    sizes: dict  # {path: size in bytes, or None when the repo has no such file}
+    commit: str  # the commit they were read at (or the revision asked for, none being read)
+
+
 def hub_file_sizes(repo_id, paths, revision=None, token=None, timeout=10.0, repo_type=None):
-    """{path: size in bytes, or None when the repo has no such file} of files of Hub repo
-    `repo_id`, from the Hub's file metadata (one HEAD request each, no retries, nothing
-    downloaded), so that a file too big can be refused before it is fetched. A HubError
-    says what the Hub answered; a ModelNotFoundError, that there is no such repo or
-    revision."""
+    """HubFiles: the sizes of files of Hub repo `repo_id`, from the Hub's file metadata
+    (one HEAD request each, no retries, nothing downloaded), so that a file too big can be
+    refused before it is fetched, and the commit they are of: the first answer's commit
+    pins the other requests, so the sizes are of one commit however the repo changes
+    meanwhile, and a download given revision=commit gets those very files. A HubError says
+    what the Hub answered; a ModelNotFoundError, that there is no such repo or revision."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
     from huggingface_hub.errors import RemoteEntryNotFoundError
     check_repo_id(repo_id)
-    sizes = {}
+    sizes, commit = {}, None
     for path in paths:
-        with hub_answers(repo_id, revision, f"ask the Hub repo {repo_id!r} about {path}"):
+        at = commit or revision
+        with hub_answers(repo_id, at, f"ask the Hub repo {repo_id!r} about {path}"):
             try:  # first: a missing file is an HTTP error too, which hub_answers words
                 with quiet_client():
-                    meta = get_hf_file_metadata(hf_hub_url(repo_id, path, revision=revision,
+                    meta = get_hf_file_metadata(hf_hub_url(repo_id, path, revision=at,
                                                            repo_type=repo_type),
                                                 token=token, timeout=timeout)
             except RemoteEntryNotFoundError:
@@ -43,8 +51,8 @@ def hub_file_sizes(repo_id, paths, revision=None, token=None, timeout=10.0, repo
                 continue
         if meta.size is None:
             raise HubError(f"the Hub gave no size for {path} in {repo_id!r}.")
-        sizes[path] = meta.size
-    return sizes
+        sizes[path], commit = meta.size, commit or meta.commit_hash
+    return HubFiles(sizes, commit or revision)
 
 
 @contextlib.contextmanager
