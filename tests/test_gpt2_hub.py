@@ -175,3 +175,28 @@ def test_a_stopped_gpt2_finetune_resumes_exactly(tmp_path, bpe):
 def test_transformers_short_name_says_which_repo_it_is():
     with pytest.raises(ModelNotFoundError, match="the Hub repo openai-community/gpt2-medium: "):
         LittleBaby.from_pretrained("GPT2-medium")
+
+
+@pytest.mark.parametrize("n_layer", [10 ** 6, 1], ids=["a-million", "fewer"])
+def test_a_config_promising_other_blocks_than_the_weights_hold_is_refused_at_once(
+        tmp_path, bpe, n_layer, capsys):
+    """Read from the weights file's header before anything is laid out: a config.json of
+    10^6 layers took 90 s and 18 GB to refuse, and one of fewer layers than the file holds
+    loaded a truncated model without a word."""
+    import time
+    import tracemalloc
+    folder = tiny_gpt2(tmp_path / "gpt2", bpe)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "n_layer": n_layer}))
+    tracemalloc.start()
+    start = time.monotonic()
+    try:
+        code = main(["generate", str(folder), "--prompt", "The", "--max-tokens", "2"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"holds the weights of {SHAPE['n_layer']} blocks, but config.json promises " \
+           f"n_layer = {n_layer:,}" in err
+    assert time.monotonic() - start < 10 and peak < 256 * 2 ** 20, peak  # not 18 GB

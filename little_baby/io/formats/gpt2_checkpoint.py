@@ -14,6 +14,7 @@ A checkpoint with tie_word_embeddings false and an lm_head.weight of its own loa
 untied: that weight transposed, a zero bias. Nothing is ever unpickled: a folder with
 only pytorch_model.bin is refused.
 """
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -67,6 +68,25 @@ def gpt2_tokenizer(folder):
     raise ConversionError(f"{folder} has no tokenizer.json, nor vocab.json + merges.txt.")
 
 
+_LAYER = re.compile(r"(?:transformer\.)?h\.(\d{1,9})\.")  # a block's weight: h.<i>.
+
+
+def _check_layers(path, n_layers):
+    """Refuse a config.json that promises other blocks than the weights file holds, from
+    the file's header alone: before anything is read or built (a config saying 10^6 layers
+    would otherwise be laid out in full before a missing weight showed)."""
+    from safetensors import SafetensorError, safe_open
+    try:
+        with safe_open(str(path), "numpy") as f:
+            held = {int(m.group(1)) for key in f.keys() if (m := _LAYER.match(key))}
+    except (SafetensorError, OSError, ValueError, TypeError) as e:
+        raise ConversionError(f"{path} is not a readable safetensors file ({e}).") from e
+    if held != set(range(n_layers)):
+        raise ConversionError(f"{path} holds the weights of {len(held):,} blocks, but "
+                              f"config.json promises n_layer = {n_layers:,}: they are not one "
+                              f"model.")
+
+
 def gpt2_params(folder, hf, cfg):
     """Our params (float32 host arrays) from a GPT-2 folder's model.safetensors."""
     from safetensors import SafetensorError
@@ -75,6 +95,7 @@ def gpt2_params(folder, hf, cfg):
     if not path.is_file():
         raise ConversionError(f"{folder} has no {WEIGHTS} (only safetensors is read; a pickled "
                               f"pytorch_model.bin never is).")
+    _check_layers(path, cfg.n_layers)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError, TypeError) as e:
