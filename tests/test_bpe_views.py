@@ -37,7 +37,7 @@ def test_info_shows_a_bpe_vocabulary_with_text_pieces(bpe_folder, capsys):
                            f"1 special (<|endoftext|>); longest tokens: '␣")
 
 
-def test_info_reads_a_gpt2_folder_without_its_weights(tmp_path, capsys):
+def test_info_reads_a_gpt2_folder_without_its_weights(tmp_path, capsys, monkeypatch):
     from tests.test_gpt2_hub import tiny_gpt2, TEXT as GPT2_TEXT, SHAPE
     bpe = BPETokenizer.train(GPT2_TEXT, SHAPE["vocab_size"], special=["<|endoftext|>"])
     folder = tiny_gpt2(tmp_path / "gpt2", bpe)
@@ -47,10 +47,18 @@ def test_info_reads_a_gpt2_folder_without_its_weights(tmp_path, capsys):
     assert "GPT-2 checkpoint" in out and "from_gpt2" in out
     assert f"parameters {n_params:,} (the output layer tied to wte)" in out
     assert "c_tie=True" in out and "vocabulary 300 tokens, byte-level BPE" in out
-    (folder / "model.safetensors").write_bytes(b"")  # info reads no weight
+    import safetensors.numpy
+
+    def no_weights(*args, **kwargs):
+        raise AssertionError("info read the weights")
+    monkeypatch.setattr(safetensors.numpy, "load_file", no_weights)  # only the file's header
     assert main(["info", str(folder), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["n_params"] == n_params and shown["config"]["c_tokenizer"] == "bpe"
+    (folder / "model.safetensors").write_bytes(b"")  # a spoiled weights file: one line
+    assert main(["info", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a readable safetensors file" in err
 
 
 def test_the_card_names_the_bpe_and_the_tied_head(bpe_folder):

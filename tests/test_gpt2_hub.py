@@ -200,3 +200,5 @@ def test_a_config_promising_other_blocks_than_the_weights_hold_is_refused_at_onc
     assert f"holds the weights of {SHAPE['n_layer']} blocks, but config.json promises " \
            f"n_layer = {n_layer:,}" in err
     assert time.monotonic() - start < 10 and peak < 256 * 2 ** 20, peak  # not 18 GB
+    assert main(["info", str(folder)]) == 2  # nor does info show 3 billion parameters
+    assert "config.json promises" in capsys.readouterr().err

@@ -88,14 +88,14 @@ def _check_layers(path, n_layers):
 
 
 def gpt2_params(folder, hf, cfg):
-    """Our params (float32 host arrays) from a GPT-2 folder's model.safetensors."""
+    """Our params (float32 host arrays) from a GPT-2 folder's model.safetensors, whose
+    blocks gpt2_config_and_tokenizer has checked against `cfg`."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
     path = Path(folder) / WEIGHTS
     if not path.is_file():
         raise ConversionError(f"{folder} has no {WEIGHTS} (only safetensors is read; a pickled "
                               f"pytorch_model.bin never is).")
-    _check_layers(path, cfg.n_layers)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError, TypeError) as e:
@@ -151,9 +151,12 @@ def from_gpt2_folder(cls, folder, **config_overrides):
 
 def gpt2_config_and_tokenizer(folder, **config_overrides):
     """(GPT2Config's fields, our BabyConfig, BPETokenizer) of a GPT-2 folder, every field
-    checked, without reading a weight (what `little-baby info` shows)."""
+    checked, without reading a weight (what `little-baby info` shows): the blocks config.json
+    promises are those its weights file's header names."""
     folder = Path(folder)
     hf = gpt2_settings(folder)
+    if (folder / WEIGHTS).is_file():  # a missing one is said where the weights are read
+        _check_layers(folder / WEIGHTS, hf.n_layer)
     try:
         tokenizer = gpt2_tokenizer(folder)
     except TokenizerError as e:  # e.g. a char or word GPT-2 this package exported
