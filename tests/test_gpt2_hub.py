@@ -202,3 +202,16 @@ def test_a_config_promising_other_blocks_than_the_weights_hold_is_refused_at_onc
     assert time.monotonic() - start < 10 and peak < 256 * 2 ** 20, peak  # not 18 GB
     assert main(["info", str(folder)]) == 2  # nor does info show 3 billion parameters
     assert "config.json promises" in capsys.readouterr().err
+
+
+def test_a_fifo_for_weights_is_refused_at_once_not_waited_on(tmp_path, bpe, capsys):
+    """A named pipe where model.safetensors should be: opening it to read its header
+    would wait for a writer for ever; it is refused in one line instead."""
+    import os
+    folder = tiny_gpt2(tmp_path / "gpt2", bpe)
+    (folder / "model.safetensors").unlink()
+    os.mkfifo(folder / "model.safetensors")
+    for command in (["info", str(folder)], ["generate", str(folder), "--prompt", "The"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is not a regular file" in err, err

@@ -14,6 +14,7 @@ A checkpoint with tie_word_embeddings false and an lm_head.weight of its own loa
 untied: that weight transposed, a zero bias. Nothing is ever unpickled: a folder with
 only pytorch_model.bin is refused.
 """
+import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,8 +22,9 @@ from types import SimpleNamespace
 import numpy
 
 from ...bpe import BPETokenizer
-from ...errors import ConversionError, ModelFolderError, TokenizerError
+from ...errors import ConversionError, ModelFolderError, TokenizerError, WeightsError
 from ..store.files import parse_json, read_limited
+from ..store.model_folder import read_weights_header
 from ..store.identity import found_at, identify, imported_gpt2
 from .gpt2 import config_from_gpt2, fold_score_scale, key_pairs
 
@@ -73,13 +75,12 @@ _LAYER = re.compile(r"(?:transformer\.)?h\.(\d{1,9})\.")  # a block's weight: h.
 
 def _check_layers(path, n_layers):
     """Refuse a config.json that promises other blocks than the weights file holds, from
-    the file's header alone: before anything is read or built (a config saying 10^6 layers
-    would otherwise be laid out in full before a missing weight showed)."""
-    from safetensors import SafetensorError, safe_open
+    the file's header alone (model_folder.read_weights_header: a regular file, a bounded
+    header): before anything is read or built (a config saying 10^6 layers would otherwise
+    be laid out in full before a missing weight showed)."""
     try:
-        with safe_open(str(path), "numpy") as f:
-            held = {int(m.group(1)) for key in f.keys() if (m := _LAYER.match(key))}
-    except (SafetensorError, OSError, ValueError, TypeError) as e:
+        held = {int(m.group(1)) for key in read_weights_header(path) if (m := _LAYER.match(key))}
+    except WeightsError as e:
         raise ConversionError(f"{path} is not a readable safetensors file ({e}).") from e
     if held != set(range(n_layers)):
         raise ConversionError(f"{path} holds the weights of {len(held):,} blocks, but "
@@ -155,7 +156,7 @@ def gpt2_config_and_tokenizer(folder, **config_overrides):
     promises are those its weights file's header names."""
     folder = Path(folder)
     hf = gpt2_settings(folder)
-    if (folder / WEIGHTS).is_file():  # a missing one is said where the weights are read
+    if os.path.lexists(folder / WEIGHTS):  # a missing one is said where the weights are read
         _check_layers(folder / WEIGHTS, hf.n_layer)
     try:
         tokenizer = gpt2_tokenizer(folder)

@@ -257,7 +257,7 @@ def read_weights_header(path):
     a bounded header of known dtypes, whole-number shapes, and tensors that tile the
     data exactly (the format: 8 bytes little-endian n, n bytes of JSON, the data)."""
     try:
-        with open(path, "rb") as f:
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:  # a FIFO: no wait
             size = _regular_size(path, f)
             n = int.from_bytes(f.read(8), "little")
             if size < 8 or n > min(MAX_HEADER_BYTES, size - 8):
