@@ -96,8 +96,7 @@ def platform_paths(platform=None, drive=None):
     if platform == "script":
         models = store_dir()
     elif platform == "jupyter":
-        variable = store_variable()
-        models = Path(os.environ[variable]) if variable else notebook_store(work)
+        models = store_dir() if store_variable() else notebook_store(work)
     else:
         models = notebook_store(work)
     if not is_writable(models):

@@ -155,7 +155,6 @@ def _fit_claimed(baby, text, path, data, plan, folder, quiet, identity, new_symb
         "hardware": hardware(baby.backend),
         "losses": {"evals": [], "epochs": []},
     })
-    found_at(baby, folder)  # from now on it lives there, whether the run ends or stops
     run = TrainingRun(baby, data, plan, folder, quiet)
     run.state["corpus_path"] = str(path.resolve()) if path else None
     return run.run()
@@ -272,6 +271,7 @@ class TrainingRun:
 
     def __init__(self, baby, data, plan, folder, quiet=False):
         self.baby, self.data, self.plan, self.folder, self.quiet = baby, data, plan, folder, quiet
+        found_at(baby, folder)  # from its first step it lives there, whether it ends or stops
         self.trainer = Trainer(baby, plan.total_steps)
         rows = plan.eval_iters * baby.config.batch_size
         self.samples = {part: data.sample(part, rows) for part in ("train", "val")}
@@ -459,7 +459,6 @@ class TrainingRun:
             self._say(report["notes"][0])
         self._save_model()
         remove_checkpoint(self.folder)
-        found_at(self.baby, self.folder)
         return report
 
     def _say(self, message):

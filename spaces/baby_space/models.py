@@ -58,7 +58,6 @@ FOLDERS = Path(__file__).resolve().parents[1] / "models"  # model folders deploy
 KEEP = 6  # models kept in memory at most; the least recently used goes first
 MiB = 2 ** 20
 WEIGHTS_FILES = ("model.safetensors",)  # beside config.json and tokenizer.json
-JSON_FILES = ("config.json", "tokenizer.json")
 GPT2_TOKENIZER_FILES = ("vocab.json", "merges.txt")  # a GPT-2's without tokenizer.json
 
 
@@ -398,7 +397,7 @@ class Shelf:
         folder = None if repo is not None else resolve.local_folder(parsed)
         if folder is not None:
             sizes = {p: (Path(folder) / p).stat().st_size if (Path(folder) / p).is_file()
-                     else None for p in WEIGHTS_FILES + JSON_FILES}
+                     else None for p in MODEL_FILES}
             self._within(key, sizes)
             return None, None
         from huggingface_hub import constants

@@ -16,18 +16,13 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale, unlabel_rgb
 from PIL import Image, ImageDraw, ImageFont
 
+from little_baby.bpe import visible as shown  # white space made visible: ' ' -> '␣'
 from little_baby.engine.sampling import probabilities
 
-VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 COLORSCALE = "Viridis"
 FUTURE_GREY = (236, 236, 236)  # the cells above the diagonal: positions not yet seen
 KEPT_COLOR, BEFORE_COLOR, CUT_COLOR = "#2456b3", "#a9bfdf", "#c8c8c8"
 N_BARS = 20  # candidates shown, likeliest first (20 labels fit a phone, 400 px)
-
-
-def shown(symbol):
-    """`symbol` with white space made visible: ' ' -> '␣', newline -> '⏎'."""
-    return "".join(VISIBLE.get(c, c) for c in symbol)
 
 
 def message_figure(text):

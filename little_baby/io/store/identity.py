@@ -75,11 +75,16 @@ def for_training(baby, guid=None):
             "origin": {"kind": "finetuned", **({"base_model": base_model} if base_model else {})}}
 
 
+def _converted_origin(where):
+    """A conversion's origin: where its files were (the WHERE keys `where` has)."""
+    return {"kind": "converted", **{k: where[k] for k in WHERE if where.get(k)}}
+
+
 def converted(guid, where):
     """The identity of a model converted from the original's files; `where`: {"repo",
     "revision", "commit"} or {"folder"} of those files."""
     return {"guid": guid, "parent_guid": None, "lineage": [],
-            "origin": {"kind": "converted", **{k: where[k] for k in WHERE if where.get(k)}}}
+            "origin": _converted_origin(where)}
 
 
 def imported_gpt2(weights=None):
@@ -118,7 +123,7 @@ def origin(report):
     original = report.get("original")
     if original:
         where = original if isinstance(original, dict) else {}
-        return {"kind": "converted", **{k: where[k] for k in WHERE if where.get(k)}}
+        return _converted_origin(where)
     if report.get("parent_guid"):
         return {"kind": "finetuned"}
     return {"kind": "trained" if "final" in report else "unknown"}
