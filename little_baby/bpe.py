@@ -306,11 +306,11 @@ class BPETokenizer:
         return self._symbols
 
     def describe(self, examples=0):
-        """The vocabulary in words, for info, cards and the Space: 'byte-level BPE: 256
-        bytes, 43 merges, 1 special (<|endoftext|>)', with `examples` of its longest
-        merged tokens as text pieces (white space made visible: ' the' -> '␣the')."""
-        text = (f"byte-level BPE: 256 bytes, {len(self.merges):,} merges, "
-                f"{len(self.special)} special")
+        """The vocabulary in one line, for info and cards (as the char and word tokenizers'):
+        '300 tokens, byte-level BPE: 256 bytes, 43 merges, 1 special (<|endoftext|>)', with
+        `examples` of its longest merged tokens as text pieces (' the' -> '␣the')."""
+        text = (f"{self.vocab_size:,} tokens, byte-level BPE: 256 bytes, "
+                f"{len(self.merges):,} merges, {len(self.special)} special")
         if self.special:
             shown = ", ".join(list(self.special)[:3]) + (" ..." if len(self.special) > 3 else "")
             text += f" ({shown})"

@@ -13,6 +13,7 @@ class _Vocabulary:
     """A list of symbols whose positions are their ids."""
 
     kind = None
+    each = None  # what one token is: "one per {each}"
 
     def __init__(self, symbols):
         self.symbols = list(symbols)
@@ -80,6 +81,11 @@ class _Vocabulary:
             self.symbols.append(s)
         return new
 
+    def describe(self, examples=0):
+        """The vocabulary in one line, for info and cards: '65 tokens, one per character'.
+        `examples` is the BPE's (its longest tokens); a list of symbols has none to show."""
+        return f"{self.vocab_size:,} tokens, one per {self.each}"
+
     def to_dict(self):
         return {"type": self.kind, "symbols": self.symbols}
 
@@ -91,6 +97,7 @@ class CharTokenizer(_Vocabulary):
     """One token per character."""
 
     kind = "char"
+    each = "character"
 
     @staticmethod
     def split(text):
@@ -104,6 +111,7 @@ class WordTokenizer(_Vocabulary):
     """
 
     kind = "word"
+    each = "word, run of white space or punctuation mark"
     _PATTERN = re.compile(r"\w+|\s+|[^\w\s]", re.UNICODE)
 
     @staticmethod

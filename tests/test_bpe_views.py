@@ -1,6 +1,7 @@
 """A byte-level BPE model as people see it: `little-baby info` (also on a GPT-2 folder),
 its model card and the Space's attention and next-token pictures show its tokens as text
-pieces (white space visible, the bytes of a split character escaped, never U+FFFD)."""
+pieces (white space visible, the bytes of a split character escaped, never U+FFFD). Info
+and the card give a char or word model's vocabulary in its tokenizer's own line too."""
 import json
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from little_baby import BabyConfig, LittleBaby
 from little_baby.bpe import BPETokenizer
 from little_baby.cli import main
 from little_baby.io.hub.card import model_card
+from little_baby.tokenizer import tokenizer_for_text
 from tests.little_texts import english
 
 TEXT = english(30)
@@ -35,6 +37,25 @@ def test_info_shows_a_bpe_vocabulary_with_text_pieces(bpe_folder, capsys):
     merges = len(LittleBaby.load(bpe_folder).tokenizer.merges)
     assert line.startswith(f"vocabulary 320 tokens, byte-level BPE: 256 bytes, {merges} merges, "
                            f"1 special (<|endoftext|>); longest tokens: '␣")
+
+
+@pytest.mark.parametrize("kind, described", [
+    ("char", "9 tokens, one per character"),
+    ("word", "7 tokens, one per word, run of white space or punctuation mark"),
+    ("bpe", "260 tokens, byte-level BPE: 256 bytes, 4 merges, 0 special; longest tokens: '"),
+])
+def test_info_and_the_card_describe_each_kind_of_vocabulary(kind, described, tmp_path, capsys):
+    """Every tokenizer says its own line (describe): info and the card show it as it is."""
+    tokenizer = tokenizer_for_text(kind, "to be, or not to be\n", 260 if kind == "bpe" else None)
+    baby = LittleBaby(BabyConfig(c_tokenizer=kind, n_ctx=8, n_emb=8, head_size=8, n_heads=1,
+                                 n_layers=1), tokenizer)
+    assert main(["info", str(baby.save(tmp_path / kind))]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("vocabulary"))
+    assert line == f"vocabulary {tokenizer.describe(examples=8)}"
+    assert line.startswith(f"vocabulary {described}")
+    row = next(l for l in model_card(baby).splitlines() if l.startswith("| tokenizer |"))
+    assert row == f"| tokenizer | {tokenizer.describe(examples=6)} |"
+    assert row.startswith(f"| tokenizer | {described}")
 
 
 def test_info_reads_a_gpt2_folder_without_its_weights(tmp_path, capsys, monkeypatch):

@@ -65,7 +65,7 @@ def run(args):
         print(f"parameters {report['n_params']:,}")
     print(f"size       {human_size(sum(st.st_size for _, st in files))} on disk: "
           f"{', '.join(f.name for f, _ in files)}")
-    print(vocabulary_line(tokenizer))
+    print(f"vocabulary {tokenizer.describe(examples=8)}")
     print("config     " + _columns([f"{k}={v}" for k, v in config.to_dict().items()]))
     if "final" in report:
         final, timings, corpus = report["final"], report["timings"], report["corpus"]
@@ -87,13 +87,6 @@ def run(args):
     return 0
 
 
-def vocabulary_line(tokenizer):
-    """'vocabulary 65 char symbols', or a BPE's tokens with its longest as text pieces."""
-    if tokenizer.kind == "bpe":
-        return f"vocabulary {tokenizer.vocab_size:,} tokens, {tokenizer.describe(examples=8)}"
-    return f"vocabulary {tokenizer.vocab_size} {tokenizer.kind} symbols"
-
-
 def gpt2_info(folder, args):
     """A GPT-2 checkpoint (transformers' files, read by LittleBaby.from_gpt2): what it
     is, as ours will hold it, without reading its weights."""
@@ -110,7 +103,7 @@ def gpt2_info(folder, args):
     print(f"parameters {params:,}" + (" (the output layer tied to wte)" if config.c_tie else ""))
     print(f"size       {human_size(sum(st.st_size for _, st in files))} on disk: "
           f"{', '.join(f.name for f, _ in files)}")
-    print(vocabulary_line(tokenizer))
+    print(f"vocabulary {tokenizer.describe(examples=8)}")
     print("config     " + _columns([f"{k}={v}" for k, v in config.to_dict().items()]))
     return 0
 

@@ -90,14 +90,10 @@ def _architecture(baby):
     cfg = baby.config.to_dict()
     rows = _rows(cfg, ARCHITECTURE + VARIANT_SETTINGS.get(cfg["c_attention"], [])
                  + VARIANT_SETTINGS.get(cfg["c_network"], []))
-    tokenizer = baby.tokenizer
-    vocabulary = (f"{tokenizer.vocab_size:,} tokens, {tokenizer.describe(examples=6)}"
-                  if tokenizer.kind == "bpe" else
-                  f"{cfg['c_tokenizer']}, {tokenizer.vocab_size} symbols")
     if cfg.get("c_tie"):
         rows = rows + [("output layer", "tied: the token embedding transposed, no bias "
                                         "(GPT-2's)")]
-    return rows + [("tokenizer", vocabulary.replace("|", "\\|")),
+    return rows + [("tokenizer", baby.tokenizer.describe(examples=6).replace("|", "\\|")),
                    ("parameters", f"{baby.n_params:,}"),
                    ("weights", _weights(baby))]
 
