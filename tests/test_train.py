@@ -60,18 +60,18 @@ def test_max_iters_walks_random_windows_and_evaluates_every_interval(tmp_path):
 
 def test_batches_depend_only_on_seed_and_step():
     ids = np.arange(1001)
-    data = TrainingData(ids, n_ctx=8, batch_size=4, r_split=0.9, shuffle=True, seed=3)
+    data = TrainingData(ids, 900, n_ctx=8, batch_size=4, shuffle=True, seed=3)
     starts = np.concatenate([data.epoch_batch(k)[0][:, 0] for k in range(data.steps_per_epoch)])
     assert len(set(starts)) == len(starts) == data.steps_per_epoch * 4  # no window twice
     assert all(s % 8 == 0 for s in starts) and not np.array_equal(starts, np.sort(starts))
     x, y = data.epoch_batch(5)
     np.testing.assert_array_equal(y[:, :-1], x[:, 1:])  # targets are the next tokens
-    twin = TrainingData(ids, 8, 4, 0.9, True, seed=3)
+    twin = TrainingData(ids, 900, 8, 4, True, seed=3)
     np.testing.assert_array_equal(twin.epoch_batch(7)[0], data.epoch_batch(7)[0])
     np.testing.assert_array_equal(twin.random_batch(7)[0], data.random_batch(7)[0])
-    other = TrainingData(ids, 8, 4, 0.9, True, seed=4)
+    other = TrainingData(ids, 900, 8, 4, True, seed=4)
     assert not np.array_equal(other.epoch_batch(7)[0], data.epoch_batch(7)[0])
-    in_order = TrainingData(ids, 8, 4, 0.9, False, seed=3)
+    in_order = TrainingData(ids, 900, 8, 4, False, seed=3)
     np.testing.assert_array_equal(in_order.epoch_batch(0)[0][0], np.arange(8))
     val = data.sample("val", 3)
     assert sum(len(x) for x, _ in val) == 3 and all(x.min() >= 900 for x, _ in val)

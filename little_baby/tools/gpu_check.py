@@ -161,7 +161,7 @@ def part_train(quick):
     """The baby on both devices from the same weights, on the same batches."""
     np = _numpy()
     from little_baby import CharTokenizer
-    from little_baby.training.data import TrainingData
+    from little_baby.training.data import TrainingData, encode_split
     from little_baby.training.trainer import Trainer
     text, source = _text()
     steps = 20 if quick else 300
@@ -170,7 +170,8 @@ def part_train(quick):
     cfg = dict(shape, r_dropout=0.0)
     cpu = _baby(_config(**cfg), tok)
     gpu = _baby(_config(**cfg, c_device="gpu"), tok, params=dict(cpu.params))
-    data = TrainingData(np.asarray(tok.encode(text)), shape["n_ctx"], shape["batch_size"])
+    data = TrainingData(*encode_split(tok, text, cpu.config.r_split), shape["n_ctx"],
+                        shape["batch_size"])
     trainers = {"gpu": Trainer(gpu, steps), "cpu": Trainer(cpu, steps)}
     curves, seconds = {"cpu": [], "gpu": []}, {"cpu": 0.0, "gpu": 0.0}
     started = time.perf_counter()

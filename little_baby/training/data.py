@@ -112,9 +112,9 @@ def encode_split(tokenizer, text, r_split):
 
 
 class TrainingData:
-    """Token ids split into a training part (the first r_split of them, or those before
-    `split`, see encode_split) and a validation part, cut into windows of n_ctx inputs
-    and their n_ctx next-token targets.
+    """Token ids split at `split` (encode_split's: the first validation token) into a
+    training and a validation part, cut into windows of n_ctx inputs and their n_ctx
+    next-token targets.
 
     Two ways to make batches, both pure functions of (seed, step), so a resumed run only
     needs its step count: `epoch_batch` walks the training part in stride-n_ctx windows,
@@ -122,16 +122,14 @@ class TrainingData:
     offsets (the step-count plan of nanoGPT-style scripts).
     """
 
-    def __init__(self, ids, n_ctx, batch_size, r_split=0.9, shuffle=True, seed=0,
-                 n_ctx_fixed=False, split=None):
-        split = int(r_split * len(ids)) if split is None else split
+    def __init__(self, ids, split, n_ctx, batch_size, shuffle=True, seed=0, n_ctx_fixed=False):
         self.train, self.val = ids[:split], ids[split:]
         if min(len(self.train), len(self.val)) < n_ctx + 1:
             # a finetune keeps its parent's n_ctx: then the message does not suggest it
             smaller = "" if n_ctx_fixed else f" a smaller {spelled('n_ctx')},"
             raise CorpusError(
-                f"the corpus has {len(ids)} tokens; with r_split={r_split} its training part "
-                f"has {len(self.train)} and its validation part {len(self.val)}, and each needs "
+                f"the corpus has {len(ids)} tokens; split by r_split, its training part has "
+                f"{len(self.train)} and its validation part {len(self.val)}, and each needs "
                 f"at least one window of n_ctx + 1 = {n_ctx + 1} tokens"
                 f"{' (the model' + chr(39) + 's n_ctx)' if n_ctx_fixed else ''}: use more "
                 f"text,{smaller} or another {spelled('r_split')}.")

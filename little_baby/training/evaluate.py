@@ -21,8 +21,7 @@ def heldout_loss(baby, text, r_split=None, every=1):
     k-th window only: a quicker check spread over the whole held-out text."""
     cfg = baby.config
     r_split = cfg.r_split if r_split is None else r_split
-    ids, split = encode_split(baby.tokenizer, text, r_split)
-    data = TrainingData(ids, cfg.n_ctx, EVAL_BATCH, r_split, split=split)
+    data = TrainingData(*encode_split(baby.tokenizer, text, r_split), cfg.n_ctx, EVAL_BATCH)
     starts = (numpy.arange((len(data.val) - 1) // cfg.n_ctx) * cfg.n_ctx)[::every]
     total, count = 0.0, 0
     for i in range(0, len(starts), EVAL_BATCH):

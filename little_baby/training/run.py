@@ -115,9 +115,8 @@ def fit(baby, corpus, plan=None, out=None, store=None, quiet=False, guid=None):
     new_symbols = tokenizer.expand(text)
     cfg = baby.config
     finetune = baby.guid is not None  # a trained model: its architecture stays
-    ids, split = encode_split(tokenizer, text, cfg.r_split)
-    data = TrainingData(ids, cfg.n_ctx, cfg.batch_size, cfg.r_split, cfg.c_shuffle, cfg.seed,
-                        n_ctx_fixed=finetune, split=split)
+    data = TrainingData(*encode_split(tokenizer, text, cfg.r_split), cfg.n_ctx, cfg.batch_size,
+                        cfg.c_shuffle, cfg.seed, n_ctx_fixed=finetune)
     plan = plan.resolve(cfg, data)
     identity = for_training(baby, guid)  # baby takes it once the run begins
     folder = Path(out) if out is not None else model_dir(identity["guid"], store)
@@ -178,9 +177,8 @@ def resume(cls, name, store=None, corpus=None, quiet=False):
         params = {k[len("params."):]: v for k, v in arrays.items() if k.startswith("params.")}
         baby = identify(cls(config, tokenizer, params=params), report)
         _check_fits(baby, tokenizer.vocab_size, ())
-        ids, split = encode_split(tokenizer, text, config.r_split)
-        data = TrainingData(ids, config.n_ctx, config.batch_size, config.r_split,
-                            config.c_shuffle, config.seed, split=split)
+        data = TrainingData(*encode_split(tokenizer, text, config.r_split), config.n_ctx,
+                            config.batch_size, config.c_shuffle, config.seed)
         if (len(data.train), len(data.val)) != (report["corpus"]["n_train"],
                                                  report["corpus"]["n_val"]):
             raise TrainingError(  # a BPE run begun before the split was made in characters
