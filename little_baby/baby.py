@@ -71,12 +71,13 @@ class LittleBaby:
         return int(self.flat.size)
 
     # ---- training -----------------------------------------------------------------------------
-    def loss_and_grads(self, x, y):
+    def loss_and_grads(self, x, y, out=None):
         """Loss (float) and gradients (dict with the keys of params) for inputs x and
         targets y, int arrays (B, T); dropout is on (r_dropout), as in training. On the
-        CPU the batch runs in one shard per core (engine/parallel.py)."""
+        CPU the batch runs in one shard per core (engine/parallel.py), whose gradients
+        are added up into `out` (arrays by key, such as the optimizer's) when given."""
         return sharded_loss_and_grads(self.transformer, self.backend, self._ids(x),
-                                      self._ids(y), self.train_rng, self.config.r_dropout)
+                                      self._ids(y), self.train_rng, self.config.r_dropout, out)
 
     def loss(self, x, y):
         """Loss without dropout and without gradients (evaluation)."""
@@ -88,11 +89,11 @@ class LittleBaby:
     def fit(self, corpus, max_iters=None, n_epochs=None, eval_interval=None, eval_iters=10,
             checkpoint_interval=None, out=None, store=None, quiet=False, guid=None, keep=None,
             weights_dtype=None, cache=None):
-        """Train on `corpus` (a text file's path or the text itself) and save the result
-        as a new model: a new GUID (`guid`, else a fresh one), the previous one recorded as
-        its parent, in `out` or <store>/<guid>/ (`store`: the model store, io/store/places.py;
-        `cache` is its older name). Symbols the vocabulary lacks are added first
-        (expand_vocab).
+        """Train on `corpus` (a text file's path, the text itself, or the Corpus that
+        training.data.load_corpus read) and save the result as a new model: a new GUID
+        (`guid`, else a fresh one), the previous one recorded as its parent, in `out` or
+        <store>/<guid>/ (`store`: the model store, io/store/places.py; `cache` is its older
+        name). Symbols the vocabulary lacks are added first (expand_vocab).
 
         max_iters steps of random windows, or n_epochs (default: the config's) epochs of
         shuffled stride-n_ctx windows; train/validation loss on fixed samples every
@@ -117,7 +118,8 @@ class LittleBaby:
         vocabulary holds `vocab_size` tokens (default 1024)."""
         if not isinstance(config, BabyConfig):
             config = BabyConfig.from_dict(config or {})
-        text, _ = load_corpus(corpus)
+        corpus = load_corpus(corpus)  # read once: fit takes it as it is
+        text = corpus.text
         if config.c_tokenizer == "bpe":  # the held-out text stays unseen
             text = text[:char_cut(text, config.r_split)]
         baby = cls(config, tokenizer_for_text(config.c_tokenizer, text, vocab_size))

@@ -3,9 +3,13 @@ on must not come out worse than it went in. `little-baby finetune` trains at its
 learning rate (stated in --help), keeps the weights of the best evaluation and stores
 them in the parent's float type; the progress bar says when its validation loss was
 measured; a stopped finetune resumes to the same kept weights."""
+import builtins
+import io
 import json
+import os
 import re
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,6 +83,28 @@ def test_finetune_defaults_do_not_make_a_model_worse_on_its_own_text(parent, tmp
     assert json.loads((tmp_path / "old/report.json").read_text())["final"]["kept"] == "last"
 
 
+def test_finetune_reads_its_corpus_once_and_refuses_an_empty_one_before_any_model(
+        parent, tmp_path, capsys, monkeypatch):
+    folder, corpus = parent
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n", encoding="utf-8")
+    with monkeypatch.context() as patched:
+        patched.setattr(LittleBaby, "from_pretrained", lambda *a, **k: pytest.fail("fetched"))
+        assert main(["finetune", str(folder), "--corpus", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is empty" in err
+    opened, real_open = [], io.open
+
+    def counting_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and Path(file) == corpus:
+            opened.append(file)
+        return real_open(file, *args, **kwargs)
+    monkeypatch.setattr(io, "open", counting_open)  # pathlib's read_text opens through it
+    monkeypatch.setattr(builtins, "open", counting_open)
+    finetune(capsys, parent, tmp_path / "child", "--max-iters", "2")
+    assert len(opened) == 1
+
+
 def test_finetune_help_states_the_rate_it_uses(capsys):
     with pytest.raises(SystemExit):
         main(["finetune", "--help"])
@@ -109,11 +135,11 @@ def test_a_stopped_finetune_resumes_to_the_same_kept_weights(parent, tmp_path):
     cut = LittleBaby.load(folder)
     real, calls = cut.loss_and_grads, []
 
-    def with_ctrl_c(x, y):
+    def with_ctrl_c(x, y, **kw):
         calls.append(1)
         if len(calls) == 45:
             signal.raise_signal(signal.SIGINT)
-        return real(x, y)
+        return real(x, y, **kw)
 
     cut.loss_and_grads = with_ctrl_c
     with pytest.raises(TrainingInterrupted):

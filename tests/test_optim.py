@@ -2,7 +2,9 @@
 import math
 
 import numpy as np
+import pytest
 
+from little_baby.engine import optim
 from little_baby.engine.optim import AdamW, decays, flatten_params, lr_at
 
 
@@ -24,10 +26,16 @@ def reference_adamw(params, grads_seq, lrs, wd, b1, b2, eps, clip):
     return params
 
 
-def test_adamw_matches_reference():
+@pytest.mark.parametrize("block", [None, 4], ids=["whole", "blocks-of-4"])
+def test_adamw_matches_reference(block, monkeypatch):
+    """Also in blocks of 4 floats, which cut the tensors and the 3 parts unevenly, with a
+    decayed matrix across a part's edge."""
+    if block:
+        monkeypatch.setattr(optim, "CPU_BLOCK", block)
     rng = np.random.default_rng(0)
-    params = {"wte.weight": rng.normal(size=(5, 3)), "blocks.0.net.up.weight": rng.normal(size=(3, 4)),
-              "blocks.0.net.up.bias": rng.normal(size=4)}
+    params = {"wte.weight": rng.normal(size=(4, 3)), "blocks.0.net.up.weight": rng.normal(size=(3, 4)),
+              "blocks.0.net.up.bias": rng.normal(size=4),
+              "blocks.0.net.down.weight": rng.normal(size=(4, 3))}
     grads_seq = [{k: rng.normal(size=v.shape) * 3 for k, v in params.items()} for _ in range(4)]
     lrs = [0.1, 0.05, 0.02, 0.01]
     expected = reference_adamw(params, grads_seq, lrs, 0.1, 0.9, 0.99, 1e-8, 1.0)
@@ -35,6 +43,7 @@ def test_adamw_matches_reference():
     opt = AdamW(flat, views, weight_decay=0.1, betas=(0.9, 0.99), eps=1e-8, clip=1.0, n_parts=3)
     for grads, lr in zip(grads_seq, lrs):
         opt.step(grads, lr)
+    assert block is None or len(opt._blocks(opt.parts[0])) > 1
     for k in params:
         np.testing.assert_allclose(views[k], expected[k], rtol=1e-7, atol=1e-10)
 

@@ -145,11 +145,11 @@ def stopped_run(cache, corpus):
     baby = LittleBaby(BabyConfig(**TINY), CharTokenizer.from_text(corpus.read_text()))
     real, calls = baby.loss_and_grads, []
 
-    def with_ctrl_c(x, y):
+    def with_ctrl_c(x, y, **kw):
         calls.append(1)
         if len(calls) == 3:
             signal.raise_signal(signal.SIGINT)
-        return real(x, y)
+        return real(x, y, **kw)
 
     baby.loss_and_grads = with_ctrl_c
     with pytest.raises(TrainingInterrupted):

@@ -152,9 +152,9 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, bad_loss,
     baby = fresh_baby(english())
     real, calls = baby.loss_and_grads, []
 
-    def poisoned(x, y):
+    def poisoned(x, y, **kw):
         calls.append(1)
-        loss, grads = real(x, y)
+        loss, grads = real(x, y, **kw)
         return (bad_loss if len(calls) == 25 else loss), grads
 
     baby.loss_and_grads = poisoned
@@ -185,11 +185,11 @@ def interrupted_at(baby, step):
     """Make `baby` receive a real SIGINT (Ctrl-C) during training step `step`."""
     real, calls = baby.loss_and_grads, []
 
-    def with_ctrl_c(x, y):
+    def with_ctrl_c(x, y, **kw):
         calls.append(1)
         if len(calls) == step:
             signal.raise_signal(signal.SIGINT)
-        return real(x, y)
+        return real(x, y, **kw)
 
     baby.loss_and_grads = with_ctrl_c
     return baby

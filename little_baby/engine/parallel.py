@@ -1,9 +1,13 @@
 """Data parallelism inside one training step: the batch is cut into one shard per CPU
 core, the shards run forward and backward side by side in threads (NumPy releases the
 GIL in its loops and BLAS calls; Backend.map holds BLAS to one thread each), and their
-gradients are combined in place. On a GPU the batch runs whole.
+gradients are combined block by block into the optimizer's flat buffer. On a GPU the
+batch runs whole.
 """
+import numpy
+
 from .backend import to_host
+from .optim import CPU_BLOCK
 from .runtime import Runtime
 
 
@@ -13,13 +17,15 @@ def shards(B, n):
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop):
+def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop, out=None):
     """Loss (float) and gradients (dict with the parameters' keys) of the whole batch
     x, y (B, T), computed shard by shard on all cores.
 
     The shards' mean losses and gradients are combined weighted by their rows, which is
-    exactly the whole batch's mean. Each shard draws its dropout masks from a generator
-    seeded by `rng` (the model's dropout stream).
+    exactly the whole batch's mean: into `out` (a dict of arrays with the parameters'
+    keys and shapes, such as AdamW.grads) when given, else into the first shard's.
+    Each shard draws its dropout masks from a generator seeded by `rng` (the model's
+    dropout stream).
     """
     B = x.shape[0]
     if backend.device != "cpu":  # the whole batch at once, dropout drawn from `rng` itself
@@ -36,14 +42,19 @@ def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop):
     results = backend.map(shard_loss_and_grads, range(n))
     weights = [(s.stop - s.start) / B for s in parts]
     loss = sum(float(shard_loss) * w for (shard_loss, _), w in zip(results, weights))
-    grads = results[0][1]
-    if n > 1:
-        def combine(keys):  # grads[key] = sum of w * shard gradient, in place
-            for key in keys:
-                grads[key] *= weights[0]
-                for (_, shard_grads), w in zip(results[1:], weights[1:]):
-                    shard_grads[key] *= w
-                    grads[key] += shard_grads[key]
-        keys = list(grads)
-        backend.map(combine, [keys[i::n] for i in range(n)])
+    if n == 1:
+        return loss, results[0][1]
+    grads = out if out is not None else {k: numpy.empty(v.shape, v.dtype)
+                                         for k, v in results[0][1].items()}
+    rows = [{k: g.reshape(-1) for k, g in shard_grads.items()} for _, shard_grads in results]
+    blocks = [(key, slice(a, a + CPU_BLOCK)) for key, g in rows[0].items()
+              for a in range(0, g.size, CPU_BLOCK)]
+
+    def combine(jobs):  # grads = sum of w * shard gradient, one cache-sized block at a time
+        for key, block in jobs:
+            total = grads[key].reshape(-1)[block]  # a view: grads' arrays are contiguous
+            numpy.multiply(rows[0][key][block], weights[0], out=total)
+            for shard, w in zip(rows[1:], weights[1:]):
+                total += w * shard[key][block]
+    backend.map(combine, [blocks[i::n] for i in range(n)])  # blocks dealt out evenly
     return loss, grads

@@ -34,7 +34,7 @@ class Trainer:
             raise TrainingError(
                 "the model's parameters were replaced (expand_vocab, or params set) after this "
                 "Trainer was made, so it would update stale copies: make a new Trainer.")
-        loss, grads = self.baby.loss_and_grads(x, y)
+        loss, grads = self.baby.loss_and_grads(x, y, out=self.optimizer.grads)
         norm = self.optimizer.step(grads, self.lr())
         self.step_count += 1
         return loss, norm
