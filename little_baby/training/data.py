@@ -3,6 +3,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy
 
@@ -26,25 +27,35 @@ def read_corpus(path):
     return text
 
 
+class Corpus(NamedTuple):
+    """A corpus read once: its text and the file it came from (None: text given as a str)."""
+
+    text: str
+    path: Path | None
+
+
 def load_corpus(corpus):
-    """(text, path) of `corpus`: a path or the text itself.
+    """The Corpus (text, path) of `corpus`: a path, the text itself, or a Corpus already
+    read (returned as it is, so that a caller that checked the text first reads it once).
 
     A Path, or a str without a newline that names a file or looks like a file's name
     (it starts with '/', '~' or '.', ends in an extension such as '.txt', or has a '/'
     or '\\' and no spaces), is a path, and a missing file is a CorpusError, never the
     text of its name. A str with a newline is the text, and so is any other one-line str."""
+    if isinstance(corpus, Corpus):
+        return corpus
     if isinstance(corpus, os.PathLike):
-        return read_corpus(Path(corpus).expanduser()), Path(corpus).expanduser()
+        return Corpus(read_corpus(Path(corpus).expanduser()), Path(corpus).expanduser())
     if isinstance(corpus, str) and _names_a_file(corpus):
         path = Path(corpus).expanduser()
         if not path.is_file():
             raise CorpusError(f"corpus file {corpus!r} does not exist (or is not a file); "
                               f"a str that looks like a path is read as one (text to train "
                               f"on is a str with a newline in it).")
-        return read_corpus(path), path
+        return Corpus(read_corpus(path), path)
     if not isinstance(corpus, str) or not corpus.strip():
         raise CorpusError("the corpus is empty: give a text file's path or the text itself.")
-    return corpus, None
+    return Corpus(corpus, None)
 
 
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}")

@@ -25,7 +25,7 @@ from pathlib import Path
 from ...baby import LittleBaby
 from ...config import ARCHITECTURE, BabyConfig
 from ...errors import BabyError
-from ...training.data import read_corpus
+from ...training.data import load_corpus
 from ...training.run import FINETUNE_R_LEARN
 from .common import (FLAG_ALIASES, TRAINING_KEYS, add_config_arguments, add_model_arguments,
                      add_plan_arguments, config_overrides, option, plan_arguments,
@@ -58,8 +58,7 @@ def run(args):
     overrides = config_overrides(args, TRAINING_KEYS)
     plan = plan_arguments(args, overrides)
     overrides.setdefault("r_learn", FINETUNE_R_LEARN)
-    corpus = Path(args.corpus)
-    read_corpus(corpus)  # a missing or unreadable text is said before a model is fetched
+    corpus = load_corpus(Path(args.corpus))  # read once, before any model is fetched
     baby = LittleBaby.from_pretrained(args.model, repo=args.repo, store=args.store, **overrides)
 
     def train():  # the loaded model becomes its finetuned child
