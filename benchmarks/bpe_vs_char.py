@@ -29,24 +29,16 @@ from pathlib import Path
 
 from little_baby import LittleBaby
 from little_baby.io.store.ages import AGES, DEFAULT_AGE
-from little_baby.io.store.checkpoint import CHECKPOINT
-from little_baby.io.store.model_folder import read_report
-from little_baby.tools.train_ages import SAMPLE, TRAINING, age_config
+from little_baby.tools.train_ages import SAMPLE, TRAINING, age_config, train_run
 from little_baby.training.data import find_input, read_corpus
 from little_baby.training.evaluate import heldout_loss
 
 
 def train_one(vocab_size, corpus, folder, device, max_iters):
-    """Train (or resume, or skip when complete) the BPE baby of `vocab_size` in `folder`."""
-    if read_report(folder).get("status") == "complete":
-        return
-    if (folder / CHECKPOINT).exists():
-        LittleBaby.resume(str(folder), corpus=corpus, quiet=True)
-        return
+    """Train (or resume, or skip when complete) the BPE baby of `vocab_size` in `folder`,
+    as train_ages trains the age-48 model."""
     config = dataclasses.replace(age_config(48), c_tokenizer="bpe", c_device=device)
-    LittleBaby.train_new(config, Path(corpus), vocab_size=vocab_size, max_iters=max_iters,
-                         eval_interval=max(50, max_iters // 30), keep="best", out=folder,
-                         quiet=True)
+    train_run(folder, config, corpus, max_iters, quiet=True, vocab_size=vocab_size, keep="best")
 
 
 def score(baby, text, report):

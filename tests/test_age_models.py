@@ -1,19 +1,25 @@
 """The five age models ship with the package and load offline, by age and by GUID, from
 any working directory, with the architecture of the original's table and the held-out
-loss their cards state."""
+loss their cards state. tools/train_ages.py trains them as the BPE benchmark trains its
+babies: one function starts a run or skips a complete one."""
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
-from little_baby import LittleBaby
+from little_baby import BabyConfig, LittleBaby
 from little_baby.io.store.ages import AGES, shipped_folder
+from little_baby.io.store.model_folder import read_report
+from little_baby.tools import train_ages
 from little_baby.training.datasets import how_to_get
 from little_baby.training.data import find_input, read_corpus
 from little_baby.training.evaluate import heldout_loss
+from tests.little_texts import TINY, english
 
 # the original project's model card: every age has this shape, with its own context
 TABLE = dict(c_sequence="pre", c_attention="mha", c_network="mlp", c_tokenizer="char",
@@ -106,3 +112,31 @@ def test_a_wheel_ships_the_age_models(tmp_path):
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "read-only" in r.stderr, r.stderr
     assert {p: p.read_bytes() for p in sorted(shipped_copy.rglob("*")) if p.is_file()} == before
+
+
+def test_the_ages_and_the_bpe_benchmark_start_and_skip_runs_alike(tmp_path, monkeypatch, capsys):
+    """train_ages.train_run trains an age model and bpe_vs_char.py's BPE baby (at a tiny
+    shape, a few steps here); a complete run is skipped, its folder left as it was."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bpe_vs_char.py"
+    spec = importlib.util.spec_from_file_location("bpe_vs_char", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    tiny = BabyConfig(**TINY, seed=train_ages.SEED)
+    for module in (train_ages, bench):
+        monkeypatch.setattr(module, "age_config", lambda age: tiny)
+    monkeypatch.setitem(train_ages.TRAINING, 3, (4, 2e-3, 0.0))
+    corpus = tmp_path / "text.txt"
+    corpus.write_text(english(), encoding="utf-8")
+    age = train_ages.train_age(3, corpus, tmp_path / "store", quiet=True)
+    bpe = tmp_path / "bpe-260"
+    bench.train_one(260, corpus, bpe, "cpu", 4)
+    reports = [read_report(age), read_report(bpe)]
+    assert reports[0]["guid"] == age.name == train_ages.BY_MONTHS[3].guid
+    assert [r["final"]["step"] for r in reports] == [4, 4]
+    assert [r["settings"]["plan"]["keep"] for r in reports] == ["last", "best"]
+    assert LittleBaby.load(bpe).tokenizer.vocab_size == 260
+    capsys.readouterr()
+    train_ages.train_age(3, corpus, tmp_path / "store", quiet=True)
+    bench.train_one(260, corpus, bpe, "cpu", 4)
+    assert "complete, skipped" in capsys.readouterr().err
+    assert [read_report(age), read_report(bpe)] == reports

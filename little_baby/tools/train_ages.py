@@ -25,8 +25,7 @@ from ..io.store.checkpoint import CHECKPOINT
 from ..io.store.places import SHIPPED, store_dir
 from ..io.store.files import write_text_atomic
 from ..io.store.model_folder import CARD, LOSS_CURVE, read_report, save_model
-from ..tokenizer import CharTokenizer
-from ..training.data import find_input, load_corpus, read_corpus
+from ..training.data import find_input, read_corpus
 from ..training.evaluate import heldout_loss
 
 BY_MONTHS = {age.months: age for age in AGES.values()}
@@ -67,17 +66,25 @@ def train_age(age, corpus, store, quiet=False):
     `store`; returns its folder."""
     guid = BY_MONTHS[age].guid
     folder = Path(store) / guid
-    if read_report(folder).get("status") == "complete":
+    if not train_run(folder, age_config(age), corpus, TRAINING[age][0], quiet, guid=guid):
         print(f"age {age} months ({guid}): complete, skipped", file=sys.stderr)
-    elif (folder / CHECKPOINT).exists():
+    return folder
+
+
+def train_run(folder, config, corpus, steps, quiet=False, **train_args):
+    """Train a new model of `config` on `corpus` into `folder` for `steps` steps of random
+    windows (evaluated every 1/30 of them, 50 steps apart at the least), or continue its
+    run from the checkpoint there; False, doing nothing, when that run is complete.
+    `train_args` go to LittleBaby.train_new (vocab_size, keep, guid ...)."""
+    if read_report(folder).get("status") == "complete":
+        return False
+    if (folder / CHECKPOINT).exists():
         LittleBaby.resume(str(folder), quiet=quiet)
     else:
-        text, _ = load_corpus(Path(corpus))
-        baby = LittleBaby(age_config(age), CharTokenizer.from_text(text))
-        steps = TRAINING[age][0]
-        baby.fit(Path(corpus), max_iters=steps, eval_interval=max(50, steps // 30),
-                 out=folder, guid=guid, quiet=quiet)
-    return folder
+        LittleBaby.train_new(config, Path(corpus), max_iters=steps,
+                             eval_interval=max(50, steps // 30), out=folder, quiet=quiet,
+                             **train_args)
+    return True
 
 
 def finalize(age, folder, corpus):
