@@ -119,9 +119,19 @@ def test_the_command_refuses_a_bad_value_in_one_line_before_anything(tmp_path, c
     assert message in err
 
 
-def test_the_values_that_mean_off_are_said_once():
-    """engine/sampling.py's OFF: top_k 0, top_p 1 and seed -1 are None; a bool is no number."""
+def test_the_values_that_mean_off_are_said_once(monkeypatch):
+    """engine/sampling.py's OFF: top_k 0, top_p 1 and seed -1 are None; a bool is no number.
+    The generate command turns --top-k off through OFF, never with a 0 of its own: were
+    OFF's value another, its settings, its message and its help would follow."""
     from little_baby.engine.sampling import OFF, none_if_off
     assert [none_if_off(k, v) for k, v in OFF.items()] == [None, None, None]
     assert none_if_off("top_p", 1.0) is None and none_if_off("top_k", False) is False
     assert [none_if_off("top_k", 5), none_if_off("top_p", 0.9), none_if_off("seed", 0)] == [5, 0.9, 0]
+    monkeypatch.setitem(OFF, "top_k", 7)
+    parser = argparse.ArgumentParser()
+    generate_command.add_arguments(parser)
+    assert generate_command.checked_settings(parser.parse_args(["--top-k", "7"])).top_k is None
+    assert generate_command.checked_settings(parser.parse_args(["--top-k", "3"])).top_k == 3
+    with pytest.raises(GenerationError, match=r"--top-k must be a whole number >= 1 \(7: off\)"):
+        generate_command.checked_settings(parser.parse_args(["--top-k", "0"]))
+    assert "7: off" in " ".join(parser.format_help().split())

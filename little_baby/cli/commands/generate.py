@@ -38,7 +38,7 @@ def add_arguments(parser):
                         metavar="T", help=f"0 or more: 0 is greedy, higher is wilder "
                                           f"(default {DEFAULTS.temperature})")
     parser.add_argument("--top-k", type=_number, default=DEFAULTS.top_k, metavar="K",
-                        help=f"sample from the K likeliest tokens, 1 or more; 0: off "
+                        help=f"sample from the K likeliest tokens, 1 or more; {OFF['top_k']}: off "
                              f"(default {DEFAULTS.top_k})")
     parser.add_argument("--top-p", type=_number, default=DEFAULTS.top_p, metavar="P",
                         help="sample from the likeliest tokens that add up to P, 0 < P <= 1 "
@@ -53,10 +53,8 @@ def add_arguments(parser):
                         help="run on this device, whatever the model was trained on")
 
 
-# what the checks call the settings here, and how the command turns one off
 CLI_NAMES = {"max_new_tokens": "--max-tokens", "temperature": "--temperature",
-             "top_k": "--top-k", "top_p": "--top-p", "seed": "--seed"}
-CLI_OFF = {"top_k": str(OFF["top_k"]), "top_p": "leave it out", "seed": "leave it out"}
+             "top_k": "--top-k", "top_p": "--top-p", "seed": "--seed"}  # the checks' names here
 
 
 def _number(text):
@@ -71,9 +69,11 @@ def _number(text):
 
 
 def checked_settings(args):
-    """The generate options, checked (engine/sampling.py) before anything else happens."""
+    """The generate options, checked (engine/sampling.py) before anything else happens:
+    --top-k is off at OFF's value, --top-p and --seed when left out."""
+    off = {"top_k": str(OFF["top_k"]), "top_p": "leave it out", "seed": "leave it out"}
     return check_settings(args.max_tokens, args.temperature, none_if_off("top_k", args.top_k),
-                          args.top_p, args.seed, names=CLI_NAMES, off=CLI_OFF)
+                          args.top_p, args.seed, names=CLI_NAMES, off=off)
 
 
 def run(args):
