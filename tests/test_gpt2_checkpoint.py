@@ -60,12 +60,13 @@ def their_logits(model, ids, dtype=torch.float32):
 @pytest.mark.parametrize("settings", [
     {},
     {"n_embd": 48, "n_head": 3, "n_layer": 3, "n_inner": 96, "scale_attn_by_inverse_layer_idx": True},
-    {"n_embd": 64, "n_head": 8, "n_layer": 1, "layer_norm_epsilon": 1e-5,
+    {"n_embd": 64, "n_head": 8, "n_layer": 1, "layer_norm_epsilon": 0.05,
      "activation_function": "gelu_pytorch_tanh"},
 ])
 def test_logits_and_greedy_tokens_equal_transformers(fast_tokenizer, tmp_path, settings):
     model = random_gpt2(fast_tokenizer, tmp_path, **settings)
     baby = LittleBaby.from_gpt2(tmp_path)
+    assert baby.config.r_ln_eps == settings.get("layer_norm_epsilon", 1e-5)
     assert baby.config.c_tokenizer == "bpe" and baby.tokenizer.vocab_size == len(fast_tokenizer)
     ids = fast_tokenizer.encode(TEXT[:300])[:60]
     assert list(baby.tokenizer.encode(TEXT[:300]))[:60] == ids
@@ -81,6 +82,16 @@ def test_logits_and_greedy_tokens_equal_transformers(fast_tokenizer, tmp_path, s
     greedy = list(generate_ids(baby.transformer, baby.backend, prompt,
                                *check_settings(50, 0.0, None, None, None), True))
     assert greedy == theirs
+
+
+def test_the_layer_norm_epsilon_is_honoured_not_assumed(fast_tokenizer, tmp_path):
+    """With GPT-2's usual 1e-5 in its place the same weights give other logits: the
+    comparison above can tell the epsilons apart."""
+    model = random_gpt2(fast_tokenizer, tmp_path, layer_norm_epsilon=0.05)
+    ids = fast_tokenizer.encode(TEXT[:200])[:40]
+    assumed = LittleBaby.from_gpt2(tmp_path, r_ln_eps=1e-5)
+    assert np.abs(np.asarray(assumed.logits(np.array([ids])))[0]
+                  - their_logits(model, ids)).max() > 1e-2
 
 
 def test_bare_gpt2model_keys_buffers_half_weights_and_untied_head(fast_tokenizer, tmp_path):
@@ -198,7 +209,7 @@ def test_a_bpe_model_trained_here_exports_tied_and_comes_back_exactly(tmp_path):
 @pytest.mark.parametrize("change, message", [
     (lambda f: (f / "model.safetensors").unlink(), "no model.safetensors"),
     (lambda f: _edit_config(f, activation_function="relu"), "activation_function='relu'"),
-    (lambda f: _edit_config(f, layer_norm_epsilon=1e-6), "layer_norm_epsilon=1e-06"),
+    (lambda f: _edit_config(f, layer_norm_epsilon="1e-6"), "layer_norm_epsilon='1e-6'"),
     (lambda f: _edit_config(f, model_type="llama"), "'llama' model, not GPT-2"),
     (lambda f: _edit_config(f, n_embd=48), "has shape"),
     (lambda f: _edit_config(f, vocab_size=500), "500 token rows"),

@@ -18,9 +18,11 @@ from little_baby.engine.runtime import Runtime
 from little_baby.errors import ConfigError
 
 SHAPES = [  # (config, T): one head; several heads, r_temp != 1, T < n_ctx; head_size != n_emb
+          # and another LayerNorm epsilon
     (dict(n_ctx=8, n_emb=8, head_size=8, n_heads=1, n_layers=1), 8),
     (dict(n_ctx=16, n_emb=12, head_size=12, n_heads=3, n_layers=2, r_temp=0.7), 11),
-    (dict(n_ctx=24, n_emb=16, head_size=24, n_heads=4, n_layers=3, n_hidden=2, r_temp=1.6), 24),
+    (dict(n_ctx=24, n_emb=16, head_size=24, n_heads=4, n_layers=3, n_hidden=2, r_temp=1.6,
+          r_ln_eps=0.2), 24),
     (dict(n_ctx=12, n_emb=8, head_size=8, n_heads=2, n_layers=2), 1),
     (dict(n_ctx=16, n_emb=12, head_size=12, n_heads=3, n_layers=2, c_tie=True), 11),  # GPT-2's head
 ]

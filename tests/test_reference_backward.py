@@ -8,9 +8,11 @@ from little_baby import BabyConfig, CharTokenizer, LittleBaby
 from little_baby.engine import reference, reference_backward
 from tests.gradcheck import assert_close, numerical_grad
 
-REALISTIC = [  # the baby's shape and variations: T < n_ctx, head_size != n_emb, r_temp != 1
+REALISTIC = [  # the baby's shape and variations: T < n_ctx, head_size != n_emb, r_temp != 1,
+             # another LayerNorm epsilon
     dict(n_ctx=64, n_emb=128, head_size=128, n_heads=4, n_layers=4),
-    dict(n_ctx=64, n_emb=96, head_size=64, n_heads=8, n_layers=3, n_hidden=2, r_temp=0.8),
+    dict(n_ctx=64, n_emb=96, head_size=64, n_heads=8, n_layers=3, n_hidden=2, r_temp=0.8,
+         r_ln_eps=0.05),
 ]
 
 
@@ -47,7 +49,7 @@ def test_the_fast_backward_equals_the_reference(c_sequence, shape):
 @pytest.mark.parametrize("c_tie", [False, True], ids=["untied", "tied"])
 def test_the_reference_backward_equals_finite_differences(c_sequence, c_tie):
     shape = dict(n_ctx=6, n_emb=8, head_size=8, n_heads=2, n_layers=2, n_hidden=2, r_temp=1.3,
-                 c_tie=c_tie)
+                 c_tie=c_tie, r_ln_eps=0.3)
     baby, rng = model(c_sequence, shape, seed=5)
     ids, targets = rng.integers(0, 8, 5), rng.integers(0, 8, 5)
     params = {k: np.array(v) for k, v in baby.params.items()}

@@ -246,17 +246,18 @@ def test_a_tied_word_model_exports_without_a_fold_and_comes_back_exactly(tmp_pat
     vocabulary larger than n_emb, whose bias could not fold, exports exactly and comes
     back tied with the same weights."""
     cfg = BabyConfig(n_ctx=16, n_emb=16, head_size=16, n_heads=2, n_layers=2, r_dropout=0.0,
-                     c_tokenizer="word", c_tie=True, r_learn=3e-3)
+                     c_tokenizer="word", c_tie=True, r_learn=3e-3, r_ln_eps=0.03)
     baby = train(LittleBaby(cfg, WordTokenizer.from_text(TEXT)), 5)
     assert baby.tokenizer.vocab_size > cfg.n_emb
     folder = gpt2.save_transformers(baby, tmp_path / "gpt2")
-    assert json.loads((folder / "config.json").read_text())["tie_word_embeddings"] is True
+    written = json.loads((folder / "config.json").read_text())
+    assert written["tie_word_embeddings"] is True and written["layer_norm_epsilon"] == 0.03
     assert "lm_head.weight" not in load_file(str(folder / WEIGHTS))
     model = transformers.AutoModelForCausalLM.from_pretrained(folder)
     x = windows(baby)
     assert np.abs(hf_logits(model, x) - baby.logits(x)).max() < TOL
     back = LittleBaby.from_transformers(folder)
-    assert back.config.c_tie and back.tokenizer == baby.tokenizer
+    assert back.config.c_tie and back.config.r_ln_eps == 0.03 and back.tokenizer == baby.tokenizer
     for key, value in baby.params.items():
         np.testing.assert_array_equal(back.params[key], value, key)
 
@@ -279,7 +280,8 @@ def random_gpt2(vocab_size, seed, **settings):
     {},                                                    # tied embeddings, GPT-2's defaults
     {"tie_word_embeddings": False, "n_inner": 96, "scale_attn_weights": False,
      "scale_attn_by_inverse_layer_idx": True, "reorder_and_upcast_attn": True,
-     "attn_implementation": "eager", "activation_function": "gelu_pytorch_tanh"},
+     "attn_implementation": "eager", "activation_function": "gelu_pytorch_tanh",
+     "layer_norm_epsilon": 1e-3},
 ], ids=["defaults", "untied-rescaled"])
 @NEEDS_ALL
 def test_a_random_gpt2_imports_with_its_logits_then_trains_here(settings, tmp_path):
@@ -407,7 +409,7 @@ def test_a_bias_that_does_not_fold_is_refused_with_its_measured_error():
 
 @pytest.mark.parametrize("settings, named", [
     ({"activation_function": "relu"}, "activation_function='relu'"),
-    ({"layer_norm_epsilon": 1e-6}, "layer_norm_epsilon=1e-06"),
+    ({"layer_norm_epsilon": 0.0}, "layer_norm_epsilon=0.0"),
     ({"add_cross_attention": True}, "add_cross_attention=True"),
     ({"n_inner": 40}, "n_inner=40"),
 ])

@@ -27,7 +27,8 @@ class SublayerCache(NamedTuple):
 # ---- pre-norm: x + drop(f(ln(x))) -----------------------------------------------------------
 def pre_forward(variant, p, ln, x, cfg, rt, state):
     B, T, C = x.shape
-    h, ln_cache = layernorm_forward(x.reshape(B * T, C), ln["weight"], ln["bias"])   # (N, C)
+    h, ln_cache = layernorm_forward(x.reshape(B * T, C), ln["weight"], ln["bias"],
+                                    cfg.r_ln_eps)                                 # (N, C)
     y, f_cache = variant.forward(p, h.reshape(B, T, C), cfg, rt, state)           # (B, T, C)
     mask = rt.dropout_mask(y.shape)
     return x + dropout_forward(y, mask), SublayerCache(ln_cache, f_cache, mask)
@@ -42,7 +43,7 @@ def pre_backward(variant, p, ln, dx, cache):
 
 
 def pre_step(f_step, p, ln, x, cfg, rt, state):
-    h = layernorm_vector(x, ln["weight"], ln["bias"])                             # (C,)
+    h = layernorm_vector(x, ln["weight"], ln["bias"], cfg.r_ln_eps)               # (C,)
     return x + f_step(p, h, cfg, rt, state)
 
 
@@ -52,7 +53,8 @@ def post_forward(variant, p, ln, x, cfg, rt, state):
     y, f_cache = variant.forward(p, x, cfg, rt, state)                            # (B, T, C)
     mask = rt.dropout_mask(y.shape)
     r = x + dropout_forward(y, mask)                                              # (B, T, C)
-    out, ln_cache = layernorm_forward(r.reshape(B * T, C), ln["weight"], ln["bias"])  # (N, C)
+    out, ln_cache = layernorm_forward(r.reshape(B * T, C), ln["weight"], ln["bias"],
+                                      cfg.r_ln_eps)                               # (N, C)
     return out.reshape(B, T, C), SublayerCache(ln_cache, f_cache, mask)
 
 
@@ -65,7 +67,8 @@ def post_backward(variant, p, ln, dx, cache):
 
 
 def post_step(f_step, p, ln, x, cfg, rt, state):
-    return layernorm_vector(x + f_step(p, x, cfg, rt, state), ln["weight"], ln["bias"])
+    return layernorm_vector(x + f_step(p, x, cfg, rt, state), ln["weight"], ln["bias"],
+                            cfg.r_ln_eps)
 
 
 class Sublayer(NamedTuple):

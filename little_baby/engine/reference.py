@@ -27,7 +27,7 @@ def softmax(x):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def layer_norm(x, g, b, eps=1e-5):
+def layer_norm(x, g, b, eps):
     """(T, C) -> (T, C): each row to mean 0 and (biased) variance 1, then scaled and shifted."""
     mean = x.mean(axis=-1, keepdims=True)                     # (T, 1)
     variance = x.var(axis=-1, keepdims=True)                  # (T, 1)
@@ -69,7 +69,9 @@ def block(x, p, cfg):
     """(T, C) -> (T, C): attention then the network, each a residual sub-layer,
     pre-norm x + f(ln(x)) (GPT-2) or post-norm ln(x + f(x)) (Vaswani et al. 2017)."""
     attn, net, h = under(p, "attn."), under(p, "net."), cfg.n_heads
-    ln1, ln2 = (p["ln1.weight"], p["ln1.bias"]), (p["ln2.weight"], p["ln2.bias"])
+    eps = cfg.r_ln_eps
+    ln1 = (p["ln1.weight"], p["ln1.bias"], eps)
+    ln2 = (p["ln2.weight"], p["ln2.bias"], eps)
     if cfg.c_sequence == "pre":
         x = x + mha(layer_norm(x, *ln1), attn, h, cfg.r_temp)   # (T, C)
         return x + mlp(layer_norm(x, *ln2), net)                # (T, C)
@@ -86,7 +88,7 @@ def gpt(ids, params, cfg):
     x = params["wte.weight"][ids] + params["wpe.weight"][:T]  # (T, C)
     for i in range(cfg.n_layers):
         x = block(x, under(params, f"blocks.{i}."), cfg)      # (T, C)
-    x = layer_norm(x, params["ln_f.weight"], params["ln_f.bias"])   # (T, C)
+    x = layer_norm(x, params["ln_f.weight"], params["ln_f.bias"], cfg.r_ln_eps)   # (T, C)
     return head(x, params, cfg)                               # (T, V)
 
 

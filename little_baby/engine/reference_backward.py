@@ -23,7 +23,7 @@ def linear_backward(dy, x, w):
     return dy @ w.T, x.T @ dy, dy.sum(axis=0)
 
 
-def layer_norm_backward(dy, x, g, eps=1e-5):
+def layer_norm_backward(dy, x, g, eps):
     """y = g x_hat + b with x_hat = (x - mean) / sqrt(var + eps), per row:
     dy (T, C) -> dx (T, C), dg (C,), db (C,). With n = C and dx_hat = g dy,
     dx = (dx_hat - mean(dx_hat) - x_hat mean(dx_hat x_hat)) / sqrt(var + eps)."""
@@ -90,27 +90,29 @@ def mlp_backward(dy, x, p):
 def block_backward(dy, x, p, cfg):
     """reference.block: dy (T, C) -> dx (T, C) and the block's gradients (its keys)."""
     attn, net, h, temp = under(p, "attn."), under(p, "net."), cfg.n_heads, cfg.r_temp
-    ln1, ln2 = (p["ln1.weight"], p["ln1.bias"]), (p["ln2.weight"], p["ln2.bias"])
+    eps = cfg.r_ln_eps
+    ln1 = (p["ln1.weight"], p["ln1.bias"], eps)
+    ln2 = (p["ln2.weight"], p["ln2.bias"], eps)
     grads = {}
     if cfg.c_sequence == "pre":  # x1 = x + mha(ln1(x)); y = x1 + mlp(ln2(x1))
         a = layer_norm(x, *ln1)                                     # (T, C)
         x1 = x + mha(a, attn, h, temp)                              # (T, C)
         db, g = mlp_backward(dy, layer_norm(x1, *ln2), net)         # (T, C)
         grads.update(_prefixed("net.", g))
-        dx1_ln, grads["ln2.weight"], grads["ln2.bias"] = layer_norm_backward(db, x1, ln2[0])
+        dx1_ln, grads["ln2.weight"], grads["ln2.bias"] = layer_norm_backward(db, x1, ln2[0], eps)
         dx1 = dy + dx1_ln                                           # residual + sub-layer
         da, g = mha_backward(dx1, a, attn, h, temp)                 # (T, C)
         grads.update(_prefixed("attn.", g))
-        dx_ln, grads["ln1.weight"], grads["ln1.bias"] = layer_norm_backward(da, x, ln1[0])
+        dx_ln, grads["ln1.weight"], grads["ln1.bias"] = layer_norm_backward(da, x, ln1[0], eps)
         return dx1 + dx_ln, grads
     # post: x1 = ln1(x + mha(x)); y = ln2(x1 + mlp(x1))
     x1 = layer_norm(x + mha(x, attn, h, temp), *ln1)                # (T, C)
     dz2, grads["ln2.weight"], grads["ln2.bias"] = layer_norm_backward(
-        dy, x1 + mlp(x1, net), ln2[0])                              # (T, C)
+        dy, x1 + mlp(x1, net), ln2[0], eps)                              # (T, C)
     dx1_net, g = mlp_backward(dz2, x1, net)
     grads.update(_prefixed("net.", g))
     dz1, grads["ln1.weight"], grads["ln1.bias"] = layer_norm_backward(
-        dz2 + dx1_net, x + mha(x, attn, h, temp), ln1[0])           # (T, C)
+        dz2 + dx1_net, x + mha(x, attn, h, temp), ln1[0], eps)           # (T, C)
     dx_attn, g = mha_backward(dz1, x, attn, h, temp)
     grads.update(_prefixed("attn.", g))
     return dz1 + dx_attn, grads
@@ -141,7 +143,7 @@ def gpt_loss_and_grads(ids, targets, params, cfg):
     blocks = [under(params, f"blocks.{i}.") for i in range(cfg.n_layers)]
     for p in blocks:
         xs.append(block(xs[-1], p, cfg))
-    ln_f = (params["ln_f.weight"], params["ln_f.bias"])
+    ln_f = (params["ln_f.weight"], params["ln_f.bias"], cfg.r_ln_eps)
     top = layer_norm(xs[-1], *ln_f)                                 # (T, C)
     logits = head(top, params, cfg)                                 # (T, V)
     loss, dlogits = cross_entropy_backward(logits, targets)
@@ -152,7 +154,7 @@ def gpt_loss_and_grads(ids, targets, params, cfg):
         dtop, grads["lm_head.weight"], grads["lm_head.bias"] = linear_backward(
             dlogits, top, params["lm_head.weight"])
         wte = xp.zeros_like(params["wte.weight"])
-    dx, grads["ln_f.weight"], grads["ln_f.bias"] = layer_norm_backward(dtop, xs[-1], ln_f[0])
+    dx, grads["ln_f.weight"], grads["ln_f.bias"] = layer_norm_backward(dtop, xs[-1], ln_f[0], cfg.r_ln_eps)
     for i in reversed(range(cfg.n_layers)):
         dx, g = block_backward(dx, xs[i], blocks[i], cfg)
         grads.update({f"blocks.{i}.{k}": v for k, v in g.items()})

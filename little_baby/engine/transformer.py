@@ -152,7 +152,8 @@ class Transformer:
             x, net_cache = forward(self.net, blk["net"], blk["ln2"], x, cfg, rt, state.get("net"))
             block_caches.append(BlockCache(attn_cache, net_cache))
         C = x.shape[-1]
-        xf, lnf_cache = layernorm_forward(x.reshape(B * T, C), p["ln_f.weight"], p["ln_f.bias"])
+        xf, lnf_cache = layernorm_forward(x.reshape(B * T, C), p["ln_f.weight"], p["ln_f.bias"],
+                                          cfg.r_ln_eps)
         logits = self._head(xf)                                      # (N, V)
         cache = None if states is not None else ForwardCache(idx, emb_mask, block_caches, xf,
                                                              lnf_cache)
@@ -176,7 +177,7 @@ class Transformer:
         for blk, state in zip(self.blocks, states):
             x = step(attn_step, blk["attn"], blk["ln1"], x, cfg, rt, state["attn"])
             x = step(net_step, blk["net"], blk["ln2"], x, cfg, rt, state["net"])
-        x = layernorm_vector(x, p["ln_f.weight"], p["ln_f.bias"])
+        x = layernorm_vector(x, p["ln_f.weight"], p["ln_f.bias"], cfg.r_ln_eps)
         if self.cfg.c_tie:
             return p["wte.weight"] @ x                              # (V, C) @ (C,) -> (V,)
         return linear_forward(x, p["lm_head.weight"], p["lm_head.bias"])

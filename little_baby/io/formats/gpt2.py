@@ -18,7 +18,7 @@ with head_size == n_emb, weight for weight (its Conv1D stores (in, out), as ours
     lm_head.bias (V,)                    none: folded into ln_f.bias (below)
 
 (and every bias beside its weight). The maths is the same: GELU's tanh approximation
-("gelu_new"), LayerNorm with eps 1e-5, learned positions, queries, keys and values split
+("gelu_new"), LayerNorm with layer_norm_epsilon (our r_ln_eps), learned positions, queries, keys and values split
 as (3, heads, head_dim), scores scaled by 1/sqrt(head_dim). Two differences fold into the
 weights:
   - r_temp divides our scores: the query columns of qkv (weight and bias) are divided by
@@ -58,7 +58,6 @@ They are imported here, inside the functions, only when they are needed.
 import functools
 import importlib
 import json
-import math
 import os
 import re
 import sys
@@ -75,7 +74,6 @@ from ..store.identity import identify, imported_gpt2
 from ..store.model_folder import CONFIG, WEIGHTS, is_model_folder
 
 HEAD_BIAS_TOLERANCE = 1e-6  # largest |c W - b| (in logits) accepted for the folded bias
-LAYER_NORM_EPS = 1e-5       # engine/ops.py's layernorm
 TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh")  # transformers' names for GELU's tanh form
 EXTRA = 'pip install "little-baby[transformers]" (in a checkout: pip install -e ".[transformers]")'
 TORCH = ("torch's CPU build: pip install torch==2.13.0 --index-url "
@@ -205,7 +203,7 @@ def gpt2_config_dict(cfg, vocab_size, start_id):
         "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": vocab_size,
         "n_positions": cfg.n_ctx, "n_embd": cfg.n_emb, "n_layer": cfg.n_layers,
         "n_head": cfg.n_heads, "n_inner": cfg.n_hidden * cfg.n_emb,
-        "activation_function": "gelu_new", "layer_norm_epsilon": LAYER_NORM_EPS,
+        "activation_function": "gelu_new", "layer_norm_epsilon": cfg.r_ln_eps,
         # training there; eval() (inference) turns dropout off
         "resid_pdrop": cfg.r_dropout, "embd_pdrop": cfg.r_dropout, "attn_pdrop": cfg.r_dropout,
         "scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False,
@@ -478,8 +476,9 @@ def config_from_gpt2(hf):
     if hf.activation_function not in TANH_GELUS:
         problems.append(f"activation_function={hf.activation_function!r} (ours is GELU's tanh "
                         f"approximation: {' or '.join(TANH_GELUS)})")
-    if not math.isclose(hf.layer_norm_epsilon, LAYER_NORM_EPS, rel_tol=1e-9):
-        problems.append(f"layer_norm_epsilon={hf.layer_norm_epsilon:g} (ours is {LAYER_NORM_EPS:g})")
+    eps = hf.layer_norm_epsilon
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
+        problems.append(f"layer_norm_epsilon={eps!r} (ours takes a number between 0 and 1)")
     inner = hf.n_inner if hf.n_inner is not None else 4 * hf.n_embd
     if inner % hf.n_embd:
         problems.append(f"n_inner={inner}, not a multiple of n_embd={hf.n_embd} (ours is "
@@ -491,7 +490,7 @@ def config_from_gpt2(hf):
     return BabyConfig(c_sequence="pre", c_attention="mha", c_network="mlp",
                       n_ctx=hf.n_positions, n_emb=hf.n_embd, head_size=hf.n_embd,
                       n_heads=hf.n_head, n_layers=hf.n_layer, n_hidden=inner // hf.n_embd,
-                      r_temp=1.0, r_dropout=float(dropout),
+                      r_temp=1.0, r_ln_eps=float(eps), r_dropout=float(dropout),
                       c_tie=bool(getattr(hf, "tie_word_embeddings", True)))
 
 
