@@ -18,11 +18,20 @@ def load_benchmark():
     return module
 
 
-def test_model_flops_count_the_blocks_the_tied_head_and_attention():
-    bench = load_benchmark()
-    shape = dict(n_layer=2, n_embd=8, n_head=2, n_positions=16, vocab_size=10)
-    per_token = 2 * (2 * 12 * 8 * 8 + 10 * 8) + 2 * 4 * 4 * 8
-    assert bench.model_flops(shape, batch=3, ctx=4) == per_token * 12
+def test_model_flops_are_what_torch_counts_in_gpt2s_forward():
+    """MFU's numerator against an independent count: torch's FlopCounterMode over the
+    matmuls transformers' GPT2LMHeadModel runs in a forward pass (eager attention, so q.k
+    and att.v are matmuls too): the blocks, the tied head once, attention at this ctx."""
+    torch = pytest.importorskip("torch", reason="torch counts the FLOPs it runs")
+    transformers = pytest.importorskip("transformers", reason="its GPT2LMHeadModel is counted")
+    from torch.utils.flop_counter import FlopCounterMode
+    shape = dict(n_layer=2, n_embd=12, n_head=3, n_positions=16, vocab_size=20)
+    config = transformers.GPT2Config(**shape, attn_implementation="eager", bos_token_id=0,
+                                     eos_token_id=0)
+    model = transformers.GPT2LMHeadModel(config).eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counted:
+        model(torch.zeros(2, 5, dtype=torch.long))
+    assert load_benchmark().model_flops(shape, batch=2, ctx=5) == counted.get_total_flops()
 
 
 def test_the_tiny_shape_runs_both_sides(tmp_path):
