@@ -146,20 +146,8 @@ def finish_interrupted_commit(folder):
     if renames:
         _run_journal(folder, renames)
     for leftover in folder.glob(f".*{_TMP_SUFFIX}"):
-        if not _OURS.fullmatch(leftover.name):  # mkstemp's: .<name>.<8 random chars>.tmp
-            continue
-        try:
-            fd = os.open(leftover, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:  # gone, a link, or a folder: not a temporary file of ours
-            continue
-        try:
-            if stat.S_ISREG(os.fstat(fd).st_mode):
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError: a live writer's
-                leftover.unlink(missing_ok=True)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        if _OURS.fullmatch(leftover.name):  # mkstemp's: .<name>.<8 random chars>.tmp
+            _remove_if_unheld(leftover)
 
 
 def fsync_folder(folder):
@@ -212,16 +200,22 @@ def atomic_folder(path):
             shutil.rmtree(tmp)
 
 
-def _remove_if_unheld(folder):
-    """Remove temporary folder `folder` unless a live writer holds its flock."""
+def _remove_if_unheld(path):
+    """Remove a temporary file or folder of ours unless a live writer holds its flock
+    (_locked_temporary's, atomic_folder's): what a killed writer left behind."""
     try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:  # gone, or a link: not ours to remove
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        shutil.rmtree(folder)
-    except OSError:  # a live writer's
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode) or stat.S_ISDIR(mode):  # a FIFO or device is not ours
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError: a live writer's
+            if stat.S_ISDIR(mode):
+                shutil.rmtree(path)
+            else:
+                Path(path).unlink(missing_ok=True)
+    except OSError:
         pass
     finally:
         os.close(fd)
