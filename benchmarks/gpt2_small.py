@@ -3,7 +3,9 @@ embeddings) in our engine beside transformers' GPT2LMHeadModel in PyTorch eager,
 CPU with the same threads: a forward pass and a training step (forward, backward, AdamW)
 at llm.c's CPU example's batch (4 x 64 tokens), cached greedy generation, and each side's
 peak memory. Both models are random (nothing is downloaded); each side runs in a process
-of its own so its peak memory (VmHWM) is its own.
+of its own so its peak memory is its own, and the sides take turns for --rounds rounds
+(these machines' speed drifts: alternating spreads the drift over both), the table giving
+each figure's median over the rounds.
 
 Model-FLOPs utilisation is each side's matmul FLOPs per second over this machine's
 float32 matmul peak as NumPy measures it at the model's shapes (the best of 3 runs before
@@ -15,17 +17,18 @@ torch and transformers are not dependencies of the project: torch's CPU build is
 `pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`, then
 `pip install transformers`. Without them only our column is printed.
 
-    python benchmarks/gpt2_small.py                   # 124M, batch 4 x 64, 2 threads
-    python benchmarks/gpt2_small.py --threads 4 --steps 5 --json out.json
+    python benchmarks/gpt2_small.py                   # 124M, batch 4 x 64, 2 threads, 3 rounds
+    python benchmarks/gpt2_small.py --threads 4 --steps 5 --rounds 5 --json out.json
     python benchmarks/gpt2_small.py --shape tiny      # a 2-layer model: seconds, for a check
 """
 import argparse
 import json
-import multiprocessing
 import os
 import statistics
 import sys
 import time
+
+from little_baby.tools.bench import run_isolated
 
 SHAPES = {  # GPT2Config's names
     "small": dict(n_layer=12, n_embd=768, n_head=12, n_positions=1024, vocab_size=50257),
@@ -33,30 +36,12 @@ SHAPES = {  # GPT2Config's names
 }
 
 
-def peak_mib():
-    """This process's peak resident memory (VmHWM), MiB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def matmul_peak(tries=3, seconds=0.5):
-    """This machine's float32 matmul speed in GFLOP/s as NumPy gets it: the best of
-    `tries` runs at the model's own shapes (the MLP's and the head's)."""
-    import numpy
-    best = 0.0
-    for n, k, m in [(256, 768, 3072), (256, 768, 8192), (1024, 1024, 1024)] * tries:
-        a = numpy.random.rand(n, k).astype(numpy.float32)
-        b = numpy.random.rand(k, m).astype(numpy.float32)
-        a @ b
-        reps, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            a @ b
-            reps += 1
-        best = max(best, 2 * n * k * m * reps / (time.perf_counter() - start) / 1e9)
-    return best
+def matmul_peak():
+    """This machine's float32 matmul speed in GFLOP/s as NumPy gets it at the model's own
+    shapes (the MLP's and the head's; bench.matmul_peak's best of 3 tries)."""
+    from little_baby.tools.bench import matmul_peak as best_over
+    return max(best_over(1.5, [(256, 768, 3072), (256, 768, 8192), (1024, 1024, 1024)])
+               for _ in range(3))
 
 
 def model_flops(shape, batch, ctx):
@@ -107,7 +92,7 @@ def ours(shape, batch, ctx, steps, threads, gen_tokens):
                                          *settings, True))
     gen = median_time(generate, 3)
     return {"params": baby.n_params, "forward_s": forward, "step_s": step,
-            "gen_tokens_per_s": gen_tokens / gen, "peak_mib": peak_mib()}
+            "gen_tokens_per_s": gen_tokens / gen}
 
 
 # ---- transformers' GPT-2 in PyTorch eager ---------------------------------------------------------
@@ -157,27 +142,25 @@ def theirs(shape, batch, ctx, steps, threads, gen_tokens):
     loop_s = median_time(loop, 3)
     return {"params": sum(p.numel() for p in model.parameters()), "forward_s": forward_s,
             "step_s": step_s, "gen_tokens_per_s": gen_tokens / gen,
-            "loop_tokens_per_s": gen_tokens / loop_s, "peak_mib": peak_mib(),
+            "loop_tokens_per_s": gen_tokens / loop_s,
             "torch": torch.__version__, "transformers": transformers.__version__}
 
 
-def _child(side, args, queue):
+def theirs_quietly(*job):
     import warnings
     warnings.filterwarnings("ignore")  # transformers' deprecations, not the figures
-    try:
-        queue.put(globals()[side](*args))
-    except Exception as e:  # reported in the table, not a traceback
-        queue.put({"error": f"{type(e).__name__}: {e}"})
+    return theirs(*job)
 
 
-def isolated(side, args):
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(side, args, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+def medians(rounds):
+    """One result dict of the rounds' medians (and each round's step time), or the first
+    error."""
+    errors = [r for r in rounds if "error" in r]
+    if errors:
+        return errors[0]
+    out = {k: statistics.median(r[k] for r in rounds) if isinstance(v, float) else v
+           for k, v in rounds[0].items()}
+    return {**out, "step_s_rounds": [r["step_s"] for r in rounds]}
 
 
 def main(argv=None):
@@ -185,7 +168,8 @@ def main(argv=None):
     parser.add_argument("--shape", choices=list(SHAPES), default="small")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--ctx", type=int, default=64, help="tokens per row")
-    parser.add_argument("--steps", type=int, default=3, help="timed repeats (median)")
+    parser.add_argument("--steps", type=int, default=3, help="timed repeats in a round (median)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--gen-tokens", type=int, default=32)
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
@@ -197,18 +181,25 @@ def main(argv=None):
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
     peak = matmul_peak()
     job = (shape, args.batch, args.ctx, args.steps, args.threads, args.gen_tokens)
-    results = {"ours": isolated("ours", job)}
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
-        results["torch eager"] = isolated("theirs", job)
+        sides = {"ours": ours, "torch eager": theirs_quietly}
     except ImportError:
-        results["torch eager"] = {"error": "torch and transformers are not installed (see --help)"}
+        sides = {"ours": ours}
+    rounds = {name: [] for name in sides}
+    for _ in range(args.rounds):
+        for name, side in sides.items():
+            rounds[name].append(run_isolated(side, *job))
+    results = {name: medians(r) for name, r in rounds.items()}
+    results.setdefault("torch eager",
+                       {"error": "torch and transformers are not installed (see --help)"})
     peak = max(peak, matmul_peak())  # before and after: a busy machine lowers one of them
     flops = model_flops(shape, args.batch, args.ctx)
     print(f"GPT-2 {args.shape} ({shape['n_layer']} layers, {shape['n_embd']} wide, "
           f"vocab {shape['vocab_size']:,}, tied), batch {args.batch} x {args.ctx} tokens, "
-          f"{args.threads} thread(s); NumPy float32 matmul peak {peak:.0f} GFLOP/s")
+          f"{args.threads} thread(s), medians of {args.rounds} alternating rounds; NumPy "
+          f"float32 matmul peak {peak:.0f} GFLOP/s")
     print(f"{'':12} {'params':>12} {'forward ms':>11} {'step ms':>9} {'tokens/s':>9} "
           f"{'step MFU':>9} {'gen tok/s':>10} {'peak MiB':>9}")
     for name, r in results.items():
@@ -219,7 +210,8 @@ def main(argv=None):
         r.update(mfu=mfu, tokens_per_s=args.batch * args.ctx / r["step_s"])
         print(f"{name:12} {r['params']:>12,} {r['forward_s'] * 1e3:>11.1f} "
               f"{r['step_s'] * 1e3:>9.1f} {r['tokens_per_s']:>9.0f} {mfu:>9.0%} "
-              f"{r['gen_tokens_per_s']:>10.1f} {r['peak_mib']:>9.0f}")
+              f"{r['gen_tokens_per_s']:>10.1f} {r['peak_mib']:>9.0f}   steps: "
+              + ", ".join(f"{t * 1e3:.0f}" for t in r["step_s_rounds"]))
     a, b = results["ours"], results["torch eager"]
     if "error" not in a and "error" not in b:
         print(f"torch's time / ours: forward {b['forward_s'] / a['forward_s']:.2f}, training "

@@ -11,9 +11,7 @@ update's temporaries stay in the cache and only the four arrays stream from memo
 import bisect
 import math
 
-import numpy
-
-from .backend import array_module, to_host
+from .backend import array_module, host_xp, to_host
 
 # Floats per block of the CPU update: five arrays' blocks (weight, gradient, moments and a
 # temporary) of 512 KB fit a core's L2 with room to spare; measured at 124M parameters,
@@ -73,7 +71,7 @@ class AdamW:
         self.map = map or (lambda fn, items: [fn(i) for i in items])  # Backend.map: all cores
         edges = [flat.size * i // n_parts for i in range(n_parts + 1)]
         self.parts = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
-        self.block = CPU_BLOCK if xp is numpy else flat.size  # on a GPU: whole parts
+        self.block = CPU_BLOCK if xp is host_xp else flat.size  # on a GPU: whole parts
         self.flat, self.params = flat, params
         self.weight_decay, self.betas, self.eps, self.clip = weight_decay, betas, eps, clip
         self.m = xp.zeros_like(flat)

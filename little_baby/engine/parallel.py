@@ -4,9 +4,7 @@ GIL in its loops and BLAS calls; Backend.map holds BLAS to one thread each), and
 gradients are combined block by block into the optimizer's flat buffer. On a GPU the
 batch runs whole.
 """
-import numpy
-
-from .backend import to_host
+from .backend import host_xp, to_host
 from .optim import CPU_BLOCK
 from .runtime import Runtime
 
@@ -44,7 +42,7 @@ def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop, out=None):
     loss = sum(float(shard_loss) * w for (shard_loss, _), w in zip(results, weights))
     if n == 1:
         return loss, results[0][1]
-    grads = out if out is not None else {k: numpy.empty(v.shape, v.dtype)
+    grads = out if out is not None else {k: host_xp.empty(v.shape, v.dtype)
                                          for k, v in results[0][1].items()}
     rows = [{k: g.reshape(-1) for k, g in shard_grads.items()} for _, shard_grads in results]
     blocks = [(key, slice(a, a + CPU_BLOCK)) for key, g in rows[0].items()
@@ -53,7 +51,7 @@ def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop, out=None):
     def combine(jobs):  # grads = sum of w * shard gradient, one cache-sized block at a time
         for key, block in jobs:
             total = grads[key].reshape(-1)[block]  # a view: grads' arrays are contiguous
-            numpy.multiply(rows[0][key][block], weights[0], out=total)
+            host_xp.multiply(rows[0][key][block], weights[0], out=total)
             for shard, w in zip(rows[1:], weights[1:]):
                 total += w * shard[key][block]
     backend.map(combine, [blocks[i::n] for i in range(n)])  # blocks dealt out evenly

@@ -31,15 +31,18 @@ from .profile import print_profile, profile_training
 from .shapes import SHAPES, VOCAB, fresh_baby
 from .torch_side import INSTALL as TORCH_INSTALL
 
-def matmul_peak(seconds=1.0):
-    """This machine's float32 2-D matmul speed in GFLOP/s (best of a few sizes)."""
+PEAK_SHAPES = [(768, 128, 512), (1024, 1024, 1024)]  # (n, k, m) of a @ b
+
+
+def matmul_peak(seconds=1.0, shapes=PEAK_SHAPES):
+    """This machine's float32 2-D matmul speed in GFLOP/s: the best over `shapes`."""
     best = 0.0
-    for n, k, m in [(768, 128, 512), (1024, 1024, 1024)]:
+    for n, k, m in shapes:
         a = numpy.random.rand(n, k).astype(numpy.float32)
         b = numpy.random.rand(k, m).astype(numpy.float32)
         a @ b
         reps, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds / 2:
+        while time.perf_counter() - start < seconds / len(shapes):
             a @ b
             reps += 1
         best = max(best, 2 * n * k * m * reps / (time.perf_counter() - start) / 1e9)
@@ -108,21 +111,34 @@ def measure_generation(shape, n_tokens, overrides, repeats=3):
     return out
 
 
-def _child(job, queue):
-    """Run one measurement in this (fresh) process and report it with the peak memory."""
-    kind, args = job
-    result = measure_training(*args) if kind == "train" else measure_generation(*args)
-    result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _child(fn, args, queue):
+    """fn(*args) in this (fresh) process, reported with the process's peak memory; an
+    exception is reported as {"error": ...} (the parent would wait for ever otherwise)."""
+    try:
+        result = fn(*args)
+        result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    except Exception as e:  # noqa: BLE001: reported, not lost
+        result = {"error": f"{type(e).__name__}: {e}"}
     queue.put(result)
 
 
-def run_isolated(job):
+def run_isolated(fn, *args):
+    """The dict fn(*args) returns, computed in a fresh process so that its peak memory
+    (peak_mib, added) is its own; {"error": ...} if it raised. `fn` must be importable."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(job, queue))
+    proc = ctx.Process(target=_child, args=(fn, args, queue))
     proc.start()
     result = queue.get()
     proc.join()
+    return result
+
+
+def _measured(fn, *args):
+    """run_isolated for this module's measurements: an error is a BabyError."""
+    result = run_isolated(fn, *args)
+    if "error" in result:
+        raise BabyError(f"the measurement failed: {result['error']}")
     return result
 
 
@@ -163,7 +179,7 @@ def run(args):
         print(f"{'shape':6} {'variant':8} {'params':>9} {'ms/step':>8} {'tokens/s':>9} "
               f"{'GFLOP':>6} {'MFU':>5} {'peak MiB':>8}")
     for shape in shapes:
-        r = run_isolated(("train", (shape, args.steps, overrides)))
+        r = _measured(measure_training, shape, args.steps, overrides)
         r["mfu"] = r["gflop_per_step"] / (r["ms_per_step"] / 1e3) / peak
         r["matmul_peak_gflops"] = peak
         if args.json:
@@ -172,7 +188,7 @@ def run(args):
             print(f"{shape:6} {r['attention'] + '/' + r['network']:8} {r['params']:9,} "
                   f"{r['ms_per_step']:8.1f} {r['tokens_per_s']:9,.0f} {r['gflop_per_step']:6.2f} "
                   f"{r['mfu']:5.0%} {r['peak_mib']:8.0f}")
-    g = run_isolated(("generate", ("baby", args.gen_tokens, overrides)))
+    g = _measured(measure_generation, "baby", args.gen_tokens, overrides)
     if args.json:
         print(json.dumps({"generation": g}))
     else:
@@ -197,9 +213,10 @@ def against_torch(shapes, args, overrides):
         times = {"ours": [], **{side: [] for side in sides}}
         rates = {"ours, KV cache": [], "torch, no cache": [], "torch, KV cache": []}
         for _ in range(args.rounds):
-            times["ours"].append(run_isolated(("train", (shape, args.steps, overrides)))["ms_per_step"])
+            ours = _measured(measure_training, shape, args.steps, overrides)
+            times["ours"].append(ours["ms_per_step"])
             if generate:
-                g = run_isolated(("generate", (shape, args.gen_tokens, overrides)))
+                g = _measured(measure_generation, shape, args.gen_tokens, overrides)
                 rates["ours, KV cache"].append(g["cache"])
             for side in sides:
                 command = [sys.executable, "-m", "little_baby.tools.torch_side", "--shape", shape,
