@@ -241,3 +241,16 @@ def test_store_guids_cannot_escape_and_models_can_be_listed_and_deleted(tmp_path
     assert [m["guid"] for m in list_models(tmp_path)] == [b.guid]
     with pytest.raises(StoreError, match="nothing was deleted"):
         delete_model(a.guid, tmp_path)
+
+
+def test_a_corpus_too_big_for_memory_is_refused_before_a_byte_is_read(tmp_path, capsys):
+    """A sparse terabyte file (no disk used): one line, exit 2, nothing read or written."""
+    from little_baby.cli.main import main
+    corpus = tmp_path / "huge.txt"
+    with open(corpus, "wb") as f:
+        f.truncate(10 ** 12)
+    assert main(["train", "--corpus", str(corpus), "--store", str(tmp_path / "store"),
+                 "--max-iters", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "931.3 GiB" in err and "head -c" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "store").exists()

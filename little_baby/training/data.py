@@ -10,6 +10,7 @@ import numpy
 from ..bpe import BPETokenizer
 from ..errors import CorpusError, spelled
 from ..io.store.places import input_folders
+from .resources import check_corpus_fits
 
 
 def read_corpus(path):
@@ -17,6 +18,7 @@ def read_corpus(path):
     path = Path(path)
     if not path.is_file():
         raise CorpusError(f"corpus file {str(path)!r} does not exist (or is not a file).")
+    check_corpus_fits(path, path.stat().st_size)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:

@@ -59,6 +59,26 @@ def check_generation_fits(cfg, vocab_size, prompt_tokens, device="cpu"):
            "use a shorter prompt or a smaller model")
 
 
+# Bytes of memory per byte of a corpus file while it is read and encoded: the bytes read,
+# the text (Python's str: 1 to 4 bytes a character, at most one character a byte) and its
+# int64 token ids (8 bytes a token, at most one token a character).
+CORPUS_BYTES_PER_BYTE = 1 + 4 + 8
+
+
+def check_corpus_fits(path, size):
+    """A NotEnoughMemoryError, before a byte is read, if a corpus file of `size` bytes
+    could not be held and encoded in memory."""
+    if os.environ.get(SKIP_ENV):
+        return
+    need, have = CORPUS_BYTES_PER_BYTE * size, available_bytes()
+    if have is not None and need > have:
+        raise NotEnoughMemoryError(
+            f"the corpus {str(path)!r} is {human_bytes(size)}: reading and encoding it could "
+            f"take up to {human_bytes(need)}, and this machine has {human_bytes(have)} of "
+            f"memory (RAM and swap) available: train on a part of it (e.g. `head -c 500M`). "
+            f"Nothing was read (set {SKIP_ENV}=1 to try anyway).")
+
+
 def human_bytes(n):
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
