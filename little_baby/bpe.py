@@ -38,6 +38,7 @@ DEFAULT_VOCAB_SIZE = 1024  # 256 bytes + 768 merges
 MAX_VOCAB_SIZE = 1_000_000
 CACHE_LIMIT = 200_000  # pieces remembered by encode
 LONG_PIECE = 256  # bytes: longer pieces merge through a heap (same result, n log n)
+GPT2_FILES = ("vocab.json", "merges.txt")  # GPT-2's own files of a BPE: from_files, save_files
 
 
 def bytes_to_unicode():
@@ -494,10 +495,10 @@ class BPETokenizer:
     def save_files(self, folder):
         """Write vocab.json and merges.txt (GPT-2's layout) into `folder`."""
         from pathlib import Path
-        folder = Path(folder)
-        (folder / "vocab.json").write_text(
+        vocab, merges = (Path(folder) / name for name in GPT2_FILES)
+        vocab.write_text(
             json.dumps({**self.vocab, **self.special}, ensure_ascii=False), encoding="utf-8")
-        (folder / "merges.txt").write_text(
+        merges.write_text(
             "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in self.merges), encoding="utf-8")
 
 

@@ -95,6 +95,11 @@ class NotCachedError(HubError):
     """Offline (or no network), and the model is not on this machine."""
 
 
+class FileTooBigError(BabyError, ValueError):
+    """A file on the Hub over the size limit a fetch was given for it (limits=), refused
+    before anything was downloaded."""
+
+
 class ModelNotFoundError(StoreError):
     """A name that is no model folder, GUID, age or repo id; or a model that is nowhere
     (a StoreError too: code that catches "not in the store" keeps working)."""

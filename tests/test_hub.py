@@ -1,6 +1,7 @@
 """LittleBaby on the Hugging Face Hub: the real huggingface_hub client against the test
 server (tests/hub_server.py) — push, download, snapshot, model info, the model store
-and the Hub cache, offline mode, auth errors, failed uploads — and the original project's files."""
+and the Hub cache, size limits, offline mode, auth errors, failed uploads — and the
+original project's files."""
 import hashlib
 import socket
 from pathlib import Path
@@ -14,7 +15,10 @@ from little_baby import LittleBaby
 from little_baby.errors import WeightsError
 from little_baby.io.store import identity
 from little_baby.io.store.identity import new_guid
-from little_baby.errors import HubError, ModelNotFoundError, NotCachedError
+from little_baby.errors import (ConfigError, FileTooBigError, HubError, ModelNotFoundError,
+                                NotCachedError)
+from little_baby.io.hub import sources
+from little_baby.io.hub.fetch import FETCHED_FILES, locate
 from little_baby.io.store.ages import AGES, shipped_folder
 from little_baby.io.hub.fetch import REPO_ENV
 from little_baby.io.formats.original import original_files
@@ -202,6 +206,120 @@ def test_two_folder_repos_of_one_name_keep_their_own_conversions(tmp_path, model
         np.testing.assert_array_equal(got.logits(x), baby.logits(x))
         converted.append(got.source["folder"])
     assert converted[0] != converted[1] and all(f.parent.parent.name == "repos" for f in converted)
+
+
+# ---- limits: every file sized before any download ----------------------------------------------
+ROOMY = {name: 2 ** 30 for name in FETCHED_FILES}
+
+
+def downloads(hub_env, since):
+    """The Hub paths of the files downloaded since request number `since`."""
+    return {r.path for r in hub_env.server.requests[since:]
+            if r.method == "GET" and "/resolve/" in r.path and r.status == 200}
+
+
+LAYOUTS = ("ours", "gpt2", "inside", "original", "rooted")
+
+
+def hub_repo(tmp_path, layout, guid):
+    """(name, repo=) of a model on the Hub as a fetch finds it, uploaded from
+    tmp_path/<layout>: a repo id's root holding ours (report and loss curve beside it) or
+    a GPT-2 whose tokens are in vocab.json + merges.txt; the GUID `guid` in the repo's
+    <guid>/ folder, in the original's three files, or at the root whose report names it."""
+    from little_baby.bpe import BPETokenizer
+    from tests.test_gpt2_hub import SHAPE, TEXT, tiny_gpt2
+    folder = tmp_path / layout
+    if layout == "gpt2":
+        bpe = BPETokenizer.train(TEXT, SHAPE["vocab_size"], special=["<|endoftext|>"])
+        tiny_gpt2(folder, bpe, tokenizer_json=False)
+    elif layout == "original":
+        write_original(original_like()[0], folder, guid)
+    else:
+        baby = tiny_baby()[0]
+        baby.guid = guid if layout != "ours" else None
+        inside = folder / guid if layout == "inside" else folder
+        baby.save(inside)
+        (inside / "loss_curve.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    upload(folder, f"tester/{layout}")
+    return (f"tester/{layout}", None) if layout in ("ours", "gpt2") else (guid, f"tester/{layout}")
+
+
+def test_with_limits_every_file_is_sized_before_any_is_downloaded(hub_env, tmp_path,
+                                                                 monkeypatch):
+    """In every layout, each file a fetch downloads was sized from the Hub's metadata
+    before the first download, at the commit it is then downloaded at."""
+    sized, late, since = set(), [], [0]
+    real = sources.hub_file_sizes
+
+    def sizing(repo, paths, **kwargs):
+        late.extend(paths if downloads(hub_env, since[0]) else [])
+        found = real(repo, paths, **kwargs)
+        sized.update(f"/{repo}/resolve/{found.commit}/{p}" for p in paths)
+        return found
+    monkeypatch.setattr(sources, "hub_file_sizes", sizing)
+    for layout in LAYOUTS:
+        name, repo = hub_repo(tmp_path, layout, new_guid())
+        since[0] = len(hub_env.server.requests)
+        folder, _, _ = locate(name, repo=repo, limits=ROOMY)
+        got = downloads(hub_env, since[0])
+        assert got and got <= sized and not late, (layout, sorted(got - sized), late)
+        assert LittleBaby.load(folder).n_params > 0
+    assert any(p.endswith("/merges.txt") for p in sized)
+    assert any(p.endswith("/loss_curve.png") for p in got)  # the root's, beside its model
+
+
+@pytest.mark.parametrize("layout, path, name", [
+    ("ours", "model.safetensors", "model.safetensors"),
+    ("ours", "loss_curve.png", "loss_curve.png"),
+    ("gpt2", "merges.txt", "merges.txt"),
+    ("original", "models/model_{guid}.json", "model.safetensors"),  # its weights
+    ("inside", "{guid}/report.json", "report.json")])
+def test_a_file_over_its_limit_is_refused_with_nothing_downloaded(hub_env, tmp_path, model_store,
+                                                                 layout, path, name):
+    """One line that says what to do, and nothing downloaded or converted; at the limit,
+    it loads. The original's model file is under the weights' limit."""
+    guid = new_guid()
+    model, repo = hub_repo(tmp_path, layout, guid)
+    path = path.format(guid=guid)
+    size = (tmp_path / layout / path).stat().st_size
+    with pytest.raises(FileTooBigError) as e:
+        locate(model, repo=repo, limits={**ROOMY, name: size - 1})
+    assert str(e.value) == (
+        f"{path} in the Hub repo tester/{layout} has {size:,} bytes, over the limit of "
+        f"{size - 1:,} for {name}, so nothing was downloaded: choose a smaller model, or "
+        f"raise limits[{name!r}].")
+    assert downloads(hub_env, 0) == set() and not list(hub_env.cache_dir.rglob("blobs/*"))
+    assert not model_store.exists()  # nothing converted
+    assert LittleBaby.load(locate(model, repo=repo, limits={**ROOMY, name: size})[0])
+
+
+def test_with_limits_the_download_is_pinned_to_the_commit_sized(hub_env, tmp_path, monkeypatch):
+    """A repo that changes between the sizes and the download (a hostile owner pushing a
+    huge weights file just then) still gives the sized commit's files."""
+    tiny_baby(n_layers=1)[0].save(tmp_path / "small")
+    tiny_baby(n_layers=3)[0].save(tmp_path / "big")
+    repo = "tester/switch"
+    checked = upload(tmp_path / "small", repo).oid
+    real = sources.hub_file_sizes
+
+    def then_a_push(repo_id, paths, **kwargs):
+        found = real(repo_id, paths, **kwargs)
+        if "model.safetensors" in paths:  # all sized: the owner pushes
+            upload(tmp_path / "big", repo)
+        return found
+    monkeypatch.setattr(sources, "hub_file_sizes", then_a_push)
+    folder, _, _ = locate(repo, limits=ROOMY)
+    assert hub_env.server.repo(repo).head != checked  # it did change
+    assert LittleBaby.load(folder).config.n_layers == 1  # the sized commit's model
+    got = downloads(hub_env, 0)
+    assert got and all(f"/resolve/{checked}/" in path for path in got), got
+
+
+def test_limits_name_only_files_a_fetch_downloads(hub_env):
+    with pytest.raises(ConfigError, match=r"^limits= names weights, which no fetch downloads: "
+                                          r"give limits for config.json, "):
+        locate("tester/anything", limits={"weights": 1, "report.json": 1})
+    assert hub_env.server.requests == []
 
 
 # ---- offline ---------------------------------------------------------------------------------

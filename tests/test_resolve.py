@@ -163,6 +163,20 @@ def test_a_prefix_never_becomes_a_repo_id_and_a_repo_id_is_owner_slash_name(stor
         find_model("ffff", store)
 
 
+def test_a_guid_start_can_be_refused_instead_of_completed_from_the_store(store):
+    """Who must not learn the store's GUIDs (a Space's visitor) gets no completion: a
+    start of one is refused whole, without naming any GUID; whole GUIDs and ages still
+    parse."""
+    for start in ("b71f", "B71F-1111", "b"):
+        with pytest.raises(ModelNotFoundError) as e:
+            parse(start, store, complete_guid_starts=False)
+        assert str(e.value) == (f"{start!r} is only the start of a GUID: give the whole GUID "
+                                f"(36 characters).")
+    assert parse(LONER.upper(), store, complete_guid_starts=False).guid == LONER
+    assert parse(AGE.name, store, complete_guid_starts=False).guid == AGE.guid
+    assert parse("b71f", store).guid == LONER  # completed by default
+
+
 def test_delete_takes_a_guid_or_its_start_in_any_case(store, tmp_path, capsys):
     assert main(["delete", "B71F", "--yes", "--store", str(store)]) == 0
     assert not (store / LONER).exists() and f"deleted {LONER}" in capsys.readouterr().out

@@ -1,12 +1,13 @@
 """A Hub download the Space can end. huggingface_hub's download cannot be cancelled from
 another thread, so the shelf runs each in a process of its own (`python -m
-baby_space.fetch NAME REPO SECONDS REVISION`: the files of the commit whose sizes were
-checked fetched into the Hub cache, an original model converted into the store, as
-from_pretrained does, but nothing loaded) and ends it
-at its deadline: SIGTERM, on which the download's own clean-up removes its partial file,
-then SIGKILL if it has not ended within GRACE seconds, after which the partial files it
-may have left are removed here. The child also ends itself GRACE seconds after the
-deadline, so a download outlives a Space that died by no more than that.
+baby_space.fetch NAME REPO SECONDS LIMITS`: the library's fetch.locate, which sizes every
+file before any is downloaded and refuses one over LIMITS, then fetches them into the Hub
+cache or converts an original model into the store, as from_pretrained does, but loads
+nothing; it prints where the model is) and ends it at its deadline: SIGTERM, on which
+the download's own clean-up removes its partial file, then SIGKILL if it has not ended
+within GRACE seconds, after which the partial files it may have left are removed here.
+The child also ends itself GRACE seconds after the deadline, so a download outlives a
+Space that died by no more than that.
 """
 import json
 import os
@@ -28,15 +29,16 @@ class DownloadFailed(Exception):
     """A download that failed or was ended; the message says why, as a clause."""
 
 
-def fetch(name, repo, hub_repo, seconds, revision=None, grace=GRACE):
-    """Download the model `name` (`repo`: from_pretrained's repo=, None for its default)
-    from Hub repo `hub_repo` at `revision` (a commit: the one whose sizes were checked)
-    into this machine's caches, in a child process ended after `seconds`. Raises the
-    library's own error (rebuilt from its class and message) or DownloadFailed."""
+def fetch(name, repo, hub_repo, seconds, limits, grace=GRACE):
+    """locate's (folder, GUID, Hub repo id) of the model `name` (`repo`: from_pretrained's
+    repo=, None for its default), downloaded from Hub repo `hub_repo` into this machine's
+    caches with no file over `limits` ({file name: most bytes}, locate's), in a child
+    process ended after `seconds`. Raises the library's own error (rebuilt from its class
+    and message) or DownloadFailed."""
     env = dict(os.environ, PYTHONPATH=child_path(os.environ.get("PYTHONPATH", "")))
     child = subprocess.Popen(
         [sys.executable, "-m", "baby_space.fetch", name, repo or "", str(seconds + grace),
-         revision or ""],
+         json.dumps(limits)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env, text=True)
     try:
         out, _ = child.communicate(timeout=seconds)
@@ -47,6 +49,7 @@ def fetch(name, repo, hub_repo, seconds, revision=None, grace=GRACE):
                              f"was stopped") from None
     if child.returncode:
         raise _rebuilt(out, child.returncode)
+    return _located(out)
 
 
 def child_path(pythonpath):
@@ -83,12 +86,28 @@ def remove_partial_downloads(repo_id):
             pass  # a download of that file is under way
 
 
-def _rebuilt(out, code):
-    """The error the child reported on its last line of output, as an exception."""
+def _last_line(out):
+    """The JSON object the child printed on its last line of output, or None."""
     try:
         said = json.loads(out.strip().splitlines()[-1])
-        kind, message = said["error"], said["message"]
-    except (ValueError, IndexError, KeyError, TypeError):
+    except (ValueError, IndexError):
+        return None
+    return said if isinstance(said, dict) else None
+
+
+def _located(out):
+    """The (folder, GUID, Hub repo id) the child reported."""
+    said = _last_line(out)
+    if said is None or not isinstance(said.get("folder"), str):
+        raise DownloadFailed("the download did not say where the model is")
+    return Path(said["folder"]), said.get("guid"), said.get("repo_id")
+
+
+def _rebuilt(out, code):
+    """The error the child reported on its last line of output, as an exception."""
+    said = _last_line(out) or {}
+    kind, message = said.get("error"), said.get("message")
+    if not isinstance(kind, str) or not isinstance(message, str):
         return DownloadFailed(f"the download ended with exit code {code}")
     cls = getattr(errors, kind, None)
     if isinstance(cls, type) and issubclass(cls, errors.BabyError):
@@ -102,18 +121,19 @@ def _stop(signum, frame):
 
 def main(argv):
     """The child: NAME REPO ('' for the default) SECONDS (after which it ends itself)
-    REVISION ('' for the default). Prints one line of JSON, {"error", "message"}, when it
-    fails."""
-    name, repo, seconds, revision = argv
+    LIMITS (JSON). Prints one line of JSON: {"folder", "guid", "repo_id"}, or
+    {"error", "message"} when it fails."""
+    name, repo, seconds, limits = argv
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGALRM, _stop)
     signal.setitimer(signal.ITIMER_REAL, float(seconds))
     from little_baby.io.hub.fetch import locate
     try:
-        locate(name, repo=repo or None, revision=revision or None)
+        folder, guid, repo_id = locate(name, repo=repo or None, limits=json.loads(limits))
     except Exception as e:  # noqa: BLE001 - said to the parent, which raises it there
         print(json.dumps({"error": type(e).__name__, "message": str(e)}), flush=True)
         return 1
+    print(json.dumps({"folder": str(folder), "guid": guid, "repo_id": repo_id}), flush=True)
     return 0
 
 

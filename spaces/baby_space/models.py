@@ -1,5 +1,6 @@
-"""The models the Space offers: the choices in its picker, each model loaded once (through
-LittleBaby.from_pretrained) and kept, and the summary shown beside the picker.
+"""The models the Space offers: the choices in its picker, each model loaded once (as
+LittleBaby.from_pretrained does: the library's locate, then load_located) and kept, and
+the summary shown beside the picker.
 
 A visitor may also type any name from_pretrained takes (a GUID or a Hub repo id). Paths
 on the server's disk open only when they are among the choices the Space was started
@@ -9,16 +10,16 @@ visitor types is fetched from the Hub repo, never read from the server's own mod
 Space cannot be made to read its own folders, learn where they are or what they hold.
 
 What keeps the shelf alive under visitors (ShelfLimits, each settable in the
-environment): the size of every file the library would download for a model (its
-weights, config, tokenizer, report and loss curve, a GPT-2's vocab.json and merges.txt)
-is checked from the Hub's file metadata before any is downloaded, and a folder's weights,
-config and tokenizer before they are read; the models kept loaded hold at most so many
-bytes of parameters (the least recently used goes first, and its memory is given back);
-a model refused is refused again at once for a while, without a second try; each model
-loads under its own lock (one model loading never blocks using or loading another, and
-two visitors asking for one model load it once) and a visitor waits for a load at most
-`load_seconds`; a Hub download runs in a process of its own (fetch.py), ended after
-`download_seconds` with its partial files removed.
+environment): the library's fetch is given a limit for every file it may download
+(hub_limits) and checks each against the Hub's file metadata before any is downloaded,
+and a folder's weights, config and tokenizer are checked before they are read; the
+models kept loaded hold at most so many bytes of parameters (the least recently used
+goes first, and its memory is given back); a model refused is refused again at once for
+a while, without a second try; each model loads under its own lock (one model loading
+never blocks using or loading another, and two visitors asking for one model load it
+once) and a visitor waits for a load at most `load_seconds`; a Hub download runs in a
+process of its own (fetch.py), ended after `download_seconds` with its partial files
+removed.
 
 A library error reaches a visitor without its advice to whoever runs the library (a
 command to type, a Python argument, an environment variable), with what a visitor can do
@@ -38,16 +39,12 @@ from typing import NamedTuple
 
 from little_baby import LittleBaby
 from little_baby.engine.backend import gpu_usable
-from little_baby.errors import (BabyError, BackendError, HubError, ModelNotFoundError,
-                                NotCachedError, StoreError)
-from little_baby.io.formats.gpt2_checkpoint import WEIGHTS as GPT2_WEIGHTS
-from little_baby.io.formats.original import original_files
-from little_baby.io.hub.client import hub_file_sizes
-from little_baby.io.hub.fetch import EXTRA_FILES, MODEL_FILES, default_repo
+from little_baby.errors import (BabyError, BackendError, HubError, NotCachedError,
+                                StoreError)
+from little_baby.io.hub.fetch import FETCHED_FILES, MODEL_FILES, default_repo, load_located
 from little_baby.io.store import resolve
 from little_baby.io.store.ages import AGES, DEFAULT_AGE
-from little_baby.io.store.identity import is_guid
-from little_baby.io.store.model_folder import REPORT
+from little_baby.io.store.model_folder import WEIGHTS
 from little_baby.io.store.report import corpus_name
 
 from .fetch import DownloadFailed, fetch
@@ -57,25 +54,6 @@ DEVICE_ENV = "LITTLE_BABY_SPACE_DEVICE"  # auto (the default), cpu or gpu
 FOLDERS = Path(__file__).resolve().parents[1] / "models"  # model folders deployed with the app
 KEEP = 6  # models kept in memory at most; the least recently used goes first
 MiB = 2 ** 20
-WEIGHTS_FILES = ("model.safetensors",)  # beside config.json and tokenizer.json
-GPT2_TOKENIZER_FILES = ("vocab.json", "merges.txt")  # a GPT-2's without tokenizer.json
-
-
-def hub_layouts(parsed):
-    """The files the library's fetch (little_baby/io/hub/fetch.py) may download for the
-    model resolve.Name `parsed` names, as layouts it tries in order: it takes the first
-    whose first file the repo has, and downloads that layout's files that are there.
-    A GUID: <guid>/ (the model files, then report.json and loss_curve.png), the
-    original's three files, then the root's report.json and, if it names the GUID, the
-    root's model. A repo id: its root, which holds ours or a GPT-2 checkpoint (whose
-    tokens may be in vocab.json + merges.txt): which, is known only once config.json is
-    read, so every file either may need is in the one layout."""
-    model = MODEL_FILES + EXTRA_FILES
-    if parsed.kind == "repo":
-        return (tuple(dict.fromkeys(model + (GPT2_WEIGHTS,) + GPT2_TOKENIZER_FILES)),)
-    guid = parsed.guid
-    return (tuple(f"{guid}/{p}" for p in model), original_files(guid),
-            tuple(dict.fromkeys((REPORT,) + model)))
 
 
 class Choice(NamedTuple):
@@ -141,6 +119,7 @@ _ADVICE = [(re.compile(pattern), kept) for pattern, kept in (
     (r";\s*another repo: .*", "."),                          # repo=... or $LITTLE_BABY_REPO
     (r":\s*log in or pass token=", ""),                      # a repo it cannot see
     (r"\.?\s*Log in with `hf auth login`.*?token=", ""),     # a token the Hub refused
+    (r",\s*or raise limits\[[^\]]*\]", ""),                   # a file over the Space's limit
 )]
 
 
@@ -211,6 +190,15 @@ class ShelfLimits:
                 read = _bytes if f.name.endswith("bytes") else _seconds
                 values[f.name] = read(environ[name], name)
         return cls(**values)
+
+    def file_limit(self, name):
+        """The most bytes of a model's file `name`: weights, an image, or JSON and text."""
+        return (self.max_model_bytes if name == WEIGHTS else
+                self.max_image_bytes if name.endswith(".png") else self.max_json_bytes)
+
+    def hub_limits(self):
+        """The library fetch's limits=: file_limit of each file it may download."""
+        return {name: self.file_limit(name) for name in FETCHED_FILES}
 
 
 def mib(n):
@@ -309,21 +297,13 @@ class Shelf:
                                        or os.path.exists(key)):
             raise ModelUnavailable("That is a path, and this Space opens only the folders it "
                                    "was started with; give an age, a GUID or a Hub repo id.")
-        if key not in self._named and resolve.is_guid_start(key) and not (
-                is_guid(key.lower()) or key.lower() in AGES):
-            # the library completes a GUID's start from the server's own store, whose
-            # GUIDs (its owner's models) a visitor must not learn
-            raise ModelUnavailable(f"Cannot open {key}: it is only the start of a GUID, and "
-                                   f"this Space takes whole ones (36 characters). {CHOOSE}")
         return key
 
     def _load_and_keep(self, key):
         """Load `key` (in a loader thread), keep it, and drop the least recently used models
         beyond the limits; a refusal is remembered."""
         try:
-            name = self._named[key].name if key in self._named else key
-            repo = None if key in self._named else self._hub_only(name)
-            baby = self._load(key, name, repo, *self._check_sizes(key, name, repo))
+            baby = self._load(key, self._parse(key))
             nbytes = sum(int(a.nbytes) for a in baby.params.values())
             cfg, need = baby.config, forward_bytes(baby.config)
             if need > self.limits.max_forward_bytes:
@@ -372,85 +352,39 @@ class Shelf:
             while len(self._refused) > 1000:  # many names tried: the oldest refusals go
                 self._refused.popitem(last=False)
 
-    @staticmethod
-    def _hub_only(name):
-        """The Hub repo a visitor's GUID is fetched from (from_pretrained's repo=), so that
-        the server's own model store is passed over: only the Space's choices, the shipped
-        ages and the Hub are offered. None for anything else (an age, a repo id)."""
+    def _parse(self, key):
+        """The resolve.Name of `key`: a choice's name, or what a visitor typed, whose GUID
+        must be whole: the library completes a start from the server's own store, whose
+        GUIDs (its owner's models) a visitor must not learn."""
+        choice = self._named.get(key)
         try:
-            parsed = resolve.parse(name)
-        except BabyError:
-            return None  # said when it is loaded
-        return default_repo() if parsed.kind == "guid" and parsed.age is None else None
-
-    def _check_sizes(self, key, name, repo=None):
-        """Refuse `name` when a file of it is over the limits: from the disk for a folder
-        on this machine (its weights, config and tokenizer), else from the Hub's file
-        metadata for every file the library would download (hub_layouts), before
-        anything is downloaded. `repo`: a GUID is looked for there only. Returns (the Hub
-        repo the model is to be downloaded from, the commit whose sizes were checked, which
-        the download is pinned to), or (None, None): on this machine, or offline."""
-        try:
-            parsed = resolve.parse(name)
+            return resolve.parse(choice.name if choice else key,
+                                 complete_guid_starts=choice is not None)
         except BabyError as e:
             raise ModelUnavailable(cannot_open(key, e)) from e
-        folder = None if repo is not None else resolve.local_folder(parsed)
-        if folder is not None:
-            sizes = {p: (Path(folder) / p).stat().st_size if (Path(folder) / p).is_file()
-                     else None for p in MODEL_FILES}
-            self._within(key, sizes)
-            return None, None
-        from huggingface_hub import constants
-        if constants.HF_HUB_OFFLINE:  # nothing can be downloaded: the Hub cache only
-            return None, None
-        repo = parsed.repo_id if parsed.kind == "repo" else default_repo()
-        if parsed.kind != "repo" and os.path.isdir(repo):
-            return None, None
-        timeout, commit = min(10.0, self.limits.load_seconds), None
-        try:
-            for layout in hub_layouts(parsed):
-                first = hub_file_sizes(repo, layout[:1], revision=commit, timeout=timeout)
-                commit = first.commit  # what follows is asked of, and fetched at, this one
-                if first.sizes[layout[0]] is None:
-                    continue  # the library looks for the next layout
-                self._within(key, first.sizes)
-                self._within(key, hub_file_sizes(repo, layout[1:], revision=commit,
-                                                 timeout=timeout).sizes)
-                break
-        except ModelNotFoundError as e:
-            raise ModelUnavailable(cannot_open(key, e)) from e
-        except HubError as e:
-            raise _Transient(cannot_open(key, e)) from e
-        return repo, commit
 
-    def _within(self, key, sizes):
-        for path, size in sizes.items():
-            weights = path.endswith(WEIGHTS_FILES) or path.startswith("models/")
-            image = path.endswith(".png")
-            limit = (self.limits.max_model_bytes if weights else
-                     self.limits.max_image_bytes if image else self.limits.max_json_bytes)
-            if size is not None and size > limit:
-                what = "weights file" if weights else "image" if image else "file"
-                raise ModelUnavailable(
-                    f"{key} is too big for this Space: its {what} {Path(path).name} has "
-                    f"{mib(size)}, and this Space takes at most {mib(limit)} "
-                    f"(nothing was downloaded).")
-
-    def _load(self, key, name, repo=None, hub_repo=None, revision=None):
-        """`name` as a LittleBaby, downloaded from `hub_repo` at `revision` (the commit
-        whose sizes were checked) first, in a process ended after limits.download_seconds,
-        when that is not None."""
+    def _load(self, key, parsed):
+        """The model of resolve.Name `parsed` as a LittleBaby: a folder on this machine,
+        else fetched by the library within hub_limits, in a process ended after
+        limits.download_seconds (fetch.py). A GUID a visitor typed is fetched from the Hub
+        repo (from_pretrained's repo=), never read from the server's own model store. The
+        folder's files are sized before they are read (_within)."""
+        visitors_guid = key not in self._named and parsed.kind == "guid" and parsed.age is None
+        repo = default_repo() if visitors_guid else None
         try:
-            if hub_repo is not None:
-                fetch(name, repo, hub_repo, self.limits.download_seconds, revision)
-            on_hand = {"repo": repo, "local_files_only": hub_repo is not None,
-                       "revision": revision if hub_repo is not None else None}
+            folder = None if repo else resolve.local_folder(parsed)
+            located = (folder, parsed.guid, None) if folder else fetch(
+                parsed.guid or parsed.repo_id, repo, parsed.repo_id or default_repo(),
+                self.limits.download_seconds, self.limits.hub_limits())
+            self._within(key, located[0])
             if self.device == "gpu":
                 try:
-                    return LittleBaby.from_pretrained(name, **on_hand, c_device="gpu")
+                    return load_located(LittleBaby, located, c_device="gpu")
                 except BackendError:  # CuPy there but unusable for this model: stay on the CPU
                     self.device = "cpu"
-            return LittleBaby.from_pretrained(name, **on_hand)
+            return load_located(LittleBaby, located)
+        except ModelUnavailable:
+            raise
         except HubError as e:  # the Hub failed or cannot be reached: worth a new try later
             raise _Transient(cannot_open(key, e)) from e
         except BabyError as e:
@@ -462,6 +396,18 @@ class Shelf:
                                    f"has.") from e
         except Exception as e:  # e.g. a network failure the client did not wrap
             raise _Transient(f"Cannot open {key}: {type(e).__name__}: {public(e)}") from e
+
+    def _within(self, key, folder):
+        """Refuse a model folder whose weights, config or tokenizer is over its limit,
+        before any is read."""
+        for name in MODEL_FILES:
+            path, limit = Path(folder) / name, self.limits.file_limit(name)
+            size = path.stat().st_size if path.is_file() else 0
+            if size > limit:
+                what = "weights file" if name == WEIGHTS else "file"
+                raise ModelUnavailable(
+                    f"{key} is too big for this Space: its {what} {name} has {mib(size)}, and "
+                    f"this Space takes at most {mib(limit)} (nothing was read).")
 
 
 class _Transient(Exception):

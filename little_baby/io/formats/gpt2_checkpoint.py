@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import numpy
 
-from ...bpe import BPETokenizer
+from ...bpe import GPT2_FILES, BPETokenizer
 from ...errors import ConversionError, ModelFolderError, TokenizerError, WeightsError
 from ..store.files import parse_json, read_limited
 from ..store.model_folder import read_weights_header
@@ -65,8 +65,9 @@ def gpt2_tokenizer(folder):
     folder = Path(folder)
     if (folder / "tokenizer.json").is_file():
         return BPETokenizer.from_dict(_json(folder / "tokenizer.json"))
-    if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
-        return BPETokenizer.from_files(folder / "vocab.json", folder / "merges.txt")
+    vocab, merges = (folder / name for name in GPT2_FILES)
+    if vocab.is_file() and merges.is_file():
+        return BPETokenizer.from_files(vocab, merges)
     raise ConversionError(f"{folder} has no tokenizer.json, nor vocab.json + merges.txt.")
 
 

@@ -28,6 +28,10 @@ whatever is on this machine loads, and anything else is a NotCachedError that sa
 to download or where to put it. "No network" is found out in at most PROBE_TIMEOUT
 seconds, and the client's retries and their log lines are kept out of it
 (sources.HubRepo.get).
+Given `limits` ({file name: most bytes}, names of FETCHED_FILES), each layout's files are
+sized from the Hub's file metadata before any is downloaded, one over its limit is a
+FileTooBigError, and the downloads are pinned to the commit the sizes were read at
+(sources.HubRepo.plan).
 
 This uses huggingface_hub's functions (hf_hub_download, HfApi, ModelCard), not its
 ModelHubMixin: the mixin's from_pretrained knows folders and repo ids only (no GUIDs, ages
@@ -40,7 +44,8 @@ import hashlib
 import os
 from pathlib import Path
 
-from ...errors import ModelFolderError, ModelNotFoundError, NotCachedError, on_cli
+from ...bpe import GPT2_FILES
+from ...errors import ConfigError, ModelFolderError, ModelNotFoundError, NotCachedError, on_cli
 from ..formats.gpt2_checkpoint import WEIGHTS as GPT2_WEIGHTS
 from ..formats.original import convert_original, original_files
 from ..store import resolve
@@ -57,6 +62,9 @@ DEFAULT_REPO = "koureasstavros/TheLittleBaby"
 MODEL_FILES = (CONFIG, TOKENIZER, WEIGHTS)  # what loading needs
 CONVERT_WAIT = 60.0  # seconds from_pretrained waits for another process converting the model
 EXTRA_FILES = (REPORT, LOSS_CURVE)  # fetched beside them when there
+# every file a fetch downloads, by the name `limits=` gives its limit under: ours, or a
+# GPT-2's; the original's config, tokenizer and model count as MODEL_FILES
+FETCHED_FILES = tuple(dict.fromkeys(MODEL_FILES + EXTRA_FILES + (GPT2_WEIGHTS,) + GPT2_FILES))
 
 
 def default_repo():
@@ -71,15 +79,22 @@ def from_pretrained(cls, name, repo=None, revision=None, token=None, store=None,
     """The model `name` names (see the module's docstring), as a `cls` (LittleBaby) built
     by cls.load; `config_overrides` as for that. Sets `baby.source`: its guid, folder and
     Hub repo (None if local)."""
-    folder, guid, repo_id = locate(name, repo, revision, token, store, cache_dir,
-                                   force_download, local_files_only)
+    return load_located(cls, locate(name, repo, revision, token, store, cache_dir,
+                                    force_download, local_files_only), **config_overrides)
+
+
+def load_located(cls, located, **config_overrides):
+    """The model at locate's (folder, GUID, Hub repo id) `located`, as from_pretrained."""
+    folder, guid, repo_id = located
     return found_at(cls.load(folder, **config_overrides), folder, repo_id, guid)
 
 
 def locate(name, repo=None, revision=None, token=None, store=None, cache_dir=None,
-           force_download=False, local_files_only=False):
+           force_download=False, local_files_only=False, limits=None):
     """(folder, GUID or None, Hub repo id or None) of the model `name` names (read by
-    resolve.parse), downloaded or converted into a folder on this machine if need be."""
+    resolve.parse), downloaded or converted into a folder on this machine if need be;
+    `limits`: the most bytes of each file downloaded (the module's docstring)."""
+    _check_limits(limits)
     if repo is not None:  # repo= holds GUIDs: the name must be one (or an age)
         parsed = resolve.parse_guid(name, store, "--repo" if on_cli() else "repo=")
     else:
@@ -89,9 +104,17 @@ def locate(name, repo=None, revision=None, token=None, store=None, cache_dir=Non
     hub, offline = _hub_options(revision, token, cache_dir, force_download, local_files_only)
     if parsed.kind == "guid":
         folder, repo_id = _find_guid(parsed, str(repo or default_repo()), store, hub, offline,
-                                     pinned=repo is not None)
+                                     pinned=repo is not None, limits=limits)
         return folder, parsed.guid, repo_id
-    return _find_repo_model(parsed.repo_id, hub, offline), None, parsed.repo_id
+    return _find_repo_model(parsed.repo_id, hub, offline, limits), None, parsed.repo_id
+
+
+def _check_limits(limits):
+    """A ConfigError for a name in `limits` that no fetch downloads (a limit never applied)."""
+    unknown = sorted(set(limits or ()) - set(FETCHED_FILES))
+    if unknown:
+        raise ConfigError(f"limits= names {', '.join(unknown)}, which no fetch downloads: give "
+                          f"limits for {', '.join(FETCHED_FILES)}.")
 
 
 def _hub_options(revision, token, cache_dir, force_download, local_files_only):
@@ -123,11 +146,11 @@ def repo_folder(guid, repo, store=None):
     return store_dir(store) / "repos" / slug / guid
 
 
-def _find_guid(name, repo, store, hub, offline, pinned=False):
+def _find_guid(name, repo, store, hub, offline, pinned=False, limits=None):
     """(folder, Hub repo id or None) of the model of resolve.Name `name` (a GUID), in the
     order of the module docstring. `hub`: hf_hub_download's options; `offline`: why the
     Hub is not to be asked, or None; `pinned`: the caller named `repo`, so the model
-    must come from it."""
+    must come from it; `limits`: as locate's."""
     local = resolve.local_folder(name, store)
     if local is not None and (not pinned or came_from(local, repo)):
         return local, None
@@ -157,7 +180,7 @@ def _find_guid(name, repo, store, hub, offline, pinned=False):
     if offline:
         raise NotCachedError(f"model {name.label} is not in {where}, and {offline}. {advice}")
     found = _in_repo(guid, HubRepo(repo, hub, f"model {name.label} is not in {where}, and the "
-                                           f"Hub cannot be reached. {advice}"), stored)
+                                           f"Hub cannot be reached. {advice}", limits), stored)
     if found is None:
         raise ModelNotFoundError(f"no model {guid} in {stored}/ or in the Hub repo {repo} "
                                  f"({_layouts(guid)}); another repo: {'--repo REPO' if on_cli() else 'repo=...'} or "
@@ -165,7 +188,7 @@ def _find_guid(name, repo, store, hub, offline, pinned=False):
     return found, repo
 
 
-def _find_repo_model(repo_id, hub, offline):
+def _find_repo_model(repo_id, hub, offline, limits=None):
     """The folder of the model at the root of Hub repo `repo_id` (downloaded if need be)."""
     source = HubRepo(repo_id, hub, (
         f"the Hub repo {repo_id!r} is not in the Hub cache, and "
@@ -173,7 +196,8 @@ def _find_repo_model(repo_id, hub, offline):
         f"Download it while online — "
         + (f"`little-baby info {repo_id}`" if on_cli() else
            f"LittleBaby.from_pretrained({repo_id!r})") + " or `hf download "
-        f"{repo_id}` — or save it to a folder and load that folder."))
+        f"{repo_id}` — or save it to a folder and load that folder."), limits)
+    source.plan(FETCHED_FILES)  # ours or a GPT-2's: which, config.json says once read
     config = source.get(CONFIG)
     folder = config and (_get_gpt2(source, config) or _get_model(source, ""))
     if folder is None:
@@ -195,7 +219,7 @@ def _get_gpt2(source, config):
         raise ModelNotFoundError(f"{source.where} holds a GPT-2 without {GPT2_WEIGHTS} (a pickled "
                                  f"pytorch_model.bin is never read): convert it to safetensors.")
     if (source.get(TOKENIZER, optional=True) is None
-            and source.get_all(["vocab.json", "merges.txt"]) is None):
+            and source.get_all(GPT2_FILES) is None):
         raise ModelNotFoundError(f"{source.where} holds a GPT-2 without {TOKENIZER}, nor "
                                  f"vocab.json + merges.txt: its tokens cannot be read.")
     return config.parent
@@ -207,12 +231,15 @@ def _in_repo(guid, source, stored):
     folder = _get_model(source, f"{guid}/")
     if folder is not None:
         return folder
-    original = source.get_all(original_files(guid))
-    if original is not None:  # converted once, by one process (claim.py) at a time
+    original = original_files(guid)
+    source.plan(original, MODEL_FILES)  # its config, tokenizer and model
+    files = source.get_all(original)
+    if files is not None:  # converted once, by one process (claim.py) at a time
         with claimed(stored, "a conversion", wait=CONVERT_WAIT):
             if is_model_folder(stored):  # another process converted it meanwhile
                 return stored
-            return convert_original(original, guid, stored, source.where_from(original[0]))
+            return convert_original(files, guid, stored, source.where_from(files[0]))
+    source.plan((REPORT,) + MODEL_FILES + EXTRA_FILES)  # the root's model, if its report names it
     report = source.get(REPORT, optional=True)
     if report is not None and read_report(report.parent).get("guid") == guid:
         return _get_model(source, "")
@@ -258,6 +285,7 @@ def _check_absent(folder, guid):
 
 def _get_model(source, prefix):
     """The folder holding `prefix` + the model files (and the extras there are), or None."""
+    source.plan([prefix + name for name in MODEL_FILES + EXTRA_FILES])
     files = source.get_all([prefix + name for name in MODEL_FILES])
     if files is None:
         return None

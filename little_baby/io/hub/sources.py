@@ -1,11 +1,13 @@
 """Where a repo's files are read from: a local folder laid out like a repo, the Hub cache
 (no network), or the Hub itself (downloaded into the Hub cache). Each answers get(path)
-with a local Path, or None when the file is not there."""
-from pathlib import Path
+with a local Path, or None when the file is not there. Before a layout's files are got,
+plan(paths) names them all, so that a Hub repo given limits sizes them before any is
+downloaded."""
+from pathlib import Path, PurePosixPath
 
-from ...errors import ModelNotFoundError, NotCachedError
+from ...errors import FileTooBigError, ModelNotFoundError, NotCachedError
 from ..store import resolve
-from .client import hub_answers, hub_reachable, quiet_client
+from .client import hub_answers, hub_file_sizes, hub_reachable, quiet_client
 
 
 class Source:
@@ -13,6 +15,10 @@ class Source:
 
     strict = True  # a model with some files but not others is an error (else: not found)
     where = ""
+
+    def plan(self, paths, names=None):
+        """Say that `paths` (one layout, its first file first) may be fetched next; only a
+        Hub repo given limits acts on it (HubRepo.plan)."""
 
     def get_all(self, paths):
         """Local paths of all `paths`, or None when the first is absent."""
@@ -76,19 +82,55 @@ class HubRepo(Source):
     file the Hub cache lacks five times with backoff (1 + 2 + 4 + 8 + 8 s, each attempt
     logging a warning; huggingface_hub's file_download.py and utils/_http.py) before it
     gives up. Its log lines and warnings are kept out of these calls: the errors below
-    say what happened."""
+    say what happened.
+
+    Given `limits` ({file name: most bytes}), every file is sized from the Hub's file
+    metadata before it is downloaded (plan), and the downloads are pinned to the commit
+    the sizes were read at."""
 
     where_from = HubCache.where_from
 
-    def __init__(self, repo_id, hub, not_cached):
+    def __init__(self, repo_id, hub, not_cached, limits=None):
         self.repo_id, self.hub, self.not_cached = repo_id, hub, not_cached
+        self.limits = limits
         self.where = f"the Hub repo {repo_id}"
         self.reachable = None  # asked once, at the first download
+        self.sizes = {}  # path -> bytes, or None where the repo has no such file
+        self.commit = None  # the commit the sizes are of, which downloads are pinned to
 
-    def get(self, path, optional=False):
-        from huggingface_hub import hf_hub_download
-        from huggingface_hub.errors import (HFValidationError, LocalEntryNotFoundError,
-                                            RemoteEntryNotFoundError)
+    def plan(self, paths, names=None):
+        """With limits, before any of `paths` is downloaded: their sizes, at one commit,
+        and a FileTooBigError for one over the limit of its name (`names`, in order;
+        default each path's last part). Nothing more is asked when the repo lacks the
+        first (get_all passes the layout over)."""
+        if self.limits is None or self._options()["local_files_only"]:
+            return
+        files = dict(zip(paths, names or [PurePosixPath(p).name for p in paths]))
+        first = next(iter(files))
+        self._size([first])
+        if self.sizes[first] is None:
+            return
+        self._size(files)
+        for path, name in files.items():
+            size, limit = self.sizes[path], self.limits.get(name)
+            if size is not None and limit is not None and size > limit:
+                raise FileTooBigError(
+                    f"{path} in {self.where} has {size:,} bytes, over the limit of {limit:,} "
+                    f"for {name}, so nothing was downloaded: choose a smaller model, or "
+                    f"raise limits[{name!r}].")
+
+    def _size(self, paths):
+        """The sizes of those of `paths` not sized yet, at the commit of the first answer."""
+        asked = [p for p in paths if p not in self.sizes]
+        if asked:
+            found = hub_file_sizes(self.repo_id, asked, token=self.hub["token"],
+                                   revision=self.commit or self.hub["revision"])
+            self.sizes.update(found.sizes)
+            if any(size is not None for size in found.sizes.values()):
+                self.commit = found.commit
+
+    def _options(self):
+        """hf_hub_download's options now: the Hub cache alone when the Hub does not answer."""
         hub = self.hub
         if not hub["local_files_only"]:
             if self.reachable is None:
@@ -97,6 +139,18 @@ class HubRepo(Source):
                 if hub["force_download"]:  # the Hub cache is not to be used
                     raise NotCachedError(self.not_cached)
                 hub = {**hub, "local_files_only": True}
+        return hub
+
+    def get(self, path, optional=False):
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import (HFValidationError, LocalEntryNotFoundError,
+                                            RemoteEntryNotFoundError)
+        hub = self._options()
+        if self.limits is not None and not hub["local_files_only"]:
+            self.plan([path])  # sized now if no plan named it
+            if self.sizes[path] is None:
+                return None  # not in the repo at the commit sized
+            hub = {**hub, "revision": self.commit}
         with hub_answers(self.repo_id, self.hub["revision"],
                           f"download {path} from the Hub repo {self.repo_id!r}"):
             try:  # these first: some are HTTP errors too, which hub_answers words

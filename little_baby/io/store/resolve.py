@@ -61,9 +61,11 @@ class Name(NamedTuple):
         return self.guid or self.repo_id or str(self.folder)
 
 
-def parse(name, store=None):
+def parse(name, store=None, complete_guid_starts=True):
     """The Name `name` is (see the module's docstring); a start of a GUID becomes the
-    whole GUID of the one model in the store (`store`) or age it begins."""
+    whole GUID of the one model in the store (`store`) or age it begins, or, with
+    complete_guid_starts=False, a ModelNotFoundError (a name from someone who must not
+    learn the store's GUIDs, as a Space's visitor)."""
     if name is None:
         name = DEFAULT_AGE
     if isinstance(name, os.PathLike):
@@ -72,17 +74,12 @@ def parse(name, store=None):
         raise ModelNotFoundError(f"a model's name is a non-empty str or a Path, not {name!r}.")
     if os.path.isdir(name):
         return Name(name, "folder", folder=_model_folder(Path(name)))
-    found = _guid_name(name, store)
+    found = _guid_name(name, store, complete_guid_starts)
     if found is not None:
         return found
     if _is_repo_id(name):
         return Name(name, "repo", repo_id=name)
     raise ModelNotFoundError(unknown_name(name))
-
-
-def is_guid_start(name):
-    """Whether `name` (any case) could begin a GUID: what parse() completes from the store."""
-    return isinstance(name, str) and _GUID_START.fullmatch(name.lower()) is not None
 
 
 def parse_guid(name, store=None, why="this"):
@@ -95,15 +92,18 @@ def parse_guid(name, store=None, why="this"):
     return found
 
 
-def _guid_name(name, store):
-    """The Name of an age, a GUID or a GUID's start (any case), or None if `name` is
-    none of them."""
+def _guid_name(name, store, complete_starts=True):
+    """The Name of an age, a GUID or a GUID's start (any case; completed from the store,
+    else refused), or None if `name` is none of them."""
     lower = name.lower()
     if lower in AGES:
         return Name(name, "guid", guid=AGES[lower].guid)
     if is_guid(lower):
         return Name(name, "guid", guid=lower)
     if _GUID_START.fullmatch(lower):
+        if not complete_starts:
+            raise ModelNotFoundError(f"{name!r} is only the start of a GUID: give the whole "
+                                     f"GUID (36 characters).")
         return Name(name, "guid", guid=_whole_guid(name, lower, store))
     return None
 
