@@ -472,23 +472,31 @@ class BPETokenizer:
 
     @classmethod
     def from_files(cls, vocab_path, merges_path, special=("<|endoftext|>",)):
-        """GPT-2's vocab.json and merges.txt. Tokens of `special` found in the vocabulary
-        are matched whole in text (GPT-2's <|endoftext|>), as transformers does."""
+        """GPT-2's vocab.json and merges.txt, read whole (files of one's own: a folder from
+        elsewhere is read with bounds by io/formats/gpt2_checkpoint.py)."""
         with open(vocab_path, encoding="utf-8") as f:
             vocab = json.load(f)
         with open(merges_path, encoding="utf-8") as f:
-            lines = f.read().split("\n")
+            return cls.from_vocab_and_merges(vocab, f.read(), merges_path, special)
+
+    @classmethod
+    def from_vocab_and_merges(cls, vocab, merges_text, merges_name="merges.txt",
+                              special=("<|endoftext|>",)):
+        """vocab.json's object (token -> id) and merges.txt's text. Tokens of `special`
+        found in the vocabulary are matched whole in text (GPT-2's <|endoftext|>), as
+        transformers does."""
+        if not isinstance(vocab, dict):
+            raise TokenizerError("vocab.json must hold a JSON object (token -> id).")
         merges = []
-        for n, line in enumerate(lines, 1):
+        for n, line in enumerate(merges_text.split("\n"), 1):
             if not line or (n == 1 and line.startswith("#version")):
                 continue
             pair = line.split(" ")
             if len(pair) != 2:
-                raise TokenizerError(f"{merges_path}, line {n}: a merge is two tokens and "
+                raise TokenizerError(f"{merges_name}, line {n}: a merge is two tokens and "
                                      f"one space, not {line[:60]!r}.")
             merges.append(tuple(pair))
-        if not isinstance(vocab, dict):
-            raise TokenizerError(f"{vocab_path} must hold a JSON object (token -> id).")
+        vocab = dict(vocab)
         found = {s: vocab.pop(s) for s in special if s in vocab}
         return cls(vocab, merges, found)
 

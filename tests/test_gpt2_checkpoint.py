@@ -117,8 +117,7 @@ def test_bare_gpt2model_keys_buffers_half_weights_and_untied_head(fast_tokenizer
 
 def test_vocab_and_merges_files_serve_as_well(fast_tokenizer, tmp_path):
     model = random_gpt2(fast_tokenizer, tmp_path)
-    fast_tokenizer.backend_tokenizer.model.save(str(tmp_path))  # vocab.json + merges.txt
-    (tmp_path / "tokenizer.json").unlink()
+    _vocab_and_merges(tmp_path, fast_tokenizer)
     baby = LittleBaby.from_gpt2(tmp_path)
     ids = fast_tokenizer.encode(TEXT)[:50]
     assert list(baby.tokenizer.encode(TEXT))[:50] == ids
@@ -220,6 +219,32 @@ def test_a_bpe_model_trained_here_exports_tied_and_comes_back_exactly(tmp_path):
 def test_what_cannot_load_is_refused_by_name(fast_tokenizer, tmp_path, change, message):
     random_gpt2(fast_tokenizer, tmp_path)
     change(tmp_path)
+    with pytest.raises(ConversionError, match=message):
+        LittleBaby.from_gpt2(tmp_path)
+
+
+def _vocab_and_merges(folder, fast_tokenizer):
+    """The folder's tokenizer as vocab.json + merges.txt only; returns their paths."""
+    fast_tokenizer.backend_tokenizer.model.save(str(folder))
+    (folder / "tokenizer.json").unlink()
+    return folder / "vocab.json", folder / "merges.txt"
+
+
+def _huge(path):
+    with open(path, "wb") as f:
+        f.truncate(1 << 40)  # sparse: a terabyte that takes no disk
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (lambda vocab, merges: _huge(merges), "more than a GPT-2 tokenizer file may be"),
+    (lambda vocab, merges: merges.write_bytes(b"\xff\xfe a b\n"), "merges.txt is not UTF-8"),
+    (lambda vocab, merges: vocab.write_text("[" * 100000 + "]" * 100000), "nested too deeply"),
+    (lambda vocab, merges: _huge(vocab), "more than a GPT-2 JSON file may be"),
+])
+def test_spoiled_vocab_and_merges_files_are_one_line(fast_tokenizer, tmp_path, spoil, message):
+    """Read with bounds, as tokenizer.json is: nothing read whole, no traceback."""
+    random_gpt2(fast_tokenizer, tmp_path)
+    spoil(*_vocab_and_merges(tmp_path, fast_tokenizer))
     with pytest.raises(ConversionError, match=message):
         LittleBaby.from_gpt2(tmp_path)
 

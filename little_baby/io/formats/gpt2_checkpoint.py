@@ -47,6 +47,19 @@ def _json(path):
         raise ConversionError(str(e)) from e
 
 
+def _text(path):
+    """A bounded UTF-8 text file of a GPT-2 folder (merges.txt)."""
+    try:
+        data = read_limited(path, MAX_JSON_BYTES, "GPT-2 tokenizer file")
+    except ModelFolderError as e:
+        raise ConversionError(str(e)) from e
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConversionError(f"{path} is not UTF-8 text (byte {e.start}): it is not "
+                              f"GPT-2's merges.txt, or it is damaged.") from e
+
+
 def gpt2_settings(folder):
     """config.json of a GPT-2 folder, with GPT2Config's defaults for what it leaves out."""
     data = _json(Path(folder) / "config.json")
@@ -67,7 +80,7 @@ def gpt2_tokenizer(folder):
         return BPETokenizer.from_dict(_json(folder / "tokenizer.json"))
     vocab, merges = (folder / name for name in GPT2_FILES)
     if vocab.is_file() and merges.is_file():
-        return BPETokenizer.from_files(vocab, merges)
+        return BPETokenizer.from_vocab_and_merges(_json(vocab), _text(merges), merges)
     raise ConversionError(f"{folder} has no tokenizer.json, nor vocab.json + merges.txt.")
 
 
