@@ -71,13 +71,15 @@ class LittleBaby:
         return int(self.flat.size)
 
     # ---- training -----------------------------------------------------------------------------
-    def loss_and_grads(self, x, y, out=None):
+    def loss_and_grads(self, x, y, out=None, keep=None):
         """Loss (float) and gradients (dict with the keys of params) for inputs x and
         targets y, int arrays (B, T); dropout is on (r_dropout), as in training. On the
         CPU the batch runs in one shard per core (engine/parallel.py), whose gradients
-        are added up into `out` (arrays by key, such as the optimizer's) when given."""
+        are added up into `out` (arrays by key, such as the optimizer's) when given;
+        `keep` is a dict of arrays the shards reuse from call to call (a trainer's)."""
         return sharded_loss_and_grads(self.transformer, self.backend, self._ids(x),
-                                      self._ids(y), self.train_rng, self.config.r_dropout, out)
+                                      self._ids(y), self.train_rng, self.config.r_dropout,
+                                      out, keep)
 
     def loss(self, x, y):
         """Loss without dropout and without gradients (evaluation)."""

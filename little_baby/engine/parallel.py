@@ -15,7 +15,17 @@ def shards(B, n):
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop, out=None):
+def _kept(keep, i, like):
+    """Shard i's array shaped as `like` from `keep` (made on first use), or None."""
+    if keep is None:
+        return None
+    kept = keep.get(i)
+    if kept is None or kept.shape != like.shape or kept.dtype != like.dtype:
+        kept = keep[i] = host_xp.empty_like(like)
+    return kept
+
+
+def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop, out=None, keep=None):
     """Loss (float) and gradients (dict with the parameters' keys) of the whole batch
     x, y (B, T), computed shard by shard on all cores.
 
@@ -23,7 +33,9 @@ def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop, out=None):
     exactly the whole batch's mean: into `out` (a dict of arrays with the parameters'
     keys and shapes, such as AdamW.grads) when given, else into the first shard's.
     Each shard draws its dropout masks from a generator seeded by `rng` (the model's
-    dropout stream).
+    dropout stream). `keep`: a dict the caller keeps from step to step (a trainer's), in
+    which each shard keeps the array its wte gradient is written into, reused instead of
+    allocated anew (Transformer.backward); without it every gradient is a new array.
     """
     B = x.shape[0]
     if backend.device != "cpu":  # the whole batch at once, dropout drawn from `rng` itself
@@ -35,7 +47,8 @@ def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop, out=None):
 
     def shard_loss_and_grads(i):
         rt = Runtime(backend, rng=backend.rng(seeds[i]), p_drop=p_drop)
-        return transformer.loss_and_grads(x[parts[i]], y[parts[i]], rt)
+        d_wte = _kept(keep, i, transformer.params["wte.weight"])
+        return transformer.loss_and_grads(x[parts[i]], y[parts[i]], rt, d_wte)
 
     results = backend.map(shard_loss_and_grads, range(n))
     weights = [(s.stop - s.start) / B for s in parts]

@@ -22,6 +22,7 @@ class Trainer:
         self.optimizer = AdamW(baby.flat, baby.params, weight_decay=cfg.r_weight_decay,
                                clip=cfg.r_clip, map=baby.backend.map,
                                n_parts=baby.backend.n_cores if baby.backend.device == "cpu" else 1)
+        self.kept = {}  # arrays the training shards reuse from step to step (parallel.py)
         self.step_count = 0
         self.best = None  # a copy of the weights (flat) at the best evaluation, when kept
 
@@ -34,7 +35,7 @@ class Trainer:
             raise TrainingError(
                 "the model's parameters were replaced (expand_vocab, or params set) after this "
                 "Trainer was made, so it would update stale copies: make a new Trainer.")
-        loss, grads = self.baby.loss_and_grads(x, y, out=self.optimizer.grads)
+        loss, grads = self.baby.loss_and_grads(x, y, out=self.optimizer.grads, keep=self.kept)
         norm = self.optimizer.step(grads, self.lr())
         self.step_count += 1
         return loss, norm
