@@ -52,7 +52,7 @@ def model_flops(shape, batch, ctx):
     return per_token * batch * ctx
 
 
-def median_time(f, repeats, warmup=2):
+def median_time(f, repeats, warmup=3):
     for _ in range(warmup):
         f()
     times = []
