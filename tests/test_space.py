@@ -115,6 +115,7 @@ def test_summary_of_a_trained_model_says_how_it_was_trained(tiny_folder):
     assert text.startswith("**48 months (age-48-months)** · GUID `12b8b053-")
     assert "1.235 nats" in text and "shakespeare.txt (1,115,393 characters)" in text
     assert "500 steps, 10 min on CPU, 2 cores" in text
+    assert baby.tokenizer.describe() in text  # the vocabulary as info and the card say it
 
 
 def test_the_picker_offers_the_five_ages_by_age_and_guid():

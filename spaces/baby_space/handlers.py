@@ -21,7 +21,8 @@ import numpy as np
 from little_baby.engine.sampling import OFF, check_settings, none_if_off
 from little_baby.errors import BabyError, GenerationError, TokenizerError
 
-from .models import ModelUnavailable, for_visitor, model_card, model_summary, public
+from .models import (ModelUnavailable, for_visitor, model_card, model_summary, position_unit,
+                     public)
 from .pictures import (attention_heatmap, attention_overview, message_figure, overview_geometry,
                        probability_bars, tile_at)
 
@@ -238,7 +239,7 @@ class Handlers:
             raise error(f"This model does not know {len(missing)} of the prompt's {kind}: "
                         f"{listed}. Remove them, or choose a model trained on text that has "
                         f"them.") from None
-        n_ctx, unit = baby.config.n_ctx, _unit(baby)
+        n_ctx, unit = baby.config.n_ctx, position_unit(baby)
         if len(ids) <= n_ctx and n_chars == len(prompt):
             return prompt, "", len(ids)
         if baby.config.c_tokenizer == "char":
@@ -416,7 +417,3 @@ class Handlers:
         layer, head = found[0] + 1, found[1] + 1
         return (gr.update(value=layer), gr.update(value=head), gr.update(value=layer),
                 gr.update(value=head))
-
-
-def _unit(baby):
-    return "character" if baby.config.c_tokenizer == "char" else "token"

@@ -423,10 +423,10 @@ def model_summary(name, baby):
     guid = baby.guid or (age.guid if age else None)
     title = f"{age.months} months ({age.name})" if age else name
     rows = [("parameters", f"{baby.n_params:,}"),
-            ("context", f"{cfg.n_ctx} {_unit(baby)}s"),
+            ("context", f"{cfg.n_ctx} {position_unit(baby)}s"),
             ("layers × heads", f"{cfg.n_layers} × {cfg.n_heads}, embedding width {cfg.n_emb}"),
             ("attention · network", f"{cfg.c_attention} · {cfg.c_network}"),
-            ("vocabulary", f"{baby.tokenizer.vocab_size} {_unit(baby)}s")]
+            ("vocabulary", baby.tokenizer.describe())]
     loss = _loss(report)
     if loss:
         rows.append(("validation loss", loss))
@@ -458,7 +458,8 @@ def model_card(baby):
     return re.sub(r"^!\[[^\]]*\]\([^)]*\)\s*$", "", text, flags=re.M).strip() or None
 
 
-def _unit(baby):
+def position_unit(baby):
+    """What one of the model's positions holds: a character, or a token."""
     return "character" if baby.config.c_tokenizer == "char" else "token"
 
 
