@@ -152,8 +152,8 @@ class BabyConfig:
         need(0.0 <= self.r_dropout < 1.0, f"r_dropout must be in [0, 1), not {self.r_dropout!r}.")
         need(self.r_learn > 0, f"r_learn must be positive, not {self.r_learn!r}.")
         need(self.r_temp > 0, f"r_temp must be positive, not {self.r_temp!r}.")
-        need(0 < self.r_ln_eps < 1, f"r_ln_eps must lie between 0 and 1 (GPT-2's is 1e-5), "
-                                    f"not {self.r_ln_eps!r}.")
+        need(1e-12 <= self.r_ln_eps < 1, f"r_ln_eps must lie between 1e-12 and 1 (GPT-2's "
+                                         f"is 1e-5), not {self.r_ln_eps!r}.")
         need(self.r_weight_decay >= 0, f"r_weight_decay must be >= 0, not {self.r_weight_decay!r}.")
         need(self.r_clip >= 0, f"r_clip must be >= 0 (0 = no clipping), not {self.r_clip!r}.")
         need(0.0 < self.r_split < 1.0,

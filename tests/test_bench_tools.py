@@ -71,3 +71,10 @@ def test_the_torch_side_without_torch_says_how_to_install_it():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stdout == "", r.stderr
     assert r.stderr.count("\n") == 1 and "pip install torch==2.13.0" in r.stderr
+
+
+def test_a_measuring_process_that_dies_is_an_error_not_a_wait():
+    """The OOM killer or a crash ends the child without a word: reported, not waited on."""
+    import os
+    from little_baby.tools.bench import run_isolated
+    assert run_isolated(os._exit, 9) == {"error": "the measuring process died (exit code 9)"}

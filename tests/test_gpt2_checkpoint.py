@@ -230,6 +230,14 @@ def _vocab_and_merges(folder, fast_tokenizer):
     return folder / "vocab.json", folder / "merges.txt"
 
 
+def test_a_merges_file_with_windows_line_ends_reads_as_open_reads_it(fast_tokenizer, tmp_path):
+    random_gpt2(fast_tokenizer, tmp_path)
+    vocab, merges = _vocab_and_merges(tmp_path, fast_tokenizer)
+    plain = LittleBaby.from_gpt2(tmp_path).tokenizer
+    merges.write_bytes(merges.read_bytes().replace(b"\n", b"\r\n"))
+    assert LittleBaby.from_gpt2(tmp_path).tokenizer == plain
+
+
 def _huge(path):
     with open(path, "wb") as f:
         f.truncate(1 << 40)  # sparse: a terabyte that takes no disk

@@ -293,6 +293,31 @@ def test_a_file_over_its_limit_is_refused_with_nothing_downloaded(hub_env, tmp_p
     assert LittleBaby.load(locate(model, repo=repo, limits={**ROOMY, name: size})[0])
 
 
+@pytest.mark.parametrize("layout, path, name", [
+    ("original", "models/model_{guid}.json", "model.safetensors"),
+    ("inside", "{guid}/model.safetensors", "model.safetensors"),
+    ("inside", "{guid}/report.json", "report.json")])
+def test_a_cached_file_over_its_limit_is_refused_before_it_is_read(hub_env, tmp_path,
+                                                                   model_store, layout, path,
+                                                                   name):
+    """Files a fetch without limits left in the Hub cache are held to the limits of a
+    later fetch too (the cache is looked at before the Hub)."""
+    import shutil
+    guid = new_guid()
+    model, repo = hub_repo(tmp_path, layout, guid)
+    path = path.format(guid=guid)
+    size = (tmp_path / layout / path).stat().st_size
+    locate(model, repo=repo)  # into the Hub cache (and, for the original's, the store)
+    shutil.rmtree(model_store, ignore_errors=True)
+    with pytest.raises(FileTooBigError) as e:
+        locate(model, repo=repo, limits={**ROOMY, name: size - 1})
+    assert str(e.value) == (
+        f"{path} in the Hub cache of tester/{layout} has {size:,} bytes, over the limit of "
+        f"{size - 1:,} for {name}, so nothing was read: choose a smaller model, or "
+        f"raise limits[{name!r}].")
+    assert not model_store.exists()  # nothing converted
+
+
 def test_with_limits_the_download_is_pinned_to_the_commit_sized(hub_env, tmp_path, monkeypatch):
     """A repo that changes between the sizes and the download (a hostile owner pushing a
     huge weights file just then) still gives the sized commit's files."""

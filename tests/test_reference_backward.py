@@ -100,3 +100,18 @@ def test_shards_added_up_block_by_block_equal_the_reference(monkeypatch, c_tie):
             np.testing.assert_allclose(grads[key], want, rtol=0,
                                        atol=1e-10 * np.abs(want).max(), err_msg=key)
     assert all(keep[i] is first[i] for i in range(3))  # reused, not made anew
+
+
+@pytest.mark.parametrize("cores, B", [(1, 3), (2, 1)], ids=["one-core", "batch-of-one"])
+def test_one_shard_writes_into_out_too(cores, B):
+    """One shard (one core, or a batch of one row) has nothing to add up: its gradients
+    are still what `out` holds afterwards, as with several shards."""
+    baby, rng = model("pre", {**REALISTIC[1], "n_ctx": 16, "c_device_cpu_cores": cores})
+    out = {k: np.full_like(v, np.nan) for k, v in baby.params.items()}
+    x = rng.integers(0, baby.tokenizer.vocab_size, (B, 13))
+    _, grads = baby.loss_and_grads(x, x, out=out)
+    _, ref = reference_backward.batch_loss_and_grads(x, x, baby.params, baby.config)
+    assert grads is out
+    for key, want in ref.items():
+        np.testing.assert_allclose(out[key], want, rtol=0, atol=1e-10 * np.abs(want).max(),
+                                   err_msg=key)

@@ -98,7 +98,7 @@ def embedding_backward(dx, idx, vocab_size, out=None):
 
 
 # ---- layer normalisation (over the last axis) -----------------------------------------------
-def layernorm_forward(x, gamma, beta, eps=1e-5):
+def layernorm_forward(x, gamma, beta, eps):
     """(N, C) -> (N, C); cache = (x_hat, 1/std)"""
     xhat = x - row_mean(x)
     rstd = (row_mean(xhat * xhat) + eps) ** -0.5
@@ -123,7 +123,7 @@ def layernorm_backward(dy, gamma, cache):
     return dx, d_gamma, d_beta
 
 
-def layernorm_vector(x, gamma, beta, eps=1e-5):
+def layernorm_vector(x, gamma, beta, eps):
     """One vector (C,) -> (C,), no backward cache: layernorm_forward for a single position
     (generation). Vector products here cost a fraction of the (1, C) - (1, 1) broadcasts."""
     C = x.shape[0]

@@ -89,11 +89,10 @@ class AdamW:
 
     def gather(self, grads):
         """Copy a gradient dict (keys of params) into the flat layout, skipping those
-        already there; return the flat gradient."""
+        already there."""
         for key, home in self.grads.items():
             if grads[key] is not home:
                 home[...] = grads[key]
-        return self.grad
 
     def step(self, grads, lr):
         """One update; returns the gradients' global norm before clipping."""

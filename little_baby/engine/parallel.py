@@ -25,22 +25,34 @@ def _kept(keep, i, like):
     return kept
 
 
+def _into(out, grads):
+    """`grads` copied into `out` when given (and `out` returned), else `grads` itself."""
+    if out is None:
+        return grads
+    for key, value in grads.items():
+        out[key][...] = value
+    return out
+
+
 def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop, out=None, keep=None):
     """Loss (float) and gradients (dict with the parameters' keys) of the whole batch
     x, y (B, T), computed shard by shard on all cores.
 
     The shards' mean losses and gradients are combined weighted by their rows, which is
-    exactly the whole batch's mean: into `out` (a dict of arrays with the parameters'
-    keys and shapes, such as AdamW.grads) when given, else into the first shard's.
+    exactly the whole batch's mean: into `out` (a dict of C-contiguous arrays with the
+    parameters' keys and shapes, such as AdamW.grads) when given, else into new arrays.
     Each shard draws its dropout masks from a generator seeded by `rng` (the model's
     dropout stream). `keep`: a dict the caller keeps from step to step (a trainer's), in
     which each shard keeps the array its wte gradient is written into, reused instead of
     allocated anew (Transformer.backward); without it every gradient is a new array.
     """
     B = x.shape[0]
+    if out is not None and not all(a.flags.c_contiguous for a in out.values()):
+        raise ValueError("out= needs C-contiguous arrays (the gradients are written into "
+                         "them through flat views).")
     if backend.device != "cpu":  # the whole batch at once, dropout drawn from `rng` itself
         loss, grads = transformer.loss_and_grads(x, y, Runtime(backend, rng=rng, p_drop=p_drop))
-        return float(to_host(loss)), grads  # the step's one transfer to the host for its loss
+        return float(to_host(loss)), _into(out, grads)  # the step's one transfer to the host
     n = min(B, backend.n_cores)
     parts = shards(B, n)
     seeds = [int(s) for s in rng.integers(0, 2 ** 31, size=n)]
@@ -54,7 +66,7 @@ def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop, out=None, ke
     weights = [(s.stop - s.start) / B for s in parts]
     loss = sum(float(shard_loss) * w for (shard_loss, _), w in zip(results, weights))
     if n == 1:
-        return loss, results[0][1]
+        return loss, _into(out, results[0][1])
     grads = out if out is not None else {k: host_xp.empty(v.shape, v.dtype)
                                          for k, v in results[0][1].items()}
     rows = [{k: g.reshape(-1) for k, g in shard_grads.items()} for _, shard_grads in results]

@@ -16,6 +16,7 @@ generation: ours with the KV cache against torch's loop without one (nanoGPT's) 
 import argparse
 import json
 import multiprocessing
+import queue as queue_module
 import resource
 import statistics
 import sys
@@ -124,12 +125,20 @@ def _child(fn, args, queue):
 
 def run_isolated(fn, *args):
     """The dict fn(*args) returns, computed in a fresh process so that its peak memory
-    (peak_mib, added) is its own; {"error": ...} if it raised. `fn` must be importable."""
+    (peak_mib, added) is its own; {"error": ...} if it raised or the process died (the
+    OOM killer, a crash). `fn` must be importable."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(fn, args, queue))
     proc.start()
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=1)
+            break
+        except queue_module.Empty:
+            if not proc.is_alive() and queue.empty():
+                result = {"error": f"the measuring process died (exit code {proc.exitcode})"}
+                break
     proc.join()
     return result
 

@@ -75,7 +75,7 @@ def check_corpus_fits(path, size):
         raise NotEnoughMemoryError(
             f"the corpus {str(path)!r} is {human_bytes(size)}: reading and encoding it could "
             f"take up to {human_bytes(need)}, and this machine has {human_bytes(have)} of "
-            f"memory (RAM and swap) available: train on a part of it (e.g. `head -c 500M`). "
+            f"memory (RAM and swap) available: train on a part of it (e.g. `head -n 1000000`). "
             f"Nothing was read (set {SKIP_ENV}=1 to try anyway).")
 
 

@@ -477,8 +477,8 @@ def config_from_gpt2(hf):
         problems.append(f"activation_function={hf.activation_function!r} (ours is GELU's tanh "
                         f"approximation: {' or '.join(TANH_GELUS)})")
     eps = hf.layer_norm_epsilon
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
-        problems.append(f"layer_norm_epsilon={eps!r} (ours takes a number between 0 and 1)")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 1e-12 <= eps < 1:
+        problems.append(f"layer_norm_epsilon={eps!r:.60} (ours takes a number from 1e-12 to 1)")
     inner = hf.n_inner if hf.n_inner is not None else 4 * hf.n_embd
     if inner % hf.n_embd:
         problems.append(f"n_inner={inner}, not a multiple of n_embd={hf.n_embd} (ours is "

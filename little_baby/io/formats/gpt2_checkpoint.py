@@ -54,7 +54,7 @@ def _text(path):
     except ModelFolderError as e:
         raise ConversionError(str(e)) from e
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as open() reads
     except UnicodeDecodeError as e:
         raise ConversionError(f"{path} is not UTF-8 text (byte {e.start}): it is not "
                               f"GPT-2's merges.txt, or it is damaged.") from e

@@ -17,7 +17,8 @@ COUNTS = {"n_chars", "n_train", "n_val", "total_steps", "tokens_per_s", "tokens"
 ARCHITECTURE = [("attention", "c_attention"), ("network", "c_network"),
                 ("LayerNorm", "c_sequence"), ("layers", "n_layers"), ("heads", "n_heads"),
                 ("head size (all heads)", "head_size"), ("embedding width", "n_emb"),
-                ("context (tokens)", "n_ctx"), ("attention temperature", "r_temp")]
+                ("context (tokens)", "n_ctx"), ("attention temperature", "r_temp"),
+                ("LayerNorm epsilon", "r_ln_eps")]
 HIDDEN = ("hidden expansion", "n_hidden")
 VARIANT_SETTINGS = {"gqa": [("key/value heads", "n_kv_heads")], "rfa": [("window", "s_window")],
                     "mlp": [HIDDEN], "swi": [HIDDEN], "moe": [("experts", "n_experts"), HIDDEN],

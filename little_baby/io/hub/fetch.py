@@ -162,14 +162,14 @@ def _find_guid(name, repo, store, hub, offline, pinned=False, limits=None):
     shipped = " or among the age models shipped with the package" if name.age else ""
     where = f"{stored}/{shipped}, nor in the Hub cache of {repo}"
     if os.path.isdir(repo):
-        found = _in_repo(guid, RepoFolder(repo), stored)
+        found = _in_repo(guid, RepoFolder(repo, limits), stored)
         if found is None:
             raise ModelNotFoundError(f"no model {guid} in {stored}/ or in the folder {repo} "
                                      f"({_layouts(guid)}).")
         return found, None
     check_repo_id(repo)
     if not hub["force_download"]:
-        found = _in_repo(guid, HubCache(repo, hub), stored)
+        found = _in_repo(guid, HubCache(repo, hub, limits), stored)
         if found is not None:
             return found, repo
     fetch = (f"`little-baby info {guid} --repo {repo}`" if on_cli() else

@@ -11,14 +11,43 @@ from .client import hub_answers, hub_file_sizes, hub_reachable, quiet_client
 
 
 class Source:
-    """Where repo files are read from: get(path) -> local Path, or None if it is absent."""
+    """Where repo files are read from: get(path) -> local Path, or None if it is absent.
+    Given `limits` ({file name: most bytes}), a file found on this machine over the limit
+    of its name is a FileTooBigError before it is read (a Hub repo also sizes files
+    before downloading them: HubRepo.plan)."""
 
     strict = True  # a model with some files but not others is an error (else: not found)
     where = ""
 
+    def __init__(self, limits=None):
+        self.limits = limits
+        self.names = {}  # path -> the file name its limit is under (plan's `names`)
+
     def plan(self, paths, names=None):
-        """Say that `paths` (one layout, its first file first) may be fetched next; only a
-        Hub repo given limits acts on it (HubRepo.plan)."""
+        """Say that `paths` (one layout, its first file first) may be fetched next, and
+        the name each one's limit is under (`names`, in order; default each path's last
+        part)."""
+        if names:
+            self.names.update(zip(paths, names))
+
+    def _too_big(self, path, size, done="read"):
+        """A FileTooBigError for file `path` of `size` bytes over its limit, else None."""
+        name = self.names.get(path, PurePosixPath(path).name)
+        limit = (self.limits or {}).get(name)
+        if limit is not None and size > limit:
+            return FileTooBigError(
+                f"{path} in {self.where} has {size:,} bytes, over the limit of {limit:,} for "
+                f"{name}, so nothing was {done}: choose a smaller model, or raise "
+                f"limits[{name!r}].")
+        return None
+
+    def _checked(self, path, file):
+        """`file` (a local Path, or None), refused when over its limit."""
+        if file is not None and self.limits is not None:
+            error = self._too_big(path, file.stat().st_size)
+            if error:
+                raise error
+        return file
 
     def get_all(self, paths):
         """Local paths of all `paths`, or None when the first is absent."""
@@ -38,12 +67,13 @@ class Source:
 class RepoFolder(Source):
     """A local folder laid out like a repo."""
 
-    def __init__(self, root):
+    def __init__(self, root, limits=None):
+        super().__init__(limits)
         self.root, self.where = Path(root), f"the folder {root}"
 
     def get(self, path, optional=False):
         file = self.root / path
-        return file if file.is_file() else None
+        return self._checked(path, file if file.is_file() else None)
 
     def where_from(self, path):
         """Where `path` came from, for a converted model's origin (identity.converted)."""
@@ -55,7 +85,8 @@ class HubCache(Source):
 
     strict = False
 
-    def __init__(self, repo_id, hub):
+    def __init__(self, repo_id, hub, limits=None):
+        super().__init__(limits)
         self.repo_id, self.hub = repo_id, hub
         self.where = f"the Hub cache of {repo_id}"
 
@@ -63,7 +94,7 @@ class HubCache(Source):
         from huggingface_hub import try_to_load_from_cache
         found = try_to_load_from_cache(self.repo_id, path, cache_dir=self.hub["cache_dir"],
                                        revision=self.hub["revision"])
-        return Path(found) if isinstance(found, str) else None
+        return self._checked(path, Path(found) if isinstance(found, str) else None)
 
     def where_from(self, path):
         """Where `path` came from: the repo, the revision asked for and the commit (the
@@ -91,8 +122,8 @@ class HubRepo(Source):
     where_from = HubCache.where_from
 
     def __init__(self, repo_id, hub, not_cached, limits=None):
+        super().__init__(limits)
         self.repo_id, self.hub, self.not_cached = repo_id, hub, not_cached
-        self.limits = limits
         self.where = f"the Hub repo {repo_id}"
         self.reachable = None  # asked once, at the first download
         self.sizes = {}  # path -> bytes, or None where the repo has no such file
@@ -103,21 +134,19 @@ class HubRepo(Source):
         and a FileTooBigError for one over the limit of its name (`names`, in order;
         default each path's last part). Nothing more is asked when the repo lacks the
         first (get_all passes the layout over)."""
+        super().plan(paths, names)
         if self.limits is None or self._options()["local_files_only"]:
             return
-        files = dict(zip(paths, names or [PurePosixPath(p).name for p in paths]))
-        first = next(iter(files))
+        first = paths[0]
         self._size([first])
         if self.sizes[first] is None:
             return
-        self._size(files)
-        for path, name in files.items():
-            size, limit = self.sizes[path], self.limits.get(name)
-            if size is not None and limit is not None and size > limit:
-                raise FileTooBigError(
-                    f"{path} in {self.where} has {size:,} bytes, over the limit of {limit:,} "
-                    f"for {name}, so nothing was downloaded: choose a smaller model, or "
-                    f"raise limits[{name!r}].")
+        self._size(paths)
+        for path in paths:
+            size = self.sizes[path]
+            error = size is not None and self._too_big(path, size, "downloaded")
+            if error:
+                raise error
 
     def _size(self, paths):
         """The sizes of those of `paths` not sized yet, at the commit of the first answer."""
@@ -155,7 +184,7 @@ class HubRepo(Source):
                           f"download {path} from the Hub repo {self.repo_id!r}"):
             try:  # these first: some are HTTP errors too, which hub_answers words
                 with quiet_client():
-                    return Path(hf_hub_download(self.repo_id, path, **hub))
+                    return self._checked(path, Path(hf_hub_download(self.repo_id, path, **hub)))
             except RemoteEntryNotFoundError:
                 return None
             except LocalEntryNotFoundError as e:
