@@ -62,7 +62,7 @@ class LittleBaby:
     def params(self, params):
         expected = param_shapes(self.config, self.tokenizer.vocab_size)
         check_shapes(params, expected)
-        arrays = {k: self.backend.asarray(params[k]) for k in expected}
+        arrays = {k: self.backend.asarray(params[k], self.backend.weights_dtype) for k in expected}
         self.flat, self._params = flatten_params(arrays)
         self.transformer = Transformer(self.config, self._params)
 

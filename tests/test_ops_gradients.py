@@ -96,11 +96,11 @@ def test_cross_entropy():
 def test_embedding():
     wte, wpe = rng.normal(size=(7, 4)), rng.normal(size=(6, 4))
     idx = np.array([[1, 1, 3], [6, 1, 0]])  # repeated ids: their gradients must add up
-    out = ops.embedding_forward(wte, wpe, idx)
+    out = ops.embedding_forward(wte, wpe, idx, wte.dtype)
     w = weights_like(out)
     d_wte, d_wpe = ops.embedding_backward(w, idx, 7)
     for name, x, g in [("wte", wte, d_wte), ("wpe", wpe[:3], d_wpe)]:
-        idx_n, numeric = numerical_grad(lambda: float((ops.embedding_forward(wte, wpe, idx) * w).sum()), x)
+        idx_n, numeric = numerical_grad(lambda: float((ops.embedding_forward(wte, wpe, idx, wte.dtype) * w).sum()), x)
         assert_close(g.reshape(-1)[idx_n], numeric, name)
 
 

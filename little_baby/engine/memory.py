@@ -66,18 +66,25 @@ def training_bytes(cfg, vocab_size, batch_size=None, shards=1):
     return MemoryEstimate(3 * P * b, max(1, shards) * P * b, activations * b)
 
 
+def _itemsizes(cfg):
+    """Bytes of a weight and of a computed float: float16 weights on the CPU are
+    multiplied in float32 (engine/backend.py)."""
+    weight = _ITEMSIZE.get(cfg.d_type, 4)
+    return weight, 4 if cfg.d_type == "fp16" and cfg.c_device == "cpu" else weight
+
+
 def model_bytes(cfg, vocab_size):
     """MemoryEstimate of building a fresh model: its weights twice over (init_params's
-    arrays, then the one flat buffer LittleBaby copies them into)."""
-    return MemoryEstimate(2 * count_params(cfg, vocab_size) * _ITEMSIZE.get(cfg.d_type, 4), 0, 0)
+    arrays, in the type computed in, then the one flat buffer LittleBaby copies them into)."""
+    return MemoryEstimate(count_params(cfg, vocab_size) * sum(_itemsizes(cfg)), 0, 0)
 
 
 def generation_bytes(cfg, vocab_size, prompt_tokens=None):
     """MemoryEstimate of generating with `cfg`: the weights, the KV caches of n_ctx
     positions, and the forward pass over a prompt of `prompt_tokens` (default n_ctx)."""
-    b = _ITEMSIZE.get(cfg.d_type, 4)
+    weight, computed = _itemsizes(cfg)
     T, L = prompt_tokens or cfg.n_ctx, cfg.n_layers
     activations = 2 * L * cfg.n_ctx * cfg.head_size + T * (2 * cfg.n_emb + 2 * vocab_size)
     if cfg.c_attention in QUADRATIC:
         activations += cfg.n_heads * T * T  # one layer's weights at a time (no backward)
-    return MemoryEstimate(count_params(cfg, vocab_size) * b, 0, activations * b)
+    return MemoryEstimate(count_params(cfg, vocab_size) * weight, 0, activations * computed)

@@ -64,9 +64,10 @@ def linear_backward(dy, x, w, with_bias=True):
 
 
 # ---- embeddings -------------------------------------------------------------------------
-def embedding_forward(wte, wpe, idx):
-    """token ids (B, T) -> wte[idx] + wpe[:T]  (B, T, C)"""
-    return wte[idx] + wpe[:idx.shape[1]]
+def embedding_forward(wte, wpe, idx, dtype):
+    """token ids (B, T) -> wte[idx] + wpe[:T]  (B, T, C), in `dtype` (the products' float
+    type: float32 where float16 weights are multiplied in float32)"""
+    return wte[idx].astype(dtype, copy=False) + wpe[:idx.shape[1]].astype(dtype, copy=False)
 
 
 ONE_HOT_MAX_VOCAB = 1024

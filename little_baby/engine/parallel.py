@@ -47,9 +47,6 @@ def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop, out=None, ke
     allocated anew (Transformer.backward); without it every gradient is a new array.
     """
     B = x.shape[0]
-    if out is not None and not all(a.flags.c_contiguous for a in out.values()):
-        raise ValueError("out= needs C-contiguous arrays (the gradients are written into "
-                         "them through flat views).")
     if backend.device != "cpu":  # the whole batch at once, dropout drawn from `rng` itself
         loss, grads = transformer.loss_and_grads(x, y, Runtime(backend, rng=rng, p_drop=p_drop))
         return float(to_host(loss)), _into(out, grads)  # the step's one transfer to the host
@@ -67,6 +64,9 @@ def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop, out=None, ke
     loss = sum(float(shard_loss) * w for (shard_loss, _), w in zip(results, weights))
     if n == 1:
         return loss, _into(out, results[0][1])
+    if out is not None and not all(a.flags.c_contiguous for a in out.values()):
+        raise ValueError("out= needs C-contiguous arrays (the shards' gradients are added "
+                         "up into them through flat views).")
     grads = out if out is not None else {k: host_xp.empty(v.shape, v.dtype)
                                          for k, v in results[0][1].items()}
     rows = [{k: g.reshape(-1) for k, g in shard_grads.items()} for _, shard_grads in results]

@@ -141,7 +141,7 @@ class Transformer:
         if T > cfg.n_ctx:
             raise ContextError(f"{T} positions do not fit the model's context window "
                                f"n_ctx = {cfg.n_ctx}: pass at most n_ctx tokens.")
-        x = embedding_forward(p["wte.weight"], p["wpe.weight"], idx)   # (B, T, C)
+        x = embedding_forward(p["wte.weight"], p["wpe.weight"], idx, rt.backend.dtype)  # B, T, C
         emb_mask = rt.dropout_mask(x.shape)
         x = dropout_forward(x, emb_mask)
         block_caches = []
@@ -173,7 +173,8 @@ class Transformer:
                                f"n_ctx = {self.cfg.n_ctx}.")
         p, cfg, step = self.params, self.cfg, self.sublayer.step
         attn_step, net_step = self.attn_step, self.net_step
-        x = p["wte.weight"][token] + p["wpe.weight"][position]    # (C,)
+        dt = rt.backend.dtype  # the weights' own, or float32 for float16 weights on the CPU
+        x = p["wte.weight"][token].astype(dt) + p["wpe.weight"][position].astype(dt)  # (C,)
         for blk, state in zip(self.blocks, states):
             x = step(attn_step, blk["attn"], blk["ln1"], x, cfg, rt, state["attn"])
             x = step(net_step, blk["net"], blk["ln2"], x, cfg, rt, state["net"])

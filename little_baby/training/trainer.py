@@ -11,8 +11,8 @@ class Trainer:
         cfg = baby.config
         if cfg.d_type == "fp16":
             raise TrainingError(
-                ("--d-type fp16" if on_cli() else "d_type='fp16'") + " is for generation on "
-                "a GPU: AdamW's small updates vanish in float16. Train in fp32 (the default); "
+                ("--d-type fp16" if on_cli() else "d_type='fp16'") + " is for generation: "
+                "AdamW's small updates vanish in float16. Train in fp32 (the default); "
                 + ("--weights-dtype float16 stores the weights in float16." if on_cli() else
                    "fit(..., weights_dtype='float16') stores the weights in float16, and "
                    "LittleBaby.load(name, d_type='fp16') runs them in float16."))

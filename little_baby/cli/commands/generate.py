@@ -51,6 +51,9 @@ def add_arguments(parser):
                         help="skip prompt characters the model does not know (default: error)")
     parser.add_argument("--device", choices=["cpu", "gpu"], default=None,
                         help="run on this device, whatever the model was trained on")
+    parser.add_argument("--half", action="store_true",
+                        help="hold the weights in float16: half the memory; on the CPU every "
+                             "product is still float32's, several times slower")
 
 
 CLI_NAMES = {"max_new_tokens": "--max-tokens", "temperature": "--temperature",
@@ -80,8 +83,10 @@ def run(args):
     checked = checked_settings(args)
     folder = find_or_fetch(args.model, args.store, args.repo)
     overrides = {} if args.device is None else {"c_device": args.device}
-    if args.device == "cpu":
-        overrides["d_type"] = "fp32"  # fp16 is for GPUs; fp32 holds any saved weights
+    if args.half:
+        overrides["d_type"] = "fp16"
+    elif args.device == "cpu":
+        overrides["d_type"] = "fp32"  # a GPU's fp16 config: fp32 is the CPU's fast type
     baby = LittleBaby.load(folder, **overrides)
     unknown = "drop" if args.drop_unknown else "error"
     check_prompt_symbols(baby.tokenizer, args.prompt, unknown)
