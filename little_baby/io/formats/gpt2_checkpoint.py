@@ -5,7 +5,8 @@ a Hub repo's files, e.g. openai-community/gpt2) read with numpy and safetensors 
     model.safetensors    the weights, either key form: `transformer.h.0.attn.c_attn.weight`
                          (GPT2LMHeadModel) or `h.0.attn.c_attn.weight` (the bare GPT2Model);
                          the causal-mask buffers (`.attn.bias`, `.attn.masked_bias`) ignored;
-                         float16, bfloat16 or float32, loaded as the config's d_type
+                         float16 or float32 (NumPy has no bfloat16), loaded as the
+                         config's d_type
     tokenizer.json       a ByteLevel BPE (little_baby/bpe.py), or vocab.json + merges.txt
 
 The output layer: GPT-2's is tied to wte (logits = h @ wte.T, no bias), and so is ours
@@ -87,15 +88,24 @@ def gpt2_tokenizer(folder):
 _LAYER = re.compile(r"(?:transformer\.)?h\.(\d{1,9})\.")  # a block's weight: h.<i>.
 
 
-def _check_layers(path, n_layers):
-    """Refuse a config.json that promises other blocks than the weights file holds, from
-    the file's header alone (model_folder.read_weights_header: a regular file, a bounded
-    header): before anything is read or built (a config saying 10^6 layers would otherwise
-    be laid out in full before a missing weight showed)."""
+def _weights_header(path):
+    """{key: (dtype, shape)} of a GPT-2 weights file from its header alone, keys without
+    GPT2LMHeadModel's `transformer.` (model_folder.read_weights_header: a regular file, a
+    bounded header); None when there is no file (said where the weights are read)."""
+    if not os.path.lexists(path):
+        return None
     try:
-        held = {int(m.group(1)) for key in read_weights_header(path) if (m := _LAYER.match(key))}
+        header = read_weights_header(path)
     except WeightsError as e:
         raise ConversionError(f"{path} is not a readable safetensors file ({e}).") from e
+    return {k.removeprefix("transformer."): v for k, v in header.items()}
+
+
+def _check_layers(path, header, n_layers):
+    """Refuse a config.json that promises other blocks than the weights file holds, from
+    its header: before anything is read or built (a config saying 10^6 layers would
+    otherwise be laid out in full before a missing weight showed)."""
+    held = {int(m.group(1)) for key in header if (m := _LAYER.match(key))}
     if held != set(range(n_layers)):
         raise ConversionError(f"{path} holds the weights of {len(held):,} blocks, but "
                               f"config.json promises n_layer = {n_layers:,}: they are not one "
@@ -143,16 +153,6 @@ def gpt2_params(folder, hf, cfg):
     return params
 
 
-def _has_own_head(folder):
-    """Whether the folder's weights hold an lm_head.weight (read from the header alone)."""
-    from safetensors import SafetensorError, safe_open
-    try:
-        with safe_open(str(Path(folder) / WEIGHTS), "numpy") as f:
-            return "lm_head.weight" in f.keys()
-    except (SafetensorError, OSError, ValueError, TypeError):
-        return False  # gpt2_params says what is wrong with the file
-
-
 def from_gpt2_folder(cls, folder, **config_overrides):
     """A `cls` (LittleBaby) with a GPT-2 folder's weights and byte-level BPE, no torch;
     its GUID is the checkpoint's own (identity.imported_gpt2), so a finetune names it as
@@ -167,11 +167,12 @@ def from_gpt2_folder(cls, folder, **config_overrides):
 def gpt2_config_and_tokenizer(folder, **config_overrides):
     """(GPT2Config's fields, our BabyConfig, BPETokenizer) of a GPT-2 folder, every field
     checked, without reading a weight (what `little-baby info` shows): the blocks config.json
-    promises are those its weights file's header names."""
+    promises are those its weights file's header names (read once)."""
     folder = Path(folder)
     hf = gpt2_settings(folder)
-    if os.path.lexists(folder / WEIGHTS):  # a missing one is said where the weights are read
-        _check_layers(folder / WEIGHTS, hf.n_layer)
+    header = _weights_header(folder / WEIGHTS)
+    if header is not None:
+        _check_layers(folder / WEIGHTS, header, hf.n_layer)
     try:
         tokenizer = gpt2_tokenizer(folder)
     except TokenizerError as e:  # e.g. a char or word GPT-2 this package exported
@@ -181,7 +182,7 @@ def gpt2_config_and_tokenizer(folder, **config_overrides):
     if tokenizer.vocab_size > hf.vocab_size:
         raise ConversionError(f"{folder}: the tokenizer has {tokenizer.vocab_size:,} tokens but "
                               f"the model only {hf.vocab_size:,} rows.")
-    tied = bool(hf.tie_word_embeddings) or not _has_own_head(folder)
+    tied = bool(hf.tie_word_embeddings) or "lm_head.weight" not in (header or {})
     cfg = config_from_gpt2(hf).replace(c_tokenizer="bpe", c_tie=tied, **config_overrides)
     if tokenizer.vocab_size < hf.vocab_size:  # rows no token uses (padding): ours has none
         raise ConversionError(f"{folder}: the model has {hf.vocab_size:,} token rows but its "
