@@ -206,6 +206,31 @@ def array_module(a):
     return numpy
 
 
+def like(w, x):
+    """Weight `w` in `x`'s float type, to multiply with it: itself when they match.
+    float16 weights on the CPU (Backend.weights_dtype) widen to float32 by their bits,
+    exactly and about 3x faster than NumPy's own conversion here (which NumPy would
+    otherwise make inside `x @ w`): the half's sign, exponent and mantissa moved into a
+    float's places, then scaled by 2^112 to turn the exponent's bias of 15 into 127, which
+    also makes subnormal halves normal floats; infinities and NaNs are set apart."""
+    if w.dtype == x.dtype or w.dtype != numpy.float16 or x.dtype != numpy.float32 \
+            or not isinstance(w, numpy.ndarray):
+        return w
+    h = w.reshape(-1).view(numpy.uint16)
+    wide = numpy.empty(h.shape, numpy.float32)
+    bits = wide.view(numpy.uint32)
+    for a in range(0, h.size, 1 << 16):  # a block at a time: its temporaries stay in cache
+        hb, b = h[a:a + (1 << 16)], bits[a:a + (1 << 16)]
+        numpy.bitwise_and(hb, 0x7FFF, out=b, casting="unsafe")  # magnitude, widened
+        b <<= 13                                                  # into a float's places
+        b.view(numpy.float32)[...] *= numpy.float32(2.0 ** 112)   # rebias the exponent
+        special = b >= 0x47800000                                 # exponent 31: inf or NaN
+        if special.any():
+            b[special] |= 0x7F800000
+        b |= numpy.left_shift(hb & 0x8000, 16, dtype=numpy.uint32)  # the sign
+    return wide.reshape(w.shape)
+
+
 def to_host(a):
     """A NumPy array of `a`, an array of either module: the explicit transfer to the host.
 

@@ -11,7 +11,7 @@ on every core; 3-D `dot`s and broadcasting products would not.
 import functools
 import math
 
-from .backend import array_module
+from .backend import array_module, like
 
 GELU_C = math.sqrt(2.0 / math.pi)  # tanh approximation of GELU (GPT-2's)
 
@@ -48,8 +48,8 @@ def col_sum(x):
 
 # ---- linear: y = x @ W + b -------------------------------------------------------------
 def linear_forward(x, w, b=None):
-    """(N, D_in) @ (D_in, D_out) + (D_out,) -> (N, D_out)"""
-    y = x @ w
+    """(N, D_in) @ (D_in, D_out) + (D_out,) -> (N, D_out), in x's float type"""
+    y = x @ like(w, x)
     if b is not None:
         y += b
     return y

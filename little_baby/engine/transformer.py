@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from ..errors import ContextError, WeightsError
 from .attention import ATTENTIONS
-from .backend import Backend, array_module
+from .backend import Backend, array_module, like
 from .block import SUBLAYERS
 from .network import NETWORKS
 from .ops import (cross_entropy_backward, cross_entropy_forward, dropout_backward,
@@ -180,14 +180,14 @@ class Transformer:
             x = step(net_step, blk["net"], blk["ln2"], x, cfg, rt, state["net"])
         x = layernorm_vector(x, p["ln_f.weight"], p["ln_f.bias"], cfg.r_ln_eps)
         if self.cfg.c_tie:
-            return p["wte.weight"] @ x                              # (V, C) @ (C,) -> (V,)
+            return like(p["wte.weight"], x) @ x                     # (V, C) @ (C,) -> (V,)
         return linear_forward(x, p["lm_head.weight"], p["lm_head.bias"])
 
     def _head(self, xf):
         """The output layer: (N, C) -> logits (N, V); tied, xf @ wte.T with no bias."""
         p = self.params
         if self.cfg.c_tie:
-            return xf @ p["wte.weight"].T
+            return xf @ like(p["wte.weight"], xf).T
         return linear_forward(xf, p["lm_head.weight"], p["lm_head.bias"])
 
     # ---- backward ---------------------------------------------------------------------
