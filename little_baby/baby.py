@@ -7,7 +7,7 @@ from .engine.parallel import sharded_loss_and_grads
 from .engine.runtime import Runtime
 from .engine.sampling import DEFAULTS, check_settings, generate_ids
 from .engine.transformer import Transformer, check_shapes, init_params, param_shapes
-from .errors import BabyError, ConfigError
+from .errors import BabyError, ConfigError, WeightsError
 from .io.formats import gpt2, gpt2_checkpoint
 from .io.hub import fetch, publish
 from .io.store.identity import found_at, identify
@@ -18,6 +18,7 @@ from .tokenizer import tokenizer_for_text, tokenizer_from_dict
 from .training import run
 from .training.data import char_cut, load_corpus
 from .training.resources import check_model_fits
+from .training.trainer import check_trainable
 
 
 class LittleBaby:
@@ -62,7 +63,13 @@ class LittleBaby:
     def params(self, params):
         expected = param_shapes(self.config, self.tokenizer.vocab_size)
         check_shapes(params, expected)
-        arrays = {k: self.backend.asarray(params[k], self.backend.weights_dtype) for k in expected}
+        held = self.backend.weights_dtype
+        arrays = {k: self.backend.asarray(params[k], held) for k in expected}
+        for key in expected:  # narrowed to float16: a weight over 65,504 would become inf
+            if params[key].dtype.itemsize > held.itemsize and \
+                    not self.backend.xp.isfinite(arrays[key]).all():
+                raise WeightsError(f"weight {key!r} holds values beyond float16's range "
+                                   f"(65,504): it cannot be held in float16; load it in fp32.")
         self.flat, self._params = flatten_params(arrays)
         self.transformer = Transformer(self.config, self._params)
 
@@ -76,7 +83,9 @@ class LittleBaby:
         targets y, int arrays (B, T); dropout is on (r_dropout), as in training. On the
         CPU the batch runs in one shard per core (engine/parallel.py), whose gradients
         are added up into `out` (arrays by key, such as the optimizer's) when given;
-        `keep` is a dict of arrays the shards reuse from call to call (a trainer's)."""
+        `keep` is a dict of arrays the shards reuse from call to call (a trainer's).
+        Not for d_type fp16 (training.trainer.check_trainable)."""
+        check_trainable(self.config)
         return sharded_loss_and_grads(self.transformer, self.backend, self._ids(x),
                                       self._ids(y), self.train_rng, self.config.r_dropout,
                                       out, keep)
@@ -210,8 +219,11 @@ class LittleBaby:
             return cls.from_gpt2(folder, **config_overrides)
         parts = read_model(folder, **config_overrides)
         baby = identify(cls(parts.config, parts.tokenizer, params=parts.params), parts.report)
-        floats = [a.dtype.name for a in parts.params.values() if a.dtype.kind == "f"]
-        baby.weights_dtype = max(floats, key=lambda n: int(n[5:])) if floats else None
+        floats = [a.dtype for a in parts.params.values() if a.dtype.kind == "f"]
+        held = baby.backend.weights_dtype  # narrower when loaded to be held in float16
+        widest = max(floats, key=lambda d: d.itemsize) if floats else None
+        baby.weights_dtype = (min(widest, held, key=lambda d: d.itemsize).name
+                              if widest is not None else None)
         return found_at(baby, folder)
 
     # ---- the Hugging Face Hub -----------------------------------------------------------------

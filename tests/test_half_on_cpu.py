@@ -7,7 +7,8 @@ import pytest
 from little_baby import BabyConfig, CharTokenizer, LittleBaby
 from little_baby.cli.main import main
 from little_baby.config import ATTENTION_NAMES, NETWORK_NAMES
-from little_baby.errors import TrainingError
+from little_baby.errors import TrainingError, WeightsError
+from tests.little_texts import GREEK
 
 VARIANTS = [(a, "mlp") for a in ATTENTION_NAMES] + [("mha", n) for n in NETWORK_NAMES[1:]]
 
@@ -46,12 +47,59 @@ def test_every_variant_computes_in_float32_from_float16_weights(attention, netwo
         full.generate("abc", max_new_tokens=8, temperature=0)
 
 
-def test_training_in_float16_is_refused_in_one_line(tmp_path):
+def test_training_in_float16_is_refused_before_the_model_changes(tmp_path):
     half = LittleBaby.load("age-48-months", d_type="fp16")
-    with pytest.raises(TrainingError, match="is for generation: AdamW's small updates vanish"):
-        half.fit("To be, or not to be: that is the question.\n" * 40, max_iters=2,
-                 out=tmp_path / "tuned", quiet=True)
+    before = (half.guid, half.tokenizer.vocab_size, half.source, dict(half.report))
+    with pytest.raises(TrainingError, match="d_type fp16, which is for generation"):
+        half.fit(GREEK * 3, max_iters=2, out=tmp_path / "tuned", quiet=True)
+    assert (half.guid, half.tokenizer.vocab_size, half.source, half.report) == before
     assert not (tmp_path / "tuned").exists()
+    x = np.zeros((1, 8), dtype=np.int64)
+    with pytest.raises(TrainingError, match="for generation"):
+        half.loss_and_grads(x, x)
+
+
+def test_a_half_model_saves_as_float16_weights_that_load_at_full_speed(tmp_path):
+    """Holding the weights in float16 is a choice made when loading: the saved config
+    says fp32, the weights file float16, and the reload runs in float32."""
+    from safetensors.numpy import load_file
+    LittleBaby.load("age-48-months", d_type="fp16").save(tmp_path / "half")
+    back = LittleBaby.load(tmp_path / "half")
+    assert back.config.d_type == "fp32" and back.weights_dtype == "float16"
+    assert {v.dtype for v in load_file(str(tmp_path / "half" / "model.safetensors")).values()} \
+        == {np.dtype("float16")}
+    x = back.tokenizer.encode("ROMEO:")[None, :]
+    np.testing.assert_array_equal(back.logits(x), LittleBaby.load("age-48-months").logits(x))
+
+
+def test_float32_weights_loaded_into_float16_are_saved_as_float16(tmp_path):
+    full = LittleBaby.load("age-48-months")
+    full.weights_dtype = "float32"
+    full.save(tmp_path / "full")
+    half = LittleBaby.load(tmp_path / "full", d_type="fp16")
+    assert half.weights_dtype == "float16"  # what it holds: saving it writes no float32 copy
+
+
+def test_a_weight_beyond_float16s_range_is_refused_by_name():
+    full = LittleBaby.load("age-48-months")
+    params = {k: v.astype(np.float32) for k, v in full.params.items()}
+    params["ln_f.weight"][3] = 1e6
+    with pytest.raises(WeightsError, match="'ln_f.weight' holds values beyond float16's range"), \
+            np.errstate(over="ignore"):
+        LittleBaby(full.config.replace(d_type="fp16"), full.tokenizer, params=params)
+
+
+def test_a_gpu_fp16_model_loads_in_float32_on_a_machine_without_one(tmp_path, monkeypatch):
+    import json
+    from little_baby.io.store import model_folder
+    LittleBaby.load("age-48-months").save(tmp_path / "gpu")
+    config = json.loads((tmp_path / "gpu" / "config.json").read_text())
+    (tmp_path / "gpu" / "config.json").write_text(
+        json.dumps({**config, "c_device": "gpu", "d_type": "fp16"}))
+    monkeypatch.setattr(model_folder, "gpu_usable", lambda: False)
+    with pytest.warns(UserWarning, match="loads on the CPU"):
+        baby = LittleBaby.load(tmp_path / "gpu")
+    assert (baby.config.c_device, baby.config.d_type) == ("cpu", "fp32")
 
 
 def test_generate_half_on_the_command_line(capsys):

@@ -16,6 +16,7 @@ machine cannot run there.
 """
 from typing import NamedTuple
 
+from .ops import WIDEN_COLUMNS
 from .transformer import count_params
 
 # attention variants whose caches hold (B, h, T, T) weights; the others are linear in T
@@ -75,8 +76,11 @@ def _itemsizes(cfg):
 
 def model_bytes(cfg, vocab_size):
     """MemoryEstimate of building a fresh model: its weights twice over (init_params's
-    arrays, in the type computed in, then the one flat buffer LittleBaby copies them into)."""
-    return MemoryEstimate(count_params(cfg, vocab_size) * sum(_itemsizes(cfg)), 0, 0)
+    arrays, in the type computed in, then the one flat buffer LittleBaby copies them into),
+    and a narrowed copy between the two where the weights are held in another type."""
+    weight, computed = _itemsizes(cfg)
+    each = computed + weight + (weight if weight != computed else 0)
+    return MemoryEstimate(count_params(cfg, vocab_size) * each, 0, 0)
 
 
 def generation_bytes(cfg, vocab_size, prompt_tokens=None):
@@ -87,4 +91,6 @@ def generation_bytes(cfg, vocab_size, prompt_tokens=None):
     activations = 2 * L * cfg.n_ctx * cfg.head_size + T * (2 * cfg.n_emb + 2 * vocab_size)
     if cfg.c_attention in QUADRATIC:
         activations += cfg.n_heads * T * T  # one layer's weights at a time (no backward)
+    if weight != computed:  # a weight's block widened for its product (ops.linear_forward)
+        activations += max(cfg.n_emb, cfg.head_size, cfg.n_hidden * cfg.n_emb) * WIDEN_COLUMNS
     return MemoryEstimate(count_params(cfg, vocab_size) * weight, 0, activations * computed)

@@ -47,9 +47,18 @@ def col_sum(x):
 
 
 # ---- linear: y = x @ W + b -------------------------------------------------------------
+WIDEN_COLUMNS = 4096  # float16 weights are widened this many output columns at a time
+
+
 def linear_forward(x, w, b=None):
-    """(N, D_in) @ (D_in, D_out) + (D_out,) -> (N, D_out), in x's float type"""
-    y = x @ like(w, x)
+    """(N, D_in) @ (D_in, D_out) + (D_out,) -> (N, D_out), in x's float type (float16
+    weights widened a block of columns at a time: no float32 copy of a whole weight)"""
+    if w.dtype == x.dtype or w.shape[-1] <= WIDEN_COLUMNS:
+        y = x @ like(w, x)
+    else:
+        y = array_module(x).empty(x.shape[:-1] + w.shape[-1:], x.dtype)
+        for a in range(0, w.shape[-1], WIDEN_COLUMNS):
+            y[..., a:a + WIDEN_COLUMNS] = x @ like(w[..., a:a + WIDEN_COLUMNS], x)
     if b is not None:
         y += b
     return y

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from ..errors import ContextError, WeightsError
 from .attention import ATTENTIONS
-from .backend import Backend, array_module, like
+from .backend import Backend, array_module
 from .block import SUBLAYERS
 from .network import NETWORKS
 from .ops import (cross_entropy_backward, cross_entropy_forward, dropout_backward,
@@ -180,15 +180,20 @@ class Transformer:
             x = step(net_step, blk["net"], blk["ln2"], x, cfg, rt, state["net"])
         x = layernorm_vector(x, p["ln_f.weight"], p["ln_f.bias"], cfg.r_ln_eps)
         if self.cfg.c_tie:
-            return like(p["wte.weight"], x) @ x                     # (V, C) @ (C,) -> (V,)
+            return self._tied_logits(x)                            # (C,) -> (V,)
         return linear_forward(x, p["lm_head.weight"], p["lm_head.bias"])
 
     def _head(self, xf):
         """The output layer: (N, C) -> logits (N, V); tied, xf @ wte.T with no bias."""
         p = self.params
         if self.cfg.c_tie:
-            return xf @ like(p["wte.weight"], xf).T
+            return self._tied_logits(xf)
         return linear_forward(xf, p["lm_head.weight"], p["lm_head.bias"])
+
+    def _tied_logits(self, x):
+        """x (..., C) @ wte.T -> (..., V): the tied output layer (linear_forward of wte's
+        transpose, which widens float16 weights a block of rows at a time)."""
+        return linear_forward(x, self.params["wte.weight"].T)
 
     # ---- backward ---------------------------------------------------------------------
     def backward(self, dlogits, cache, d_wte=None):

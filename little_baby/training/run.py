@@ -44,8 +44,8 @@ from ..io.store.report import corpus_name
 from ..tokenizer import tokenizer_from_dict
 from .data import TrainingData, encode_split, find_input, load_corpus, read_corpus, text_sha256
 from .resources import SIZES, check_training_fits
+from .trainer import Trainer, check_trainable
 from .report import hardware, plot_losses
-from .trainer import Trainer
 
 
 WEIGHTS_DTYPES = (None, "float16", "float32", "float64")
@@ -109,6 +109,7 @@ def fit(baby, corpus, plan=None, out=None, store=None, quiet=False, guid=None):
     its parent. Symbols the vocabulary lacks are added first. Returns the report.
 
     The folder must be new or empty; it is claimed for the run's life (io/store/claim.py)."""
+    check_trainable(baby.config)  # before the model or anything else is touched
     text, path = load_corpus(corpus)
     plan = finetune_defaults(baby, plan or Plan())
     tokenizer = tokenizer_from_dict(baby.tokenizer.to_dict())  # a copy: baby's grows later

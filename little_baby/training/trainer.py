@@ -4,18 +4,23 @@ from ..engine.optim import AdamW, lr_at
 from ..errors import TrainingError, on_cli
 
 
+def check_trainable(cfg):
+    """A TrainingError for a model that cannot train as it is set: d_type fp16."""
+    if cfg.d_type == "fp16":
+        raise TrainingError(
+            "this model is set to d_type fp16, which is for generation: AdamW's small updates "
+            "vanish in float16. Train in fp32 (" + ("--d-type fp32" if on_cli() else
+                                                    "LittleBaby.load(name, d_type='fp32')")
+            + "); " + ("--weights-dtype float16 stores the weights in float16." if on_cli() else
+                       "fit(..., weights_dtype='float16') stores the weights in float16."))
+
+
 class Trainer:
     """Optimizer state and step counter of one training run of `total_steps` steps."""
 
     def __init__(self, baby, total_steps):
         cfg = baby.config
-        if cfg.d_type == "fp16":
-            raise TrainingError(
-                ("--d-type fp16" if on_cli() else "d_type='fp16'") + " is for generation: "
-                "AdamW's small updates vanish in float16. Train in fp32 (the default); "
-                + ("--weights-dtype float16 stores the weights in float16." if on_cli() else
-                   "fit(..., weights_dtype='float16') stores the weights in float16, and "
-                   "LittleBaby.load(name, d_type='fp16') runs them in float16."))
+        check_trainable(cfg)
         self.baby = baby
         self.total_steps = total_steps
         self.warmup = cfg.warmup_steps(total_steps)

@@ -102,8 +102,8 @@ def _architecture(baby):
 def _weights(baby):
     stored = baby.report.get("heldout", {}).get("weights")
     if stored and stored != baby.backend.dtype.name:
-        return f"{stored} safetensors (computed in {baby.config.d_type})"
-    return f"{baby.config.d_type}, safetensors"
+        return f"{stored} safetensors (computed in {baby.backend.dtype.name})"
+    return f"{baby.backend.dtype.name}, safetensors"
 
 
 def _training(report):

@@ -91,10 +91,15 @@ def _missing(folder, names):
 
 
 def save_model(baby, folder, weights_dtype=None):
-    """Write a model's (a LittleBaby's) files into `folder`; returns its Path."""
+    """Write a model's (a LittleBaby's) files into `folder`; returns its Path. float16
+    weights held on the CPU (d_type fp16 there, a choice made when loading, slower) are
+    written as they are, under a config that says fp32: it loads at full speed."""
     arrays = {k: baby.backend.to_numpy(v) for k, v in baby.params.items()}
-    return write_model(folder, ModelParts(baby.config, baby.tokenizer, arrays,
-                                          model_report(baby)), weights_dtype)
+    config = baby.config
+    if config.d_type == "fp16" and config.c_device == "cpu":
+        config = config.replace(d_type="fp32")
+    return write_model(folder, ModelParts(config, baby.tokenizer, arrays, model_report(baby)),
+                       weights_dtype)
 
 
 def model_report(baby):
@@ -216,6 +221,8 @@ def read_config_and_tokenizer(folder, header=None, **config_overrides):
                       f"or no CUDA device): it loads on the CPU. Pass c_device='gpu' to "
                       f"insist.", stacklevel=2)
         config_overrides = {**config_overrides, "c_device": "cpu"}
+        if data.get("d_type") == "fp16" and "d_type" not in config_overrides:
+            config_overrides["d_type"] = "fp32"  # the GPU's fast type is the CPU's slow one
     try:
         config = BabyConfig.from_dict(data, **config_overrides)
     except ConfigError as e:
