@@ -246,3 +246,14 @@ def test_generate_with_the_shipped_default_model(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("ROMEO:") and len(r.stdout) == len("ROMEO:") + 40 + 1
     assert snapshot(folder) == files  # no completion.json inside the package
+
+
+def test_info_shows_the_loss_curve_only_where_there_is_one(trained, tmp_path, capsys):
+    """A trained model saved elsewhere keeps its report, which names a loss curve, but
+    not the picture: info does not point at a file that is not there."""
+    cache, guid, _ = trained
+    code, out, _ = in_process(capsys, "info", guid, "--store", cache)
+    assert code == 0 and f"curve      {cache / guid / 'loss_curve.png'}" in out
+    LittleBaby.load(guid, store=cache).save(tmp_path / "copy")
+    code, out, _ = in_process(capsys, "info", tmp_path / "copy")
+    assert code == 0 and "\ncurve " not in out

@@ -18,7 +18,7 @@ from ...io.formats.gpt2_checkpoint import gpt2_config_and_tokenizer
 from ...io.store import catalog
 from ...io.store.ages import shipped_folder
 from ...io.store.identity import describe
-from ...io.store.model_folder import (WEIGHTS, check_model_folder, is_gpt2_folder,
+from ...io.store.model_folder import (LOSS_CURVE, WEIGHTS, check_model_folder, is_gpt2_folder,
                                       is_model_folder, read_config_and_tokenizer, read_report, read_weights)
 from ...io.store.places import is_shipped, store_dir
 from ...io.store.report import corpus_name, model_loss
@@ -80,8 +80,9 @@ def run(args):
     loss, how = model_loss(report)
     if loss is not None:
         print(f"loss       {loss:.4f} nats per token ({how})")
-    if report.get("loss_curve"):
-        print(f"curve      {folder / report['loss_curve']}")
+    curve = folder / LOSS_CURVE
+    if report.get("loss_curve") and curve.is_file():  # a copy saved elsewhere has none
+        print(f"curve      {curve}")
     if damage:
         raise WeightsError(damage)
     return 0
