@@ -167,6 +167,16 @@ def test_unknown_characters_are_named(handlers, tiny):
         final(handlers.inspect(tiny[0], "€", 1, 1))
 
 
+def test_the_controls_say_what_turns_them_off_as_sampling_does(tiny, tiny_folder,
+                                                               monkeypatch):
+    """The note beside top-k's range comes from sampling.OFF, not a copy of its value."""
+    from little_baby.engine.sampling import OFF
+    monkeypatch.setitem(OFF, "top_k", 7)
+    h = Handlers(Shelf([choice_for(tiny_folder)], device="cpu"), Limits(time_limit=0))
+    with pytest.raises(gr.Error, match=re.escape("(7: off), not -3.")):
+        final(h.generate(tiny[0], "The", 5, 1.0, -3))
+
+
 def test_the_limits_hold(tiny, tiny_folder):
     h = Handlers(Shelf([choice_for(tiny_folder)], device="cpu"),
                  Limits(max_new_tokens=50, time_limit=0))

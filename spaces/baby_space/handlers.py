@@ -256,11 +256,11 @@ class Handlers:
         negative seed is a new one each time); a gr.Error names the one out of range."""
         n = number("max_new_tokens", max_new_tokens, 1, self.limits.max_new_tokens, whole=True)
         temperature = number("temperature", temperature, 0, 2)
-        top_k = number("top_k", top_k, 0, 100_000, whole=True, off=" (0: off)")
-        top_p = number("top_p", 1.0 if top_p is None else top_p, 0, 1, low_open=True,
-                       off=" (1: off)")
-        seed = number("seed", -1 if seed is None else seed, -1, 2 ** 32 - 1, whole=True,
-                      off=" (-1: a new one each time)")
+        top_k = number("top_k", top_k, 0, 100_000, whole=True, off=_off("top_k"))
+        top_p = number("top_p", OFF["top_p"] if top_p is None else top_p, 0, 1, low_open=True,
+                       off=_off("top_p"))
+        seed = number("seed", OFF["seed"] if seed is None else seed, -1, 2 ** 32 - 1,
+                      whole=True, off=f" ({OFF['seed']}: a new one each time)")
         try:
             settings = check_settings(n, temperature, none_if_off("top_k", top_k),
                                       none_if_off("top_p", top_p), none_if_off("seed", seed),
@@ -389,9 +389,10 @@ class Handlers:
 
     def _view_settings(self, temperature, top_k, top_p):
         return (number("temperature", temperature, 0, 2),
-                number("top_k", top_k or 0, 0, 100_000, whole=True, off=" (0: off)"),
-                number("top_p", 1.0 if top_p is None else top_p, 0, 1, low_open=True,
-                       off=" (1: off)"))
+                number("top_k", top_k or OFF["top_k"], 0, 100_000, whole=True,
+                       off=_off("top_k")),
+                number("top_p", OFF["top_p"] if top_p is None else top_p, 0, 1, low_open=True,
+                       off=_off("top_p")))
 
     def probability_view(self, state, temperature, top_k, top_p):
         """The next symbol's probability bars at these settings, from the stored logits."""
@@ -417,3 +418,8 @@ class Handlers:
         layer, head = found[0] + 1, found[1] + 1
         return (gr.update(value=layer), gr.update(value=head), gr.update(value=layer),
                 gr.update(value=head))
+
+
+def _off(key):
+    """The note beside a control's range: which value turns it off (sampling.OFF)."""
+    return f" ({OFF[key]}: off)"
