@@ -79,8 +79,9 @@ def test_the_comparison_can_fail():
 def test_shards_added_up_block_by_block_equal_the_reference(monkeypatch, c_tie):
     """Three shards of unequal rows (5 = 2 + 2 + 1), added up in blocks of 7 floats that
     straddle the tensors' ends, into arrays given by the caller (as the trainer gives
-    AdamW's), each shard writing wte's gradient into an array it keeps from call to call
-    (as the trainer's steps do): the whole batch's gradients, on the second call too."""
+    AdamW's), each shard writing its vocabulary-sized gradients (wte's, an untied head's)
+    into arrays it keeps from call to call (as the trainer's steps do): the whole batch's
+    gradients, on the second call too."""
     from little_baby.engine import parallel
     monkeypatch.setattr(parallel, "CPU_BLOCK", 7)
     baby, rng = model("pre", {**REALISTIC[1], "n_ctx": 16, "c_device_cpu_cores": 3,
@@ -92,14 +93,16 @@ def test_shards_added_up_block_by_block_equal_the_reference(monkeypatch, c_tie):
         y = rng.integers(0, baby.tokenizer.vocab_size, (5, 13))
         loss, grads = baby.loss_and_grads(x, y, out=out, keep=keep)
         if call == 0:
-            first = {i: keep[i] for i in range(3)}
+            first = {i: dict(keep[i]) for i in range(3)}
         ref_loss, ref = reference_backward.batch_loss_and_grads(x, y, baby.params, baby.config)
         assert abs(loss - ref_loss) < 1e-12 * abs(ref_loss)
         for key, want in ref.items():
             assert grads[key] is out[key], key
             np.testing.assert_allclose(grads[key], want, rtol=0,
                                        atol=1e-10 * np.abs(want).max(), err_msg=key)
-    assert all(keep[i] is first[i] for i in range(3))  # reused, not made anew
+    kept = ["wte.weight"] + ([] if c_tie else ["lm_head.weight"])  # the vocabulary-sized
+    assert all(sorted(keep[i]) == sorted(kept) for i in range(3))
+    assert all(keep[i][k] is first[i][k] for i in range(3) for k in kept)  # reused, not new
 
 
 @pytest.mark.parametrize("cores, B", [(1, 3), (2, 1)], ids=["one-core", "batch-of-one"])

@@ -64,10 +64,11 @@ def linear_forward(x, w, b=None):
     return y
 
 
-def linear_backward(dy, x, w, with_bias=True):
-    """dy (N, D_out) -> dx (N, D_in), dW (D_in, D_out), db (D_out,) or None"""
+def linear_backward(dy, x, w, with_bias=True, dw_out=None):
+    """dy (N, D_out) -> dx (N, D_in), dW (D_in, D_out) (into `dw_out` when given),
+    db (D_out,) or None"""
     dx = dy @ w.T
-    dw = x.T @ dy
+    dw = array_module(dy).matmul(x.T, dy, out=dw_out)
     db = col_sum(dy) if with_bias else None
     return dx, dw, db
 

@@ -7,6 +7,7 @@ batch runs whole.
 from .backend import host_xp, to_host
 from .optim import CPU_BLOCK
 from .runtime import Runtime
+from .transformer import Transformer
 
 
 def shards(B, n):
@@ -15,13 +16,18 @@ def shards(B, n):
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def _kept(keep, i, like):
-    """Shard i's array shaped as `like` from `keep` (made on first use), or None."""
+def _kept(keep, i, params):
+    """Shard i's arrays for the vocabulary-sized gradients (Transformer.VOCAB_SIZED) from
+    `keep`, made on first use or when the parameters changed shape; None without keep."""
     if keep is None:
         return None
-    kept = keep.get(i)
-    if kept is None or kept.shape != like.shape or kept.dtype != like.dtype:
-        kept = keep[i] = host_xp.empty_like(like)
+    kept = keep.setdefault(i, {})
+    for key in Transformer.VOCAB_SIZED:
+        like, have = params.get(key), kept.get(key)
+        if like is None:
+            kept.pop(key, None)
+        elif have is None or have.shape != like.shape or have.dtype != like.dtype:
+            kept[key] = host_xp.empty_like(like)
     return kept
 
 
@@ -43,8 +49,9 @@ def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop, out=None, ke
     parameters' keys and shapes, such as AdamW.grads) when given, else into new arrays.
     Each shard draws its dropout masks from a generator seeded by `rng` (the model's
     dropout stream). `keep`: a dict the caller keeps from step to step (a trainer's), in
-    which each shard keeps the array its wte gradient is written into, reused instead of
-    allocated anew (Transformer.backward); without it every gradient is a new array.
+    which each shard keeps the arrays its vocabulary-sized gradients are written into,
+    reused instead of allocated anew (Transformer.backward); without it every gradient is
+    a new array.
     """
     B = x.shape[0]
     if backend.device != "cpu":  # the whole batch at once, dropout drawn from `rng` itself
@@ -56,8 +63,8 @@ def sharded_loss_and_grads(transformer, backend, x, y, rng, p_drop, out=None, ke
 
     def shard_loss_and_grads(i):
         rt = Runtime(backend, rng=backend.rng(seeds[i]), p_drop=p_drop)
-        d_wte = _kept(keep, i, transformer.params["wte.weight"])
-        return transformer.loss_and_grads(x[parts[i]], y[parts[i]], rt, d_wte)
+        into = _kept(keep, i, transformer.params)
+        return transformer.loss_and_grads(x[parts[i]], y[parts[i]], rt, into)
 
     results = backend.map(shard_loss_and_grads, range(n))
     weights = [(s.stop - s.start) / B for s in parts]

@@ -196,12 +196,18 @@ class Transformer:
         return linear_forward(x, self.params["wte.weight"].T)
 
     # ---- backward ---------------------------------------------------------------------
-    def backward(self, dlogits, cache, d_wte=None):
+    # the gradients as big as the vocabulary, which a trainer keeps arrays for (VOCAB_SIZED)
+    VOCAB_SIZED = ("wte.weight", "lm_head.weight")
+
+    def backward(self, dlogits, cache, into=None):
         """dlogits (B, T, V) -> gradients, a dict with the keys of the parameters.
 
-        d_wte: an array shaped as wte to write wte's gradient into instead of a new one.
-        A trainer passes the same one every step: at GPT-2's vocabulary it is 150 MB,
-        whose fresh pages cost GPT-2 small's step up to 0.4 s when allocated anew."""
+        into: {key: array} to write those of the VOCAB_SIZED gradients it has into, instead
+        of new arrays. A trainer passes the same ones every step: at GPT-2's vocabulary
+        wte's is 150 MB, whose fresh pages cost GPT-2 small's step up to 0.4 s when
+        allocated anew."""
+        into = into or {}
+        d_wte = into.get("wte.weight")
         p, backward = self.params, self.sublayer.backward
         B, T, V = dlogits.shape
         grads = {}
@@ -212,7 +218,7 @@ class Transformer:
             d_head = xp.matmul(dlogits.T, cache.xf, out=d_wte)              # (V, C)
         else:
             dxf, grads["lm_head.weight"], grads["lm_head.bias"] = linear_backward(
-                dlogits, cache.xf, p["lm_head.weight"])
+                dlogits, cache.xf, p["lm_head.weight"], dw_out=into.get("lm_head.weight"))
         dx, grads["ln_f.weight"], grads["ln_f.bias"] = layernorm_backward(
             dxf, p["ln_f.weight"], cache.lnf)
         dx = dx.reshape(B, T, -1)
@@ -243,15 +249,15 @@ class Transformer:
         return full
 
     # ---- loss -------------------------------------------------------------------------
-    def loss_and_grads(self, idx, targets, rt, d_wte=None):
+    def loss_and_grads(self, idx, targets, rt, into=None):
         """Mean cross-entropy of predicting targets (B, T) from idx (B, T), and its gradients
-        (wte's written into `d_wte` when given: backward)."""
+        (the vocabulary-sized ones written into `into`'s arrays when given: backward)."""
         logits, cache = self.forward(idx, rt)
         B, T, V = logits.shape
         flat_targets = targets.reshape(-1)
         loss, probs = cross_entropy_forward(logits.reshape(B * T, V), flat_targets)
         dlogits = cross_entropy_backward(probs, flat_targets)
-        return loss, self.backward(dlogits.reshape(B, T, V), cache, d_wte)
+        return loss, self.backward(dlogits.reshape(B, T, V), cache, into)
 
     def new_states(self, batch, rt):
         """Empty generation states (KV caches), one per block."""
