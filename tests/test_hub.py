@@ -268,6 +268,16 @@ def test_with_limits_every_file_is_sized_before_any_is_downloaded(hub_env, tmp_p
     assert any(p.endswith("/loss_curve.png") for p in got)  # the root's, beside its model
 
 
+def assert_refused_over_limit(model, repo, path, name, size, where, done):
+    """locate() with `name`'s limit one byte under the file's `size`: the one line that
+    says which file, where, and what to do."""
+    with pytest.raises(FileTooBigError) as e:
+        locate(model, repo=repo, limits={**ROOMY, name: size - 1})
+    assert str(e.value) == (
+        f"{path} in {where} has {size:,} bytes, over the limit of {size - 1:,} for {name}, "
+        f"so nothing was {done}: choose a smaller model, or raise limits[{name!r}].")
+
+
 @pytest.mark.parametrize("layout, path, name", [
     ("ours", "model.safetensors", "model.safetensors"),
     ("ours", "loss_curve.png", "loss_curve.png"),
@@ -282,12 +292,8 @@ def test_a_file_over_its_limit_is_refused_with_nothing_downloaded(hub_env, tmp_p
     model, repo = hub_repo(tmp_path, layout, guid)
     path = path.format(guid=guid)
     size = (tmp_path / layout / path).stat().st_size
-    with pytest.raises(FileTooBigError) as e:
-        locate(model, repo=repo, limits={**ROOMY, name: size - 1})
-    assert str(e.value) == (
-        f"{path} in the Hub repo tester/{layout} has {size:,} bytes, over the limit of "
-        f"{size - 1:,} for {name}, so nothing was downloaded: choose a smaller model, or "
-        f"raise limits[{name!r}].")
+    assert_refused_over_limit(model, repo, path, name, size,
+                              f"the Hub repo tester/{layout}", "downloaded")
     assert downloads(hub_env, 0) == set() and not list(hub_env.cache_dir.rglob("blobs/*"))
     assert not model_store.exists()  # nothing converted
     assert LittleBaby.load(locate(model, repo=repo, limits={**ROOMY, name: size})[0])
@@ -309,12 +315,8 @@ def test_a_cached_file_over_its_limit_is_refused_before_it_is_read(hub_env, tmp_
     size = (tmp_path / layout / path).stat().st_size
     locate(model, repo=repo)  # into the Hub cache (and, for the original's, the store)
     shutil.rmtree(model_store, ignore_errors=True)
-    with pytest.raises(FileTooBigError) as e:
-        locate(model, repo=repo, limits={**ROOMY, name: size - 1})
-    assert str(e.value) == (
-        f"{path} in the Hub cache of tester/{layout} has {size:,} bytes, over the limit of "
-        f"{size - 1:,} for {name}, so nothing was read: choose a smaller model, or "
-        f"raise limits[{name!r}].")
+    assert_refused_over_limit(model, repo, path, name, size,
+                              f"the Hub cache of tester/{layout}", "read")
     assert not model_store.exists()  # nothing converted
 
 

@@ -53,9 +53,9 @@ WIDEN_COLUMNS = 4096  # float16 weights are widened this many output columns at 
 def linear_forward(x, w, b=None):
     """(N, D_in) @ (D_in, D_out) + (D_out,) -> (N, D_out), in x's float type (float16
     weights widened a block of columns at a time: no float32 copy of a whole weight)"""
-    if w.dtype == x.dtype or w.shape[-1] <= WIDEN_COLUMNS:
-        y = x @ like(w, x)
-    else:
+    if w.dtype == x.dtype:
+        y = x @ w
+    else:  # float16 weights on the CPU (backend.like)
         y = array_module(x).empty(x.shape[:-1] + w.shape[-1:], x.dtype)
         for a in range(0, w.shape[-1], WIDEN_COLUMNS):
             y[..., a:a + WIDEN_COLUMNS] = x @ like(w[..., a:a + WIDEN_COLUMNS], x)

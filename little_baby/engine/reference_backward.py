@@ -108,11 +108,11 @@ def block_backward(dy, x, p, cfg):
     # post: x1 = ln1(x + mha(x)); y = ln2(x1 + mlp(x1))
     x1 = layer_norm(x + mha(x, attn, h, temp), *ln1)                # (T, C)
     dz2, grads["ln2.weight"], grads["ln2.bias"] = layer_norm_backward(
-        dy, x1 + mlp(x1, net), ln2[0], eps)                              # (T, C)
+        dy, x1 + mlp(x1, net), ln2[0], eps)                         # (T, C)
     dx1_net, g = mlp_backward(dz2, x1, net)
     grads.update(_prefixed("net.", g))
     dz1, grads["ln1.weight"], grads["ln1.bias"] = layer_norm_backward(
-        dz2 + dx1_net, x + mha(x, attn, h, temp), ln1[0], eps)           # (T, C)
+        dz2 + dx1_net, x + mha(x, attn, h, temp), ln1[0], eps)      # (T, C)
     dx_attn, g = mha_backward(dz1, x, attn, h, temp)
     grads.update(_prefixed("attn.", g))
     return dz1 + dx_attn, grads
@@ -154,7 +154,8 @@ def gpt_loss_and_grads(ids, targets, params, cfg):
         dtop, grads["lm_head.weight"], grads["lm_head.bias"] = linear_backward(
             dlogits, top, params["lm_head.weight"])
         wte = xp.zeros_like(params["wte.weight"])
-    dx, grads["ln_f.weight"], grads["ln_f.bias"] = layer_norm_backward(dtop, xs[-1], ln_f[0], cfg.r_ln_eps)
+    dx, grads["ln_f.weight"], grads["ln_f.bias"] = layer_norm_backward(
+        dtop, xs[-1], ln_f[0], cfg.r_ln_eps)
     for i in reversed(range(cfg.n_layers)):
         dx, g = block_backward(dx, xs[i], blocks[i], cfg)
         grads.update({f"blocks.{i}.{k}": v for k, v in g.items()})

@@ -174,7 +174,8 @@ class Transformer:
         p, cfg, step = self.params, self.cfg, self.sublayer.step
         attn_step, net_step = self.attn_step, self.net_step
         dt = rt.backend.dtype  # the weights' own, or float32 for float16 weights on the CPU
-        x = p["wte.weight"][token].astype(dt) + p["wpe.weight"][position].astype(dt)  # (C,)
+        x = (p["wte.weight"][token].astype(dt, copy=False)
+             + p["wpe.weight"][position].astype(dt, copy=False))   # (C,)
         for blk, state in zip(self.blocks, states):
             x = step(attn_step, blk["attn"], blk["ln1"], x, cfg, rt, state["attn"])
             x = step(net_step, blk["net"], blk["ln2"], x, cfg, rt, state["net"])

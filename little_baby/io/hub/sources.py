@@ -30,23 +30,20 @@ class Source:
         if names:
             self.names.update(zip(paths, names))
 
-    def _too_big(self, path, size, done="read"):
-        """A FileTooBigError for file `path` of `size` bytes over its limit, else None."""
+    def _within_limit(self, path, size, done="read"):
+        """A FileTooBigError when file `path` of `size` bytes is over its limit."""
         name = self.names.get(path, PurePosixPath(path).name)
         limit = (self.limits or {}).get(name)
         if limit is not None and size > limit:
-            return FileTooBigError(
+            raise FileTooBigError(
                 f"{path} in {self.where} has {size:,} bytes, over the limit of {limit:,} for "
                 f"{name}, so nothing was {done}: choose a smaller model, or raise "
                 f"limits[{name!r}].")
-        return None
 
     def _checked(self, path, file):
         """`file` (a local Path, or None), refused when over its limit."""
         if file is not None and self.limits is not None:
-            error = self._too_big(path, file.stat().st_size)
-            if error:
-                raise error
+            self._within_limit(path, file.stat().st_size)
         return file
 
     def get_all(self, paths):
@@ -143,10 +140,8 @@ class HubRepo(Source):
             return
         self._size(paths)
         for path in paths:
-            size = self.sizes[path]
-            error = size is not None and self._too_big(path, size, "downloaded")
-            if error:
-                raise error
+            if self.sizes[path] is not None:
+                self._within_limit(path, self.sizes[path], "downloaded")
 
     def _size(self, paths):
         """The sizes of those of `paths` not sized yet, at the commit of the first answer."""
